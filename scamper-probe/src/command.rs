@@ -1,1 +1,226 @@
-//! (being written)
+//! Measurement commands: the text form (`ping -c 3 192.0.2.1`) turned into typed options.
+//!
+//! The same text arrives from `-I`, from `-c <cmd>` + an address (`-i`, `-f`), from the control
+//! socket and from a remote controller; all of them go through [`parse`]. The engine checks
+//! [`Command::dsts`] against the do-not-probe list and then starts the measurement (for ping,
+//! [`crate::ping::new_task`]).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::ping::{PingOptions, PingOptionsError};
+
+/// Measurement names of the manual that this implementation does not run yet.
+const NOT_YET_SUPPORTED: [&str; 11] = [
+    "trace",
+    "tracelb",
+    "dealias",
+    "host",
+    "http",
+    "udpprobe",
+    "sniff",
+    "neighbourdisc",
+    "tbit",
+    "sting",
+    "owamp",
+];
+
+/// A parsed measurement command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Ping(PingOptions),
+}
+
+impl Command {
+    /// The measurement name (first word of the command).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Ping(_) => "ping",
+        }
+    }
+
+    /// Every address the command would send probes to, for the do-not-probe check.
+    pub fn dsts(&self) -> Vec<IpAddr> {
+        match self {
+            Command::Ping(p) => vec![p.dst],
+        }
+    }
+}
+
+impl FromStr for Command {
+    type Err = CommandError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s)
+    }
+}
+
+/// Why a command line was rejected. The Display form is one line, suitable for
+/// `ERR command not accepted: <message>` on the control socket.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("empty command")]
+    Empty,
+    #[error("unterminated quote in command")]
+    UnterminatedQuote,
+    #[error("unknown command {0}")]
+    Unknown(String),
+    #[error("{0}: not yet supported by scamper-rs")]
+    NotSupported(String),
+    #[error("ping: {0}")]
+    Ping(#[from] PingOptionsError),
+}
+
+/// Split a command into words as scamper's option parser does: words are separated by
+/// whitespace; a word that starts with `'` or `"` runs to the matching closing quote (quotes
+/// removed, whitespace inside kept), which is how nested commands such as dealias's
+/// `-p '-P udp -i 192.0.2.1'` and values with spaces are written.
+pub fn split_words(line: &str) -> Result<Vec<String>, CommandError> {
+    let mut words = Vec::new();
+    let mut rest = line.trim_start();
+    while let Some(first) = rest.chars().next() {
+        if first == '\'' || first == '"' {
+            let body = &rest[1..];
+            let end = body.find(first).ok_or(CommandError::UnterminatedQuote)?;
+            words.push(body[..end].to_string());
+            rest = &body[end + 1..];
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            words.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+        rest = rest.trim_start();
+    }
+    Ok(words)
+}
+
+/// Parse one complete command (name, options, destination).
+pub fn parse(line: &str) -> Result<Command, CommandError> {
+    let words = split_words(line)?;
+    let (name, args) = words.split_first().ok_or(CommandError::Empty)?;
+    // scamper compares command names exactly (lower case), as the control socket does.
+    match name.as_str() {
+        "ping" => Ok(Command::Ping(PingOptions::parse(args)?)),
+        other if NOT_YET_SUPPORTED.contains(&other) => {
+            Err(CommandError::NotSupported(other.to_string()))
+        }
+        other => Err(CommandError::Unknown(other.to_string())),
+    }
+}
+
+impl fmt::Display for Command {
+    /// The canonical command text (every option explicit), so a parsed command can be logged
+    /// or re-issued.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Ping(p) => write!(f, "ping {p}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        split_words(s).unwrap()
+    }
+
+    #[test]
+    fn splits_on_any_whitespace() {
+        assert_eq!(
+            words("  ping\t-c 3\n 192.0.2.1  "),
+            ["ping", "-c", "3", "192.0.2.1"]
+        );
+        assert!(words("   ").is_empty());
+    }
+
+    #[test]
+    fn quoted_words_keep_spaces() {
+        assert_eq!(
+            words("dealias -p '-P udp -i 192.0.2.1' -p \"-P icmp-echo\" 192.0.2.4"),
+            [
+                "dealias",
+                "-p",
+                "-P udp -i 192.0.2.1",
+                "-p",
+                "-P icmp-echo",
+                "192.0.2.4"
+            ]
+        );
+        // a double quote inside single quotes is ordinary text
+        assert_eq!(words("x 'a\"b' c"), ["x", "a\"b", "c"]);
+        assert_eq!(words("x ''"), ["x", ""]);
+    }
+
+    #[test]
+    fn unterminated_quote_is_an_error() {
+        assert_eq!(
+            split_words("ping -B 'abcd 192.0.2.1"),
+            Err(CommandError::UnterminatedQuote)
+        );
+    }
+
+    #[test]
+    fn ping_dispatches_to_ping_options() {
+        let c = parse("ping -c 3 -P udp-dport 192.0.2.1").unwrap();
+        let Command::Ping(p) = &c;
+        assert_eq!(p.probe_count, 3);
+        assert_eq!(p.method.name(), Some("udp-dport"));
+        assert_eq!(c.dsts(), vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.name(), "ping");
+        let c6: Command = "ping 2001:db8::1".parse().unwrap();
+        assert_eq!(c6.dsts(), vec!["2001:db8::1".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn other_measurements_are_not_yet_supported() {
+        for name in NOT_YET_SUPPORTED {
+            let e = parse(&format!("{name} 192.0.2.1")).unwrap_err();
+            assert_eq!(e, CommandError::NotSupported(name.to_string()));
+            assert_eq!(
+                e.to_string(),
+                format!("{name}: not yet supported by scamper-rs")
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_and_empty_commands() {
+        let e = parse("pong 192.0.2.1").unwrap_err();
+        assert_eq!(e.to_string(), "unknown command pong");
+        // names are case-sensitive, like scamper's
+        assert_eq!(
+            parse("PING 192.0.2.1").unwrap_err().to_string(),
+            "unknown command PING"
+        );
+        assert_eq!(parse("").unwrap_err(), CommandError::Empty);
+        assert_eq!(parse(" \t ").unwrap_err().to_string(), "empty command");
+    }
+
+    #[test]
+    fn ping_errors_name_the_option() {
+        let e = parse("ping -c 0 192.0.2.1").unwrap_err();
+        assert!(matches!(e, CommandError::Ping(_)));
+        let msg = e.to_string();
+        assert!(msg.starts_with("ping: -c 0:"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for line in [
+            "ping 192.0.2.1",
+            "ping -c 2 -P tcp-syn -d 443 -i 0.5 -W 2.25 -A 9 -O mss=1400 -O raw 192.0.2.1",
+            "ping -B 0a0b0c -F 1234 -m 3 -z 4 -U 5 -y 2 -o 1 -r 192.0.2.254 192.0.2.1",
+            "ping -p ff00 -s 200 -C 17 -T tsprespec=192.0.2.3,192.0.2.4 192.0.2.1",
+            "ping -R -O spoof -O nosrc -S 192.0.2.9 -M 1280 -O tbt -O dl 192.0.2.1",
+            "ping -P udp-sport -b 20 -O sockrx -O dltx 2001:db8::1",
+        ] {
+            let c = parse(line).unwrap();
+            let again = parse(&c.to_string()).unwrap_or_else(|e| panic!("{c}: {e}"));
+            assert_eq!(c, again, "{line}");
+        }
+    }
+}

@@ -5,7 +5,12 @@
 pub mod command;
 pub mod config_file;
 pub mod dnp;
+pub mod engine;
+pub mod helper_link;
 pub mod input;
+pub mod log;
 pub mod options;
 pub mod ping;
+pub mod reload;
+pub mod sandbox;
 pub mod task;

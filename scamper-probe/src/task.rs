@@ -7,7 +7,9 @@
 //! times directly.
 
 use scamper_packet::Rx;
+use scamper_warts::{Cycle, List};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Wall-clock time as seconds and nanoseconds since the Unix epoch; warts records timevals.
@@ -65,9 +67,9 @@ pub struct TaskEnv {
     pub default_sport: u16,
     /// The time the task was started.
     pub start: Time,
-    /// List and cycle this task belongs to (ids used in the warts record).
-    pub list_id: u32,
-    pub cycle_id: u32,
+    /// List and cycle this task belongs to (the record refers to them).
+    pub list: Arc<List>,
+    pub cycle: Arc<Cycle>,
 }
 
 /// One measurement in progress.

@@ -111,17 +111,27 @@ mod tests {
                 any::<u16>().prop_map(ReopenFile::DoNotProbe)
             ]
             .prop_map(|file| Request::Reopen { file }),
-            (any::<u32>(), arb_proto(), arb_ip(), arb_ip(), any::<u16>(), any::<u16>()).prop_map(
-                |(slot, proto, src, dst, sport, dport)| Request::FirewallAdd {
-                    slot,
-                    proto,
-                    src,
-                    dst,
-                    sport,
-                    dport
-                }
-            ),
+            (
+                any::<u32>(),
+                arb_proto(),
+                arb_ip(),
+                arb_ip(),
+                any::<u16>(),
+                any::<u16>()
+            )
+                .prop_map(|(slot, proto, src, dst, sport, dport)| {
+                    Request::FirewallAdd {
+                        slot,
+                        proto,
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                    }
+                }),
             any::<u32>().prop_map(|slot| Request::FirewallDelete { slot }),
+            Just(Request::Ready),
+            any::<bool>().prop_map(|ok| Request::Reloaded { ok }),
         ]
     }
 
@@ -154,16 +164,25 @@ mod tests {
         let header = ((MAX_REQUEST_FRAME + 1) as u32).to_be_bytes();
         assert_eq!(
             frame_len(header, MAX_REQUEST_FRAME),
-            Err(CodecError::TooLarge(MAX_REQUEST_FRAME + 1, MAX_REQUEST_FRAME))
+            Err(CodecError::TooLarge(
+                MAX_REQUEST_FRAME + 1,
+                MAX_REQUEST_FRAME
+            ))
         );
         let body = vec![0u8; MAX_REQUEST_FRAME + 1];
-        assert!(matches!(decode_request(&body), Err(CodecError::TooLarge(..))));
+        assert!(matches!(
+            decode_request(&body),
+            Err(CodecError::TooLarge(..))
+        ));
     }
 
     #[test]
     fn unknown_variant_and_trailing_bytes_are_errors() {
         // variant index 200 does not exist
-        assert!(matches!(decode_request(&[200, 0, 0, 0]), Err(CodecError::Malformed(_))));
+        assert!(matches!(
+            decode_request(&[200, 0, 0, 0]),
+            Err(CodecError::Malformed(_))
+        ));
         let mut frame = encode_request(&Request::OpenRouteSocket);
         frame.push(0);
         assert_eq!(decode_request(&frame[4..]), Err(CodecError::Trailing(1)));
@@ -172,7 +191,9 @@ mod tests {
     #[test]
     fn helper_messages_round_trip() {
         for msg in [
-            FromHelper::Hello { version: PROTO_VERSION },
+            FromHelper::Hello {
+                version: PROTO_VERSION,
+            },
             FromHelper::Done,
             FromHelper::Refused(Refusal::Errno(13)),
             FromHelper::Refused(Refusal::Policy("no such interface".into())),

@@ -8,9 +8,13 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod framing;
 mod messages;
 
-pub use codec::{decode_from_helper, decode_request, encode_from_helper, encode_request, CodecError};
+pub use codec::{
+    decode_from_helper, decode_request, encode_from_helper, encode_request, CodecError,
+};
+pub use framing::FrameBuf;
 pub use messages::*;
 
 /// Version of this protocol; both ends are the same binary, but the handshake still catches a

@@ -59,6 +59,10 @@ pub enum Request {
     },
     /// Remove the rule in `slot`.
     FirewallDelete { slot: u32 },
+    /// The prober dropped its privileges and opened its sockets: the service is up.
+    Ready,
+    /// The prober finished a reload asked for by [`FromHelper::Reload`].
+    Reloaded { ok: bool },
 }
 
 impl Request {
@@ -75,6 +79,8 @@ impl Request {
             Request::Reopen { .. } => "reopen",
             Request::FirewallAdd { .. } => "firewall-add",
             Request::FirewallDelete { .. } => "firewall-delete",
+            Request::Ready => "ready",
+            Request::Reloaded { .. } => "reloaded",
         }
     }
 
@@ -82,7 +88,11 @@ impl Request {
     pub fn replies_with_fd(&self) -> bool {
         !matches!(
             self,
-            Request::Hello { .. } | Request::FirewallAdd { .. } | Request::FirewallDelete { .. }
+            Request::Hello { .. }
+                | Request::FirewallAdd { .. }
+                | Request::FirewallDelete { .. }
+                | Request::Ready
+                | Request::Reloaded { .. }
         )
     }
 }

@@ -1,1 +1,200 @@
-//! placeholder
+//! The only crate of scamper-rs that contains `unsafe` code. Each function wraps one operation
+//! the safe crates we depend on cannot express, and states the invariant that makes it sound.
+//! Everything else in the workspace is `#![forbid(unsafe_code)]`.
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// Which side of a fork we are on.
+pub enum Forked {
+    Parent { child: nix::unistd::Pid },
+    Child,
+}
+
+/// Number of threads in this process, from /proc/self/status.
+fn thread_count() -> std::io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no Threads: line in /proc/self/status"))
+}
+
+/// fork(2), refused unless the process has exactly one thread.
+///
+/// After a fork in a multi-threaded process the child may only call async-signal-safe
+/// functions, because locks held by other threads stay locked forever. With a single thread
+/// there are no such locks, so both sides may continue with ordinary Rust code.
+pub fn fork_single_threaded() -> std::io::Result<Forked> {
+    let threads = thread_count()?;
+    if threads != 1 {
+        return Err(std::io::Error::other(format!(
+            "refusing to fork with {threads} threads running"
+        )));
+    }
+    // SAFETY: the process has a single thread (checked above, and no thread can be started
+    // concurrently because we are that thread), so the child inherits no locked mutexes.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent { child }),
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// Send `data` on a unix stream socket, with `fd` attached over SCM_RIGHTS if given. Returns the
+/// number of bytes sent (a short send is possible on stream sockets; the caller sends the rest
+/// without the descriptor).
+pub fn send_with_fd(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fd: Option<BorrowedFd<'_>>,
+) -> std::io::Result<usize> {
+    let iov = [IoSlice::new(data)];
+    let raw: [RawFd; 1];
+    let mut cmsgs = Vec::new();
+    if let Some(fd) = fd {
+        raw = [fd.as_raw_fd()];
+        cmsgs.push(ControlMessage::ScmRights(&raw));
+    }
+    Ok(sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &cmsgs,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?)
+}
+
+/// Receive into `buf` from a unix stream socket, taking ownership of any descriptors passed with
+/// the data. Returns the byte count and the descriptors (closed automatically when dropped).
+pub fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, Vec<OwnedFd>)> {
+    let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg_space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            for raw in received {
+                // SAFETY: the kernel just installed this descriptor in our table for this
+                // message; nothing else in the process knows its number, so we are its only
+                // owner.
+                fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+    }
+    let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
+    let n = msg.bytes;
+    if truncated {
+        // Some descriptors were dropped by the kernel; the ones we did get are closed by drop.
+        return Err(std::io::Error::other("control message truncated"));
+    }
+    Ok((n, fds))
+}
+
+/// Bind an AF_PACKET socket to one interface (ifindex 0 = every interface) for `protocol`
+/// (an ETH_P_* value in host order).
+pub fn bind_packet_socket(
+    sock: BorrowedFd<'_>,
+    ifindex: u32,
+    protocol: u16,
+) -> std::io::Result<()> {
+    // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: the pointer and length describe the local sockaddr_ll above, which outlives the
+    // call; the kernel only reads it.
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn passes_a_descriptor_over_a_socketpair() {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let mut file = tempfile_with(b"hello");
+        send_with_fd(a.as_fd(), b"x", Some(file.as_fd())).unwrap();
+        let mut buf = [0u8; 8];
+        let (n, fds) = recv_with_fds(b.as_fd(), &mut buf).unwrap();
+        assert_eq!((n, buf[0], fds.len()), (1, b'x', 1));
+        let mut got = std::fs::File::from(fds.into_iter().next().unwrap());
+        got.rewind().unwrap();
+        let mut s = String::new();
+        got.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello");
+        file.write_all(b"!").unwrap();
+    }
+
+    #[test]
+    fn plain_data_has_no_descriptors() {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        send_with_fd(a.as_fd(), b"abc", None).unwrap();
+        let mut buf = [0u8; 8];
+        let (n, fds) = recv_with_fds(b.as_fd(), &mut buf).unwrap();
+        assert_eq!((n, fds.len()), (3, 0));
+    }
+
+    #[test]
+    fn fork_is_refused_with_threads() {
+        // The test harness runs tests on worker threads, so the process is multi-threaded.
+        assert!(fork_single_threaded().is_err());
+    }
+
+    fn tempfile_with(content: &[u8]) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("scamper-sys-test-{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f.write_all(content).unwrap();
+        f
+    }
+}
+
+/// Register an owned descriptor with the tokio reactor.
+pub fn async_fd(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so nothing else can close or reuse the
+    // descriptor number while it is registered, which is what `register` requires.
+    unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.into())
+}

@@ -1,1 +1,93 @@
-//! placeholder
+//! Shared plumbing of the warts command-line tools: opening inputs (files, compressed files,
+//! `-` / no argument for stdin) and running a per-record loop.
+#![forbid(unsafe_code)]
+
+pub mod dump;
+
+use std::io::{self, Read, Write};
+
+use scamper_warts::{decompress_reader, Record, WartsReader};
+
+/// An input named on the command line; `-` is stdin.
+pub fn open_input(name: &str) -> io::Result<WartsReader<Box<dyn Read + Send>>> {
+    let r: Box<dyn Read + Send> = if name == "-" {
+        Box::new(io::BufReader::new(io::stdin()))
+    } else {
+        Box::new(io::BufReader::new(std::fs::File::open(name)?))
+    };
+    Ok(WartsReader::new(decompress_reader(r)?))
+}
+
+/// Input names from the arguments: none means stdin.
+pub fn inputs(args: &[String]) -> Vec<String> {
+    if args.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.to_vec()
+    }
+}
+
+/// What to do after a record has been handled.
+pub enum Flow {
+    Continue,
+    /// Stop everything with this exit status.
+    Exit(i32),
+}
+
+/// Read every input in turn, handing each record to `f`. A read error ends that input
+/// (reported on stderr when `report` is set), like the C tools. Returns the exit status.
+pub fn for_each_record(
+    args: &[String],
+    report: bool,
+    mut f: impl FnMut(&Record, &mut dyn Write) -> io::Result<Flow>,
+) -> i32 {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for name in inputs(args) {
+        let rd = match open_input(&name) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("could not open {name}: {e}");
+                return 255;
+            }
+        };
+        for rec in rd {
+            match rec {
+                Ok(r) => match f(&r, &mut out) {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Exit(code)) => {
+                        let _ = out.flush();
+                        return code;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return 0,
+                    Err(e) => {
+                        eprintln!("write error: {e}");
+                        return 255;
+                    }
+                },
+                Err(e) => {
+                    if report {
+                        let _ = out.flush();
+                        eprintln!("{name}: {e}");
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    match out.flush() {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(_) => 255,
+    }
+}
+
+/// Handle `-?` / `-h`: print usage to stderr and tell the caller to exit.
+pub fn wants_usage(args: &[String], usage: &str) -> bool {
+    if args.iter().any(|a| a == "-?" || a == "-h" || a == "--help") {
+        eprintln!("{usage}");
+        return true;
+    }
+    false
+}

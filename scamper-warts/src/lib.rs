@@ -1,3 +1,36 @@
-//! (being written)
+//! Reading and writing warts(5), and the JSON (`sc_warts2json`) and text renderings of
+//! scamper measurements.
 #![forbid(unsafe_code)]
-pub enum Record {}
+
+pub mod addr;
+pub mod compress;
+pub mod error;
+pub mod icmpext;
+pub mod json;
+pub mod list;
+pub mod output;
+pub mod ping;
+pub mod record;
+pub mod text;
+pub mod timeval;
+pub mod trace;
+pub mod warts;
+mod wire;
+
+pub use addr::Addr;
+pub use compress::{decompress_reader, Compression};
+pub use error::{Error, Result};
+pub use list::{Cycle, List};
+pub use output::{OutputFormat, RecordWriter};
+pub use record::Record;
+pub use timeval::Timeval;
+pub use warts::{TypeFilter, WartsReader, WartsWriter};
+
+/// Open a warts file (plain or compressed, detected by magic) for streaming reads.
+pub fn open_file(
+    path: impl AsRef<std::path::Path>,
+) -> Result<WartsReader<Box<dyn std::io::Read + Send>>> {
+    let f = std::fs::File::open(path)?;
+    let r = decompress_reader(std::io::BufReader::new(f))?;
+    Ok(WartsReader::new(r))
+}

@@ -1,0 +1,537 @@
+//! The sans-IO heart of the engine: tasks, their timers, the packets-per-second budget, the
+//! probe-signature hold time and reply dispatch. The I/O loop feeds it times and packets and
+//! sends what it returns; tests drive it with fake tasks and a fake clock.
+
+use crate::task::{Action, MatchKey, Probe, Record, Task, Time};
+use scamper_packet::Rx;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+pub type TaskId = u64;
+
+/// Packets-per-second budget as a token bucket. The burst is capped at 10 ms worth of probes so
+/// a wake-up that came late cannot flood the link, while one wake-up per millisecond still
+/// reaches rates far beyond what one timer per probe could.
+#[derive(Debug)]
+pub struct TokenBucket {
+    pps: u32,
+    tokens: f64,
+    burst: f64,
+    last: Time,
+}
+
+impl TokenBucket {
+    /// `pps` 0 means no limit.
+    pub fn new(pps: u32, now: Time) -> Self {
+        let burst = if pps == 0 {
+            f64::INFINITY
+        } else {
+            (pps as f64 / 100.0).max(1.0)
+        };
+        TokenBucket {
+            pps,
+            tokens: 1.0f64.min(burst),
+            burst,
+            last: now,
+        }
+    }
+
+    pub fn set_pps(&mut self, pps: u32, now: Time) {
+        *self = TokenBucket::new(pps, now);
+    }
+
+    fn refill(&mut self, now: Time) {
+        if self.pps == 0 {
+            return;
+        }
+        if now > self.last {
+            let dt = (now - self.last).as_secs_f64();
+            self.tokens = (self.tokens + dt * self.pps as f64).min(self.burst);
+            self.last = now;
+        }
+    }
+
+    /// Take one token if one is available.
+    pub fn take(&mut self, now: Time) -> bool {
+        if self.pps == 0 {
+            return true;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether a token is available now, without taking it.
+    pub fn available(&mut self, now: Time) -> bool {
+        self.refill(now);
+        self.pps == 0 || self.tokens >= 1.0
+    }
+
+    /// When the next token will be available.
+    pub fn next_token(&self) -> Time {
+        if self.pps == 0 || self.tokens >= 1.0 {
+            return self.last;
+        }
+        let wait = (1.0 - self.tokens) / self.pps as f64;
+        self.last + Duration::from_secs_f64(wait)
+    }
+}
+
+struct Slot {
+    task: Box<dyn Task>,
+    /// A probe the task returned that still waits for a token or for its signature to be free.
+    pending: Option<Probe>,
+    keys: Vec<MatchKey>,
+    /// Timer generation; stale heap entries carry an older one.
+    gen: u64,
+    /// Opaque tag from whoever submitted the task (e.g. the control-socket client).
+    tag: u64,
+}
+
+/// Who holds a probe signature.
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    Task(TaskId),
+    /// Released by a finished task; free again at this time.
+    Until(Time),
+}
+
+/// A finished task's record and the tag it was submitted with.
+pub struct Finished {
+    pub record: Record,
+    pub tag: u64,
+}
+
+pub struct Core {
+    slots: HashMap<TaskId, Slot>,
+    keys: HashMap<MatchKey, Holder>,
+    timers: BinaryHeap<Reverse<(Time, TaskId, u64)>>,
+    /// Tasks with a pending probe, in the order they became ready: served first-come so that no
+    /// source starves another.
+    ready: VecDeque<TaskId>,
+    bucket: TokenBucket,
+    hold: Duration,
+    next_id: TaskId,
+    finished: Vec<Finished>,
+    sent: u64,
+}
+
+/// How long to recheck a probe whose signature another live task holds.
+const CONFLICT_RETRY: Duration = Duration::from_millis(100);
+
+impl Core {
+    pub fn new(pps: u32, hold: Duration, now: Time) -> Core {
+        Core {
+            slots: HashMap::new(),
+            keys: HashMap::new(),
+            timers: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            bucket: TokenBucket::new(pps, now),
+            hold,
+            next_id: 1,
+            finished: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    pub fn set_pps(&mut self, pps: u32, now: Time) {
+        self.bucket.set_pps(pps, now);
+    }
+
+    /// Number of tasks in progress.
+    pub fn active(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Probes sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// True if the engine could send another probe now: no task is queued for a token and the
+    /// bucket has one. Used to admit new tasks lazily when the window is unlimited.
+    pub fn has_capacity(&mut self, now: Time) -> bool {
+        self.ready.is_empty() && self.bucket.available(now)
+    }
+
+    /// Start a task; it is polled at the next `run`.
+    pub fn add(&mut self, task: Box<dyn Task>, tag: u64, now: Time) -> TaskId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots.insert(
+            id,
+            Slot {
+                task,
+                pending: None,
+                keys: Vec::new(),
+                gen: 0,
+                tag,
+            },
+        );
+        self.schedule(id, now);
+        id
+    }
+
+    fn schedule(&mut self, id: TaskId, at: Time) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            slot.gen += 1;
+            self.timers.push(Reverse((at, id, slot.gen)));
+        }
+    }
+
+    /// When `run` next has something to do.
+    pub fn next_deadline(&self) -> Option<Time> {
+        let timer = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        let token = if self.ready.is_empty() {
+            None
+        } else {
+            Some(self.bucket.next_token())
+        };
+        match (timer, token) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Deliver a received packet to the task holding `key`.
+    pub fn deliver(&mut self, key: &MatchKey, pkt: &Rx, rx: Time) {
+        if let Some(Holder::Task(id)) = self.keys.get(key).copied() {
+            if let Some(slot) = self.slots.get_mut(&id) {
+                slot.task.on_response(pkt, rx);
+                // Let the task react (e.g. stop early) at the next run.
+                if slot.pending.is_none() {
+                    self.schedule(id, rx);
+                }
+            }
+        }
+    }
+
+    /// Can `id` use `key` now? If not, when should it try again?
+    fn key_free(&mut self, id: TaskId, key: &MatchKey, now: Time) -> Result<(), Time> {
+        match self.keys.get(key).copied() {
+            None => Ok(()),
+            Some(Holder::Task(t)) if t == id => Ok(()),
+            Some(Holder::Task(_)) => Err(now + CONFLICT_RETRY),
+            Some(Holder::Until(t)) if t <= now => Ok(()),
+            Some(Holder::Until(t)) => Err(t),
+        }
+    }
+
+    /// Do everything due at `now`: poll tasks whose timers expired and send probes while the
+    /// budget allows. `send` transmits one probe and returns its transmit time.
+    pub fn run(&mut self, now: Time, send: &mut dyn FnMut(&Probe) -> std::io::Result<Time>) {
+        while let Some(Reverse((t, id, gen))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let current = self
+                .slots
+                .get(&id)
+                .map(|s| s.gen == gen && s.pending.is_none());
+            if current == Some(true) {
+                self.poll_task(id, now);
+            }
+        }
+        while let Some(&id) = self.ready.front() {
+            if !self.bucket.available(now) {
+                break;
+            }
+            self.ready.pop_front();
+            let Some(probe) = self.slots.get_mut(&id).and_then(|s| s.pending.take()) else {
+                continue;
+            };
+            if let Err(retry) = self.key_free(id, &probe.key, now) {
+                self.slots.get_mut(&id).expect("present").pending = Some(probe);
+                self.schedule_pending(id, retry);
+                continue;
+            }
+            self.bucket.take(now);
+            let tx = match send(&probe) {
+                Ok(tx) => tx,
+                Err(e) => {
+                    crate::log::warn(&format!("could not send probe to {}: {e}", probe.dst));
+                    now
+                }
+            };
+            self.sent += 1;
+            let slot = self.slots.get_mut(&id).expect("present");
+            if !slot.keys.contains(&probe.key) {
+                slot.keys.push(probe.key);
+            }
+            self.keys.insert(probe.key, Holder::Task(id));
+            slot.task.on_sent(tx);
+            self.poll_task(id, now);
+        }
+    }
+
+    /// A probe waiting for its signature goes back to the ready queue at `at`.
+    fn schedule_pending(&mut self, id: TaskId, at: Time) {
+        // Park it: the timer fires `requeue` semantics through poll_task, which sees the
+        // pending probe and puts it back in the ready queue.
+        if let Some(slot) = self.slots.get_mut(&id) {
+            slot.gen += 1;
+            self.timers.push(Reverse((at, id, slot.gen)));
+        }
+    }
+
+    fn poll_task(&mut self, id: TaskId, now: Time) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        if slot.pending.is_some() {
+            self.ready.push_back(id);
+            return;
+        }
+        match slot.task.poll(now) {
+            Action::Send(probe) => {
+                slot.pending = Some(probe);
+                self.ready.push_back(id);
+            }
+            Action::WaitUntil(t) => {
+                let t = t.max(now);
+                self.schedule(id, t);
+            }
+            Action::Done => self.complete(id, now),
+        }
+    }
+
+    fn complete(&mut self, id: TaskId, now: Time) {
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
+        for key in &slot.keys {
+            if self.hold.is_zero() {
+                self.keys.remove(key);
+            } else {
+                self.keys.insert(*key, Holder::Until(now + self.hold));
+            }
+        }
+        let record = slot.task.finish(now);
+        self.finished.push(Finished {
+            record,
+            tag: slot.tag,
+        });
+    }
+
+    /// Stop a task now; its record is still produced.
+    pub fn halt(&mut self, id: TaskId, now: Time) {
+        self.ready.retain(|&t| t != id);
+        self.complete(id, now);
+    }
+
+    /// Stop every task (shutdown): records of tasks in progress are produced as they stand.
+    pub fn halt_all(&mut self, now: Time) {
+        let ids: Vec<TaskId> = self.slots.keys().copied().collect();
+        for id in ids {
+            self.halt(id, now);
+        }
+    }
+
+    /// Records of tasks finished since the last call.
+    pub fn take_finished(&mut self) -> Vec<Finished> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Forget held signatures whose hold time has passed (bounded memory on long runs).
+    pub fn expire_holds(&mut self, now: Time) {
+        self.keys
+            .retain(|_, h| !matches!(h, Holder::Until(t) if *t <= now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::PROTO_ICMP;
+    use scamper_packet::{IpParams, Rx};
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::{Arc, Mutex};
+
+    const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+
+    fn t(ms: u64) -> Time {
+        Duration::from_millis(ms)
+    }
+
+    #[derive(Default)]
+    struct Log {
+        sent: Vec<(u32, Time)>,
+        responses: Vec<(u32, Time)>,
+    }
+
+    /// Sends `count` probes `gap` apart under one key, then waits `linger`.
+    struct Fake {
+        n: u32,
+        dst: IpAddr,
+        id: u16,
+        count: u32,
+        gap: Duration,
+        linger: Duration,
+        next: Time,
+        sent: u32,
+        last_tx: Time,
+        log: Arc<Mutex<Log>>,
+    }
+
+    impl Task for Fake {
+        fn dst(&self) -> IpAddr {
+            self.dst
+        }
+        fn poll(&mut self, now: Time) -> Action {
+            if self.sent < self.count {
+                if now >= self.next {
+                    let ip = IpParams::new(SRC, self.dst);
+                    let packet =
+                        scamper_packet::build_icmp_echo(&ip, self.id, self.sent as u16, &[])
+                            .expect("valid echo");
+                    return Action::Send(Probe {
+                        dst: self.dst,
+                        packet,
+                        key: MatchKey {
+                            peer: self.dst,
+                            proto: PROTO_ICMP,
+                            local_id: self.id,
+                        },
+                    });
+                }
+                return Action::WaitUntil(self.next);
+            }
+            if now >= self.last_tx + self.linger {
+                Action::Done
+            } else {
+                Action::WaitUntil(self.last_tx + self.linger)
+            }
+        }
+        fn on_sent(&mut self, tx: Time) {
+            self.log.lock().unwrap().sent.push((self.n, tx));
+            self.sent += 1;
+            self.last_tx = tx;
+            self.next = tx + self.gap;
+        }
+        fn on_response(&mut self, _pkt: &Rx, rx: Time) {
+            self.log.lock().unwrap().responses.push((self.n, rx));
+        }
+        fn finish(self: Box<Self>, _now: Time) -> Record {
+            Record::List(Arc::new(scamper_warts::List {
+                id: self.n,
+                ..Default::default()
+            }))
+        }
+    }
+
+    fn fake(n: u32, dst: [u8; 4], id: u16, count: u32, log: &Arc<Mutex<Log>>) -> Box<Fake> {
+        Box::new(Fake {
+            n,
+            dst: IpAddr::V4(Ipv4Addr::from(dst)),
+            id,
+            count,
+            gap: Duration::from_secs(1),
+            linger: Duration::from_secs(1),
+            next: Duration::ZERO,
+            sent: 0,
+            last_tx: Duration::ZERO,
+            log: log.clone(),
+        })
+    }
+
+    /// Run the core on a fake clock in 1 ms steps until `end`.
+    fn drive(core: &mut Core, from: u64, end: u64) -> Vec<Finished> {
+        let mut done = Vec::new();
+        for ms in from..=end {
+            core.run(t(ms), &mut |_| Ok(t(ms)));
+            done.extend(core.take_finished());
+        }
+        done
+    }
+
+    #[test]
+    fn token_bucket_holds_the_rate() {
+        let mut b = TokenBucket::new(1000, t(0));
+        let mut n = 0;
+        for us in 0..1_000_000u64 {
+            if b.take(Duration::from_micros(us)) {
+                n += 1;
+            }
+        }
+        assert!(
+            (999..=1001).contains(&n),
+            "{n} tokens in one second at 1000 pps"
+        );
+    }
+
+    #[test]
+    fn pps_budget_spaces_probes_across_tasks() {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let mut core = Core::new(10, Duration::ZERO, t(0));
+        for n in 0..20u32 {
+            core.add(fake(n, [198, 51, 100, n as u8 + 1], 100, 1, &log), 0, t(0));
+        }
+        drive(&mut core, 0, 1000);
+        let sent = &log.lock().unwrap().sent;
+        // 10 pps: one probe at start (the bucket starts with one token), then one every 100 ms.
+        assert_eq!(sent.len(), 11, "{sent:?}");
+        for w in sent.windows(2) {
+            assert!(w[1].1 - w[0].1 >= t(99), "{:?} then {:?}", w[0], w[1]);
+        }
+        // First come, first served.
+        let order: Vec<u32> = sent.iter().map(|s| s.0).collect();
+        assert_eq!(order, (0..11).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn replies_reach_the_task_holding_the_key() {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let mut core = Core::new(0, Duration::ZERO, t(0));
+        core.add(fake(1, [198, 51, 100, 1], 7, 1, &log), 0, t(0));
+        core.add(fake(2, [198, 51, 100, 2], 7, 1, &log), 0, t(0));
+        drive(&mut core, 0, 5);
+        let rx = scamper_packet::parse_ip(
+            &scamper_packet::build_icmp_echo(&IpParams::new(SRC, SRC), 7, 0, &[]).unwrap(),
+        )
+        .unwrap();
+        let key = MatchKey {
+            peer: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
+            proto: PROTO_ICMP,
+            local_id: 7,
+        };
+        core.deliver(&key, &rx, t(6));
+        let unknown = MatchKey { local_id: 8, ..key };
+        core.deliver(&unknown, &rx, t(7));
+        assert_eq!(log.lock().unwrap().responses, vec![(2, t(6))]);
+    }
+
+    #[test]
+    fn hold_time_delays_a_second_task_with_the_same_signature() {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let mut core = Core::new(0, Duration::from_secs(2), t(0));
+        core.add(fake(1, [198, 51, 100, 1], 9, 1, &log), 0, t(0));
+        core.add(fake(2, [198, 51, 100, 1], 9, 1, &log), 0, t(0));
+        let done = drive(&mut core, 0, 6000);
+        assert_eq!(done.len(), 2);
+        let sent = &log.lock().unwrap().sent;
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0], (1, t(0)));
+        // Task 1 finishes at 1 s (linger), its signature is held for 2 s more.
+        assert_eq!(sent[1].0, 2);
+        assert!(sent[1].1 >= t(3000), "second probe at {:?}", sent[1].1);
+    }
+
+    #[test]
+    fn halt_all_produces_every_record() {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let mut core = Core::new(0, Duration::ZERO, t(0));
+        for n in 0..5u32 {
+            core.add(fake(n, [198, 51, 100, n as u8 + 1], 1, 10, &log), 0, t(0));
+        }
+        drive(&mut core, 0, 10);
+        core.halt_all(t(11));
+        assert_eq!(core.take_finished().len(), 5);
+        assert_eq!(core.active(), 0);
+    }
+}

@@ -1,0 +1,209 @@
+//! The engine's sockets: sending complete IP packets on header-included raw sockets and
+//! receiving replies (raw ICMP, raw ICMPv6, and a cooked datalink socket for TCP and UDP
+//! replies) with kernel receive timestamps. Parsing happens in scamper-packet.
+
+use super::now;
+use crate::task::Time;
+use nix::sys::socket::{
+    recvmsg, sendto, setsockopt, sockopt, ControlMessageOwned, LinkAddr, MsgFlags, SockaddrIn,
+    SockaddrIn6, SockaddrStorage,
+};
+use scamper_packet::Rx;
+use std::io::IoSliceMut;
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+
+/// Which kind of receive socket a packet came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxKind {
+    Icmp4,
+    Icmp6,
+    Datalink,
+}
+
+/// A receive socket registered with tokio.
+pub struct RxSocket {
+    pub kind: RxKind,
+    pub fd: AsyncFd<OwnedFd>,
+}
+
+/// Where a timestamp came from, recorded with the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    Kernel,
+    User,
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
+    let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    Ok(())
+}
+
+impl RxSocket {
+    pub fn new(kind: RxKind, fd: OwnedFd) -> std::io::Result<RxSocket> {
+        set_nonblocking(&fd)?;
+        setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
+        // A large receive buffer absorbs reply bursts at high probing rates.
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
+        let fd = if kind == RxKind::Datalink {
+            let sock = socket2::Socket::from(fd);
+            sock.attach_filter(&tcp_udp_filter())?;
+            OwnedFd::from(sock)
+        } else {
+            fd
+        };
+        if kind == RxKind::Icmp6 {
+            setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true)?;
+            setsockopt(&fd, sockopt::Ipv6RecvHopLimit, &true)?;
+            setsockopt(&fd, sockopt::Ipv6RecvTClass, &true)?;
+        }
+        Ok(RxSocket {
+            kind,
+            fd: scamper_sys::async_fd(fd)?,
+        })
+    }
+
+    /// Read one packet without blocking (`WouldBlock` when nothing is queued); `Ok(None)` for a
+    /// packet we ignore (our own outgoing copies, unparsable bytes).
+    pub fn recv_one(&self, buf: &mut [u8]) -> std::io::Result<Option<(Rx, Time)>> {
+        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec, libc::in6_pktinfo, i32, i32);
+        let fd = self.fd.get_ref().as_raw_fd();
+        let mut iov = [IoSliceMut::new(buf)];
+        let (n, ts, addr, pktinfo, hlim, tclass) =
+            match recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)
+            {
+                Ok(msg) => {
+                    let mut ts = None;
+                    let mut pktinfo = None;
+                    let mut hlim = 0u8;
+                    let mut tclass = 0u8;
+                    if let Ok(cmsgs) = msg.cmsgs() {
+                        for c in cmsgs {
+                            match c {
+                                ControlMessageOwned::ScmTimestampns(t) => {
+                                    ts = Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
+                                }
+                                ControlMessageOwned::Ipv6PacketInfo(p) => pktinfo = Some(p),
+                                ControlMessageOwned::Ipv6HopLimit(h) => {
+                                    hlim = h.clamp(0, 255) as u8
+                                }
+                                ControlMessageOwned::Ipv6TClass(t) => {
+                                    tclass = t.clamp(0, 255) as u8
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    (msg.bytes, ts, msg.address, pktinfo, hlim, tclass)
+                }
+                Err(e) => return Err(e.into()),
+            };
+        let data = &iov[0][..n];
+        let rx_time = ts.unwrap_or_else(now);
+        let parsed = match self.kind {
+            RxKind::Icmp4 => scamper_packet::parse_ipv4(data).ok(),
+            RxKind::Icmp6 => {
+                let src = addr
+                    .as_ref()
+                    .and_then(|a| a.as_sockaddr_in6())
+                    .map(|a| a.ip());
+                let dst = pktinfo.map(|p| Ipv6Addr::from(p.ipi6_addr.s6_addr));
+                match (src, dst) {
+                    (Some(src), Some(dst)) => {
+                        scamper_packet::parse_icmp6_socket(src, dst, hlim, tclass, data).ok()
+                    }
+                    _ => None,
+                }
+            }
+            RxKind::Datalink => {
+                let link: Option<&LinkAddr> = addr.as_ref().and_then(|a| a.as_link_addr());
+                // Our own probes pass the datalink socket on their way out.
+                if link
+                    .map(|l| l.pkttype() == libc::PACKET_OUTGOING)
+                    .unwrap_or(true)
+                {
+                    None
+                } else {
+                    scamper_packet::parse_ip(data).ok()
+                }
+            }
+        };
+        Ok(parsed.map(|p| (p, rx_time)))
+    }
+}
+
+/// Kernel filter for the cooked datalink socket: only TCP and UDP over IPv4 or IPv6, and never
+/// our own outgoing packets. ICMP arrives on the raw ICMP sockets; without this filter every
+/// packet the host receives would be copied to us, and ICMP replies would be seen twice.
+fn tcp_udp_filter() -> Vec<socket2::SockFilter> {
+    use socket2::SockFilter as F;
+    const LDB_ABS: u16 = 0x30;
+    const AND_K: u16 = 0x54;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    // SKF_AD_OFF + SKF_AD_PKTTYPE
+    const PKTTYPE: u32 = 0xffff_f004;
+    vec![
+        F::new(LDB_ABS, 0, 0, PKTTYPE),                     // 0
+        F::new(JEQ_K, 11, 0, libc::PACKET_OUTGOING as u32), // 1: outgoing -> drop
+        F::new(LDB_ABS, 0, 0, 0),                           // 2: version nibble
+        F::new(AND_K, 0, 0, 0xf0),                          // 3
+        F::new(JEQ_K, 0, 3, 0x40),                          // 4: IPv4 -> 5, else 8
+        F::new(LDB_ABS, 0, 0, 9),                           // 5: IPv4 protocol
+        F::new(JEQ_K, 5, 0, 6),                             // 6: TCP -> accept
+        F::new(JEQ_K, 4, 5, 17),                            // 7: UDP -> accept, else drop
+        F::new(JEQ_K, 0, 4, 0x60),                          // 8: IPv6 -> 9, else drop
+        F::new(LDB_ABS, 0, 0, 6),                           // 9: IPv6 next header
+        F::new(JEQ_K, 1, 0, 6),                             // 10: TCP -> accept
+        F::new(JEQ_K, 0, 1, 17),                            // 11: UDP -> accept, else drop
+        F::new(RET_K, 0, 0, 0x40000),                       // 12: accept
+        F::new(RET_K, 0, 0, 0),                             // 13: drop
+    ]
+}
+
+/// Header-included raw sockets for sending.
+#[derive(Default)]
+pub struct TxSockets {
+    pub v4: Option<OwnedFd>,
+    pub v6: Option<OwnedFd>,
+}
+
+impl TxSockets {
+    /// Send a complete IP packet; returns the user-space transmit time.
+    pub fn send(&self, dst: IpAddr, packet: &[u8]) -> std::io::Result<Time> {
+        let t = now();
+        match dst {
+            IpAddr::V4(a) => {
+                let fd = self.v4.as_ref().ok_or_else(|| no_socket("IPv4"))?;
+                let sa = SockaddrIn::from(SocketAddrV4::new(a, 0));
+                sendto(fd.as_fd().as_raw_fd(), packet, &sa, MsgFlags::empty())?;
+            }
+            IpAddr::V6(a) => {
+                let fd = self.v6.as_ref().ok_or_else(|| no_socket("IPv6"))?;
+                let sa = SockaddrIn6::from(SocketAddrV6::new(a, 0, 0, 0));
+                sendto(fd.as_fd().as_raw_fd(), packet, &sa, MsgFlags::empty())?;
+            }
+        }
+        Ok(t)
+    }
+}
+
+fn no_socket(family: &str) -> std::io::Error {
+    std::io::Error::other(format!("no {family} raw socket available"))
+}
+
+/// The source address the kernel would use towards `dst`, learned by connecting a UDP socket
+/// (no packet is sent).
+pub fn source_for(dst: IpAddr) -> std::io::Result<IpAddr> {
+    let bind: std::net::SocketAddr = match dst {
+        IpAddr::V4(_) => "0.0.0.0:0".parse().expect("literal"),
+        IpAddr::V6(_) => "[::]:0".parse().expect("literal"),
+    };
+    let s = std::net::UdpSocket::bind(bind)?;
+    s.connect((dst, 33434))?;
+    Ok(s.local_addr()?.ip())
+}

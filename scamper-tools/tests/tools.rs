@@ -1,0 +1,132 @@
+//! The binaries against the example files and their companions.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const EXAMPLES: &str = "/work/shared/spec/examples";
+
+fn run(bin: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Files whose object types all have a dump rendering.
+fn dumpable() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for dir in ["", "unit", "gen"] {
+        for e in std::fs::read_dir(Path::new(EXAMPLES).join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            let kind = n.split(['-', '.']).next().unwrap_or("");
+            let gen_trace = n.starts_with("gen-trace-");
+            if n.ends_with(".dump.txt") && (matches!(kind, "ping" | "trace") || gen_trace) {
+                v.push(PathBuf::from(
+                    p.to_string_lossy().trim_end_matches(".dump.txt"),
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn wartsdump_matches_companions() {
+    let files = dumpable();
+    assert!(files.len() >= 15);
+    for f in files {
+        let want = std::fs::read_to_string(format!("{}.dump.txt", f.display())).unwrap();
+        let (code, got) = run(env!("CARGO_BIN_EXE_sc_wartsdump"), &[f.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}", f.display());
+        assert_eq!(got, want, "{}", f.display());
+    }
+}
+
+#[test]
+fn warts2json_matches_companion_for_compressed_and_plain() {
+    for f in [
+        "ping.warts",
+        "ping.warts.gz",
+        "ping.warts.bz2",
+        "ping.warts.xz",
+        "trace.warts",
+    ] {
+        let p = format!("{EXAMPLES}/{f}");
+        let want = std::fs::read_to_string(format!("{p}.json")).unwrap();
+        let (code, got) = run(env!("CARGO_BIN_EXE_sc_warts2json"), &[&p]);
+        assert_eq!(code, 0);
+        assert_eq!(got, want, "{f}");
+    }
+}
+
+#[test]
+fn warts2json_on_missing_file_fails() {
+    let (code, out) = run(
+        env!("CARGO_BIN_EXE_sc_warts2json"),
+        &["/nonexistent/x.warts"],
+    );
+    assert_eq!(code, 255);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn wartscat_concatenates_and_compresses() {
+    let dir = std::env::temp_dir().join(format!("wartscat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("both.warts.gz");
+    let ping = format!("{EXAMPLES}/ping.warts");
+    let trace = format!("{EXAMPLES}/trace.warts");
+    let st = Command::new(env!("CARGO_BIN_EXE_sc_wartscat"))
+        .args(["-o", out.to_str().unwrap(), &ping, &trace])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (code, got) = run(
+        env!("CARGO_BIN_EXE_sc_warts2json"),
+        &[out.to_str().unwrap()],
+    );
+    assert_eq!(code, 0);
+    let want = std::fs::read_to_string(format!("{ping}.json")).unwrap()
+        + &std::fs::read_to_string(format!("{trace}.json")).unwrap();
+    assert_eq!(got, want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn warts2text_prints_ping_and_trace() {
+    let (code, out) = run(
+        env!("CARGO_BIN_EXE_sc_warts2text"),
+        &[&format!("{EXAMPLES}/ping.warts")],
+    );
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ping from 127.0.0.1 to 127.0.0.1: 84 byte packets"
+    );
+    assert_eq!(
+        lines[1],
+        "84 bytes from 127.0.0.1, seq=0 ttl=64 time=0.206 ms"
+    );
+    assert_eq!(lines[4], "--- 127.0.0.1 ping statistics ---");
+    assert_eq!(
+        lines[5],
+        "3 packets transmitted, 3 packets received, 0% packet loss"
+    );
+    assert_eq!(
+        lines[6],
+        "round-trip min/avg/max/stddev = 0.055/0.105/0.206/0.070 ms"
+    );
+    let (_, out) = run(
+        env!("CARGO_BIN_EXE_sc_warts2text"),
+        &[&format!("{EXAMPLES}/trace.warts")],
+    );
+    assert_eq!(out, "traceroute from 127.0.0.1 to 127.0.0.1\n 1  127.0.0.1  0.033 ms\ntraceroute from 127.0.0.1 to 127.0.0.1\n 1  127.0.0.1  0.037 ms\n");
+}

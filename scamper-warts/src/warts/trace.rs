@@ -1,0 +1,521 @@
+//! Trace objects (type 6, warts.md section 4), with PMTUD, last-ditch and doubletree
+//! attributes.
+
+use crate::error::{Error, Result};
+use crate::icmpext::IcmpExt;
+use crate::timeval::Timeval;
+use crate::trace::{Trace, TraceDtree, TraceMethod, TracePmtud, TracePmtudNote, TraceProbe};
+use crate::trace::{TraceReply, TraceStop};
+use crate::warts::{ReadState, WriteState};
+use crate::wire::cursor::PutExt;
+use crate::wire::{AddrIn, AddrOut, Cursor, ParamsIn, ParamsOut};
+
+const ATTR_PMTUD: u16 = 1;
+const ATTR_LASTDITCH: u16 = 2;
+const ATTR_DTREE: u16 = 3;
+
+pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
+    let mut at = AddrIn::new(&st.global_addrs);
+    let mut t = Trace::default();
+    let mut flags8 = 0u8;
+    let mut flags32 = None;
+    let mut pr = ParamsIn::read(c, 34)?;
+    while let Some(f) = pr.next() {
+        let v = &mut pr.v;
+        match f {
+            1 => {
+                let id = v.u32()?;
+                t.list = st.list(v, id)?;
+            }
+            2 => {
+                let id = v.u32()?;
+                t.cycle = st.cycle(v, id)?;
+            }
+            3 => t.src = Some(at.read_gid(v)?),
+            4 => t.dst = Some(at.read_gid(v)?),
+            5 => t.start = v.timeval()?,
+            6 => t.stop_reason = TraceStop(v.u8()?),
+            7 => t.stop_data = v.u8()?,
+            8 => flags8 = v.u8()?,
+            9 => t.attempts = v.u8()?,
+            10 => t.hoplimit = v.u8()?,
+            11 => t.method = TraceMethod(v.u8()?),
+            12 => t.probe_size = v.u16()?,
+            13 => t.sport = v.u16()?,
+            14 => t.dport = v.u16()?,
+            15 => t.firsthop = v.u8()?,
+            16 => t.tos = v.u8()?,
+            17 => t.wait_timeout = Timeval::new(u32::from(v.u8()?), 0),
+            18 => t.loops = v.u8()?,
+            19 => t.hop_count = v.u16()?,
+            20 => t.gaplimit = v.u8()?,
+            21 => t.gapaction = v.u8()?,
+            22 => t.loopaction = v.u8()?,
+            23 => t.probec = v.u16()?,
+            24 => {
+                let cs = u32::from(v.u8()?);
+                t.wait_probe = Timeval::new(cs / 100, (cs % 100) * 10000);
+            }
+            25 => t.confidence = v.u8()?,
+            26 => t.src = Some(at.read(v)?),
+            27 => t.dst = Some(at.read(v)?),
+            28 => t.userid = v.u32()?,
+            29 => t.offset = v.u16()?,
+            30 => t.rtr = Some(v.addr_static()?),
+            31 => t.squeries = v.u8()?,
+            32 => flags32 = Some(v.u32()?),
+            33 => t.stop_hop = v.u8()?,
+            _ => t.errmsg = Some(v.string()?),
+        }
+    }
+    t.flags = flags32.unwrap_or(u32::from(flags8));
+    if t.firsthop == 0 {
+        t.firsthop = 1;
+    }
+    if t.squeries < 2 {
+        t.squeries = 1;
+    }
+    if t.dst.is_none() {
+        return Err(c.err("trace without destination"));
+    }
+
+    let off = c.offset();
+    let n = c.u16()?;
+    t.probes = read_hops(c, n, &mut at)?;
+    let max_ttl = t.probes.last().map_or(0, |p| u16::from(p.ttl));
+    if t.hop_count == 0 {
+        t.hop_count = max_ttl;
+    } else if t.hop_count < max_ttl || t.hop_count > 255 {
+        return Err(Error::format(
+            off,
+            format!("hop count {} with probes to TTL {max_ttl}", t.hop_count),
+        ));
+    }
+
+    loop {
+        let hdr = c.u16()?;
+        if hdr == 0 {
+            break;
+        }
+        let mut body = c.sub(usize::from(hdr & 0x0fff))?;
+        match hdr >> 12 {
+            ATTR_PMTUD => t.pmtud = Some(read_pmtud(&mut body, &mut at)?),
+            ATTR_LASTDITCH => {
+                ParamsIn::read(&mut body, 0)?;
+                let n = body.u16()?;
+                t.lastditch = Some(read_hops(&mut body, n, &mut at)?);
+            }
+            ATTR_DTREE => t.dtree = Some(read_dtree(&mut body, &mut at)?),
+            _ => {}
+        }
+    }
+    Ok(t)
+}
+
+/// Read `n` hop records and group them into probes.
+fn read_hops(c: &mut Cursor<'_>, n: u16, at: &mut AddrIn<'_>) -> Result<Vec<TraceProbe>> {
+    let mut probes: Vec<TraceProbe> = Vec::new();
+    for _ in 0..n {
+        let off = c.offset();
+        let (probe, reply) = read_hop(c, at)?;
+        match probes.last_mut() {
+            Some(last) if (last.ttl, last.id, last.size) == (probe.ttl, probe.id, probe.size) => {
+                last.replies.push(reply);
+            }
+            Some(last) if last.ttl > probe.ttl => {
+                return Err(Error::format(
+                    off,
+                    format!("hop TTL {} after TTL {}", probe.ttl, last.ttl),
+                ));
+            }
+            _ => probes.push(TraceProbe {
+                replies: vec![reply],
+                ..probe
+            }),
+        }
+    }
+    Ok(probes)
+}
+
+fn read_hop(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<(TraceProbe, TraceReply)> {
+    let mut p = TraceProbe::default();
+    let mut r = TraceReply::default();
+    let (mut q_iplen, mut q_ttl) = (None, None);
+    let mut pr = ParamsIn::read(c, 20)?;
+    while let Some(f) = pr.next() {
+        let v = &mut pr.v;
+        match f {
+            1 => r.addr = Some(at.read_gid(v)?),
+            2 => p.ttl = v.u8()?,
+            3 => r.reply_ttl = v.u8()?,
+            4 => r.flags = v.u8()?,
+            5 => p.id = v.u8()?.wrapping_add(1),
+            6 => r.rtt = v.rtt()?,
+            7 => {
+                r.icmp_type = v.u8()?;
+                r.icmp_code = v.u8()?;
+            }
+            8 => p.size = v.u16()?,
+            9 => r.reply_size = v.u16()?,
+            10 => r.reply_ipid = v.u16()?,
+            11 => r.reply_tos = v.u8()?,
+            12 => r.icmp_nhmtu = v.u16()?,
+            13 => q_iplen = Some(v.u16()?),
+            14 => q_ttl = Some(v.u8()?),
+            15 => r.tcp_flags = v.u8()?,
+            16 => r.icmp_q_tos = v.u8()?,
+            17 => r.icmp_exts = read_icmpexts(v)?,
+            18 => r.addr = Some(at.read(v)?),
+            19 => p.tx = v.timeval()?,
+            _ => r.name = Some(v.string()?),
+        }
+    }
+    if p.ttl == 0 {
+        return Err(c.err("hop record without probe TTL"));
+    }
+    if r.addr.is_none() {
+        return Err(c.err("hop record without address"));
+    }
+    // Keep only what the writer would store again (stable read -> write -> read).
+    if r.has_quotation() {
+        r.icmp_q_ttl = q_ttl.unwrap_or(1);
+        r.icmp_q_iplen = q_iplen.unwrap_or(p.size);
+    } else {
+        (r.icmp_q_ttl, r.icmp_q_iplen, r.icmp_q_tos) = (0, 0, 0);
+    }
+    if !r.is_icmp() {
+        (r.icmp_type, r.icmp_code) = (0, 0);
+    }
+    if !r.is_ptb() {
+        r.icmp_nhmtu = 0;
+    }
+    if !r.is_tcp() {
+        r.tcp_flags = 0;
+    }
+    Ok((p, r))
+}
+
+pub(crate) fn read_icmpexts(c: &mut Cursor<'_>) -> Result<Vec<IcmpExt>> {
+    let total = c.u16()?;
+    if total == 0 {
+        return Err(c.err("empty ICMP extension block"));
+    }
+    let mut b = c.sub(usize::from(total))?;
+    let mut v = Vec::new();
+    while !b.is_empty() {
+        let dl = b.u16()?;
+        let class_num = b.u8()?;
+        let class_type = b.u8()?;
+        let data = b.bytes(usize::from(dl))?.to_vec();
+        v.push(IcmpExt {
+            class_num,
+            class_type,
+            data,
+        });
+    }
+    Ok(v)
+}
+
+pub(crate) fn write_icmpexts(out: &mut Vec<u8>, exts: &[IcmpExt]) -> Result<()> {
+    let total: usize = exts.iter().map(|e| 4 + e.data.len()).sum();
+    let too_big = || Error::Encode("ICMP extensions longer than 65535 bytes".into());
+    out.put_u16(u16::try_from(total).map_err(|_| too_big())?);
+    for e in exts {
+        out.put_u16(e.data.len() as u16);
+        out.put_u8(e.class_num);
+        out.put_u8(e.class_type);
+        out.extend_from_slice(&e.data);
+    }
+    Ok(())
+}
+
+fn read_pmtud(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<TracePmtud> {
+    let mut pm = TracePmtud {
+        ver: 1,
+        ..Default::default()
+    };
+    let mut notec = 0;
+    let mut pr = ParamsIn::read(c, 5)?;
+    while let Some(f) = pr.next() {
+        let v = &mut pr.v;
+        match f {
+            1 => pm.ifmtu = v.u16()?,
+            2 => pm.pmtu = v.u16()?,
+            3 => pm.outmtu = v.u16()?,
+            4 => pm.ver = v.u8()?,
+            _ => notec = v.u8()?,
+        }
+    }
+    let n = c.u16()?;
+    pm.probes = read_hops(c, n, at)?;
+    for _ in 0..notec {
+        let mut note = TracePmtudNote::default();
+        let mut pr = ParamsIn::read(c, 3)?;
+        while let Some(f) = pr.next() {
+            let v = &mut pr.v;
+            match f {
+                1 => note.kind = v.u8()?,
+                2 => note.nhmtu = v.u16()?,
+                _ => note.reply = Some(v.u16()?),
+            }
+        }
+        pm.notes.push(note);
+    }
+    Ok(pm)
+}
+
+fn read_dtree(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<TraceDtree> {
+    let mut d = TraceDtree::default();
+    let mut pr = ParamsIn::read(c, 7)?;
+    while let Some(f) = pr.next() {
+        let v = &mut pr.v;
+        match f {
+            1 => d.lss_stop = Some(at.read_gid(v)?),
+            2 => d.gss_stop = Some(at.read_gid(v)?),
+            3 => d.firsthop = v.u8()?,
+            4 => d.lss_stop = Some(at.read(v)?),
+            5 => d.gss_stop = Some(at.read(v)?),
+            6 => d.lss_name = Some(v.string()?),
+            _ => d.flags = v.u8()?,
+        }
+    }
+    Ok(d)
+}
+
+pub(crate) fn write(
+    st: &mut WriteState,
+    t: &Trace,
+    side: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let Some(dst) = &t.dst else {
+        return Err(Error::Encode("trace without destination".into()));
+    };
+    let mut at = AddrOut::default();
+    let mut pa = ParamsOut::new();
+    let lid = match &t.list {
+        Some(l) => st.list_id(l, side)?,
+        None => 0,
+    };
+    let cid = match &t.cycle {
+        Some(cy) => st.cycle_id(cy, side)?,
+        None => 0,
+    };
+    pa.u32(1, lid);
+    pa.u32(2, cid);
+    pa.tv(5, &t.start);
+    pa.u8(6, t.stop_reason.0);
+    pa.u8(7, t.stop_data);
+    if t.flags & 0xff != 0 {
+        pa.u8(8, t.flags as u8);
+    }
+    pa.u8(9, t.attempts);
+    pa.u8(10, t.hoplimit);
+    pa.u8(11, t.method.0);
+    pa.u16(12, t.probe_size);
+    pa.u16(13, t.sport);
+    pa.u16(14, t.dport);
+    pa.u8(15, t.firsthop);
+    pa.u8(16, t.tos);
+    pa.u8(17, t.wait_timeout.sec as u8);
+    pa.u8(18, t.loops);
+    pa.u16(19, t.hop_count);
+    pa.u8(20, t.gaplimit);
+    pa.u8(21, t.gapaction);
+    pa.u8(22, t.loopaction);
+    pa.u16(23, t.probec);
+    pa.u8(
+        24,
+        (t.wait_probe.sec * 100 + t.wait_probe.usec / 10000) as u8,
+    );
+    pa.u8(25, t.confidence);
+    if let Some(a) = &t.src {
+        pa.addr(26, a, &mut at);
+    }
+    pa.addr(27, dst, &mut at);
+    if t.userid != 0 {
+        pa.u32(28, t.userid);
+    }
+    if t.offset != 0 {
+        pa.u16(29, t.offset);
+    }
+    if let Some(a) = &t.rtr {
+        pa.addr_static(30, a);
+    }
+    if t.squeries >= 2 {
+        pa.u8(31, t.squeries);
+    }
+    if t.flags & !0xff != 0 {
+        pa.u32(32, t.flags);
+    }
+    if t.stop_hop != 0 {
+        pa.u8(33, t.stop_hop);
+    }
+    if let Some(e) = &t.errmsg {
+        pa.str(34, e);
+    }
+    pa.finish(out)?;
+
+    if let Some(p) = t
+        .probes
+        .iter()
+        .find(|p| p.ttl == 0 || u16::from(p.ttl) > t.hop_count)
+    {
+        return Err(Error::Encode(format!(
+            "probe TTL {} outside hop count {}",
+            p.ttl, t.hop_count
+        )));
+    }
+    // Hop records go out by TTL, each TTL's probes in send order.
+    let mut sorted: Vec<&TraceProbe> = t.probes.iter().collect();
+    sorted.sort_by_key(|p| p.ttl);
+    write_hops(out, sorted, t.probe_size, &mut at)?;
+
+    if let Some(pm) = &t.pmtud {
+        let mut b = Vec::new();
+        let mut pa = ParamsOut::new();
+        if pm.ifmtu != 0 {
+            pa.u16(1, pm.ifmtu);
+        }
+        if pm.pmtu != 0 {
+            pa.u16(2, pm.pmtu);
+        }
+        if pm.outmtu != 0 {
+            pa.u16(3, pm.outmtu);
+        }
+        pa.u8(4, pm.ver);
+        if !pm.notes.is_empty() {
+            pa.u8(
+                5,
+                crate::warts::ping::count_u8(pm.notes.len(), "PMTUD notes")?,
+            );
+        }
+        pa.finish(&mut b)?;
+        write_hops(&mut b, pm.probes.iter().collect(), t.probe_size, &mut at)?;
+        for n in &pm.notes {
+            let mut pa = ParamsOut::new();
+            if n.kind != 0 {
+                pa.u8(1, n.kind);
+            }
+            if n.nhmtu != 0 {
+                pa.u16(2, n.nhmtu);
+            }
+            if let Some(r) = n.reply {
+                pa.u16(3, r);
+            }
+            pa.finish(&mut b)?;
+        }
+        put_attr(out, ATTR_PMTUD, &b)?;
+    }
+    if let Some(ld) = &t.lastditch {
+        let mut b = vec![0u8];
+        write_hops(&mut b, ld.iter().collect(), t.probe_size, &mut at)?;
+        put_attr(out, ATTR_LASTDITCH, &b)?;
+    }
+    if let Some(d) = &t.dtree {
+        let mut b = Vec::new();
+        let mut pa = ParamsOut::new();
+        pa.u8(3, d.firsthop);
+        if let Some(a) = &d.lss_stop {
+            pa.addr(4, a, &mut at);
+        }
+        if let Some(a) = &d.gss_stop {
+            pa.addr(5, a, &mut at);
+        }
+        if let Some(n) = &d.lss_name {
+            pa.str(6, n);
+        }
+        if d.flags != 0 {
+            pa.u8(7, d.flags);
+        }
+        pa.finish(&mut b)?;
+        put_attr(out, ATTR_DTREE, &b)?;
+    }
+    out.put_u16(0);
+    Ok(())
+}
+
+fn put_attr(out: &mut Vec<u8>, kind: u16, body: &[u8]) -> Result<()> {
+    if body.len() > 0x0fff {
+        return Err(Error::Encode(format!(
+            "trace attribute {kind} of {} bytes",
+            body.len()
+        )));
+    }
+    out.put_u16(kind << 12 | body.len() as u16);
+    out.extend_from_slice(body);
+    Ok(())
+}
+
+/// u16 record count then one record per (probe, reply).
+fn write_hops(
+    out: &mut Vec<u8>,
+    probes: Vec<&TraceProbe>,
+    trace_size: u16,
+    at: &mut AddrOut,
+) -> Result<()> {
+    let n: usize = probes.iter().map(|p| p.replies.len()).sum();
+    let n = u16::try_from(n).map_err(|_| Error::Encode(format!("{n} trace hop records")))?;
+    out.put_u16(n);
+    for p in probes {
+        for r in &p.replies {
+            write_hop(out, p, r, trace_size, at)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_hop(
+    out: &mut Vec<u8>,
+    p: &TraceProbe,
+    r: &TraceReply,
+    trace_size: u16,
+    at: &mut AddrOut,
+) -> Result<()> {
+    let mut pa = ParamsOut::new();
+    pa.u8(2, p.ttl);
+    pa.u8(3, r.reply_ttl);
+    pa.u8(4, r.flags);
+    pa.u8(5, p.id.wrapping_sub(1));
+    pa.rtt(6, &r.rtt);
+    if r.is_icmp() {
+        let b = pa.raw(7);
+        b.put_u8(r.icmp_type);
+        b.put_u8(r.icmp_code);
+    }
+    pa.u16(8, p.size);
+    pa.u16(9, r.reply_size);
+    if r.reply_ipid != 0 {
+        pa.u16(10, r.reply_ipid);
+    }
+    pa.u8(11, r.reply_tos);
+    if r.is_ptb() {
+        pa.u16(12, r.icmp_nhmtu);
+    }
+    let quot = r.has_quotation();
+    if quot && r.icmp_q_iplen != trace_size {
+        pa.u16(13, r.icmp_q_iplen);
+    }
+    if quot && r.icmp_q_ttl != 1 {
+        pa.u8(14, r.icmp_q_ttl);
+    }
+    if r.is_tcp() {
+        pa.u8(15, r.tcp_flags);
+    }
+    if quot {
+        pa.u8(16, r.icmp_q_tos);
+    }
+    if !r.icmp_exts.is_empty() {
+        write_icmpexts(pa.raw(17), &r.icmp_exts)?;
+    }
+    if let Some(a) = &r.addr {
+        pa.addr(18, a, at);
+    }
+    if p.tx.sec != 0 {
+        pa.tv(19, &p.tx);
+    }
+    if let Some(n) = &r.name {
+        pa.str(20, n);
+    }
+    pa.finish(out)
+}
