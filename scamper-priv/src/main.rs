@@ -90,6 +90,12 @@ fn main() -> ExitCode {
     if let Err(e) = refuse_unimplemented(&opts) {
         return fail(e);
     }
+    // With -i and -I a command that does not parse aborts start-up, as in scamper.
+    for c in scamper_probe::input::positional_commands(&opts).unwrap_or_default() {
+        if let Err(e) = scamper_probe::command::parse(&c) {
+            return fail(format!("{c}: {e}"));
+        }
+    }
     match run(id, opts, confinement) {
         Ok(code) => code,
         Err(e) => fail(e),

@@ -33,6 +33,13 @@ pub enum Command {
 }
 
 impl Command {
+    /// The source address the command asks for (`-S`), if any.
+    pub fn src(&self) -> Option<IpAddr> {
+        match self {
+            Command::Ping(p) => p.src,
+        }
+    }
+
     /// The measurement name (first word of the command).
     pub fn name(&self) -> &'static str {
         match self {
@@ -95,13 +102,37 @@ pub fn split_words(line: &str) -> Result<Vec<String>, CommandError> {
     Ok(words)
 }
 
+/// Ping options that parse but whose behaviour is not built yet fail loudly instead of being
+/// silently ignored.
+fn refuse_unimplemented_ping(p: &PingOptions) -> Result<(), CommandError> {
+    use scamper_warts::ping::flags;
+    let missing = [
+        (p.pmtu != 0, "-M"),
+        (p.stream != 0, "-y"),
+        (p.rtr.is_some(), "-r"),
+        (p.flags & flags::SPOOF != 0, "-O spoof"),
+        (p.flags & flags::TBT != 0, "-O tbt"),
+        (p.flags & flags::DL != 0, "-O dl"),
+        (p.flags & flags::DLTX != 0, "-O dltx"),
+        (p.flags & flags::SOCKRX != 0, "-O sockrx"),
+    ];
+    match missing.iter().find(|(set, _)| *set) {
+        Some((_, opt)) => Err(CommandError::NotSupported(format!("ping {opt}"))),
+        None => Ok(()),
+    }
+}
+
 /// Parse one complete command (name, options, destination).
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let words = split_words(line)?;
     let (name, args) = words.split_first().ok_or(CommandError::Empty)?;
     // scamper compares command names exactly (lower case), as the control socket does.
     match name.as_str() {
-        "ping" => Ok(Command::Ping(PingOptions::parse(args)?)),
+        "ping" => {
+            let opts = PingOptions::parse(args)?;
+            refuse_unimplemented_ping(&opts)?;
+            Ok(Command::Ping(opts))
+        }
         other if NOT_YET_SUPPORTED.contains(&other) => {
             Err(CommandError::NotSupported(other.to_string()))
         }

@@ -322,22 +322,39 @@ fn sys_tool(name: &str) -> Result<PathBuf> {
         })
 }
 
-/// Runs `cmd` to completion, killing it after `timeout`; stdout and stderr are captured.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
+/// Runs `cmd` to completion, killing it after `timeout`; stdout and stderr are captured. Stdin
+/// is whatever the caller set on `cmd`.
+pub fn run_with_timeout(cmd: Command, timeout: Duration) -> Result<Output> {
+    run_io(cmd, None, timeout)
+}
+
+fn run_io(mut cmd: Command, input: Option<&str>, timeout: Duration) -> Result<Output> {
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let desc = format!("{cmd:?}");
     let mut child = cmd
         .spawn()
         .map_err(|e| LabError(format!("spawn {desc}: {e}")))?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let text = text.to_string();
+        // Own thread: a child that writes before reading all its input cannot deadlock us.
+        thread::spawn(move || {
+            let _ = stdin.write_all(text.as_bytes());
+        });
+    }
     // Read both pipes in threads so a chatty child cannot block on a full pipe.
     let drain = |r: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut buf = Vec::new();
             if let Some(mut r) = r {
                 let _ = r.read_to_end(&mut buf);
             }
-            buf
-        })
+            let _ = tx.send(buf);
+        });
+        rx
     };
     let out = drain(
         child
@@ -363,39 +380,26 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
         }
         thread::sleep(Duration::from_millis(2));
     };
+    // A background grandchild may hold the pipes open: wait for them only until the deadline.
+    let collect = |rx: mpsc::Receiver<Vec<u8>>| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        rx.recv_timeout(left.max(Duration::from_millis(100)))
+            .map_err(|_| LabError(format!("{desc}: output still open after it exited")))
+    };
     Ok(Output {
         status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: errs.join().unwrap_or_default(),
+        stdout: collect(out)?,
+        stderr: collect(errs)?,
     })
 }
 
-/// Runs `cmd` with `input` on stdin; fails unless it exits 0.
+/// Runs a system tool with `input` on stdin (or none); fails unless it exits 0.
 fn run_checked(mut cmd: Command, input: Option<&str>) -> Result<Output> {
     let desc = format!("{cmd:?}");
-    if input.is_some() {
-        cmd.stdin(Stdio::piped());
-    } else {
+    if input.is_none() {
         cmd.stdin(Stdio::null());
     }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| LabError(format!("spawn {desc}: {e}")))?;
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        // Batches are small; the child reads all of stdin before writing much, so no deadlock.
-        stdin.write_all(text.as_bytes())?;
-    }
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(TOOL_TIMEOUT) {
-        Ok(r) => r?,
-        // The child is inside the waiting thread; it cannot be killed from here, but the
-        // timeout only triggers on a hung system tool, and the error says so.
-        Err(_) => return err(format!("{desc} hung for {TOOL_TIMEOUT:?}")),
-    };
+    let out = run_io(cmd, input, TOOL_TIMEOUT)?;
     if !out.status.success() {
         return err(format!(
             "{desc} failed ({}): {}{}",
@@ -518,18 +522,26 @@ impl Lab {
     /// Builds a lab. On error everything created so far is removed again.
     pub fn build(spec: LabSpec) -> Result<Lab> {
         let t0 = Instant::now();
-        if !(1..=16).contains(&spec.routers) || spec.ecmp_branches > 6 {
-            return err(format!("unsupported spec {spec:?}"));
-        }
         for tool in ["ip", "ethtool", "nft"] {
             sys_tool(tool)?;
         }
+        let mut lab = Self::planned(spec)?;
         Self::sweep_stale()?;
+        // On error `lab` is dropped here, which removes whatever was created.
+        lab.create()?;
+        lab.build_time = t0.elapsed();
+        Ok(lab)
+    }
+
+    /// A lab laid out but not created: nothing exists on the system, and dropping it does nothing.
+    fn planned(spec: LabSpec) -> Result<Lab> {
+        if !(1..=16).contains(&spec.routers) || spec.ecmp_branches > 6 {
+            return err(format!("unsupported spec {spec:?}"));
+        }
         let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}x{n}", std::process::id());
         let mut lab = Lab {
-            id,
-            spec: spec.clone(),
+            id: format!("{}x{n}", std::process::id()),
+            spec,
             nodes: Vec::new(),
             links: Vec::new(),
             dist: Vec::new(),
@@ -542,9 +554,6 @@ impl Lab {
             build_time: Duration::ZERO,
         };
         lab.plan();
-        // On error `lab` is dropped here, which removes whatever was created.
-        lab.create()?;
-        lab.build_time = t0.elapsed();
         Ok(lab)
     }
 
@@ -1334,5 +1343,127 @@ impl Drop for Lab {
             // Never panic in drop (we may be unwinding); the next build's sweep retries.
             eprintln!("scamper-systests: could not remove lab namespaces {left:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Layout and routing decisions, checked without root (nothing is created).
+    use super::*;
+
+    fn v4(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_layout_and_addresses() {
+        let lab = Lab::planned(LabSpec::default()).unwrap();
+        let roles = lab.roles();
+        assert_eq!(roles.len(), 8);
+        assert_eq!(lab.addr(Role::Vp, Family::V4), IpAddr::from(VP_V4));
+        assert_eq!(lab.addr(Role::Vp, Family::V6), IpAddr::from(VP_V6));
+        assert_eq!(lab.addr(Role::Target, Family::V6), IpAddr::from(TARGET_V6));
+        let path = lab.path(Role::Target, Family::V4);
+        // r1 and r2 on links 0 and 1; b1, b2 on links 2, 3; j answers from link 4 (to b1).
+        assert_eq!(
+            path,
+            vec![
+                vec![v4("192.0.2.2")],
+                vec![v4("192.0.2.10")],
+                vec![v4("192.0.2.18"), v4("192.0.2.26")],
+                vec![v4("192.0.2.34")],
+            ]
+        );
+        assert_eq!(
+            lab.path(Role::Target, Family::V6)[3],
+            vec![v4("2001:db8:0:4::2")]
+        );
+        assert_eq!(
+            lab.path(Role::DelayTarget, Family::V4),
+            vec![vec![v4("192.0.2.2")], vec![v4("192.0.2.10")]]
+        );
+        assert_eq!(
+            lab.ifname_towards(Role::Router(2), Role::DelayTarget),
+            "t-dly"
+        );
+        assert_eq!(lab.ifname_towards(Role::Branch(2), Role::Join), "e-j");
+        assert!(lab.ns(Role::Join).starts_with(NS_PREFIX));
+        assert!(lab.ns(Role::Join).ends_with("-j"));
+        assert_eq!(owner_pid(lab.ns(Role::Vp)), Some(std::process::id()));
+    }
+
+    #[test]
+    fn routes_ecmp_only_at_the_split_router_and_never_default() {
+        let lab = Lab::planned(LabSpec::default()).unwrap();
+        for x in 0..lab.nodes.len() {
+            let lines = lab.route_lines(x);
+            assert!(lines.iter().all(|l| !l.contains("default")));
+            let groups = lines.iter().filter(|l| l.contains(" group ")).count();
+            if lab.nodes[x].role == Role::Router(2) {
+                // One group per family, used for everything behind the join router.
+                assert_eq!(groups, 2, "{lines:#?}");
+                assert!(lines.contains(&"route add 198.51.100.1/32 nhid 1000".to_string()));
+                assert!(lines.contains(&"route add 198.18.0.0/15 nhid 1000".to_string()));
+            } else {
+                assert_eq!(groups, 0, "{:?}: {lines:#?}", lab.nodes[x].role);
+            }
+        }
+        // Without branches the target hangs off the last router and nothing is multipath.
+        let lab = Lab::planned(LabSpec {
+            ecmp_branches: 0,
+            delay: None,
+            ..LabSpec::default()
+        })
+        .unwrap();
+        assert_eq!(lab.roles().len(), 4);
+        assert_eq!(lab.path(Role::Target, Family::V4).len(), 2);
+        assert!(lab.split.is_none());
+    }
+
+    #[test]
+    fn specs_out_of_range_are_refused() {
+        for spec in [
+            LabSpec {
+                routers: 0,
+                ..LabSpec::default()
+            },
+            LabSpec {
+                routers: 17,
+                ..LabSpec::default()
+            },
+            LabSpec {
+                ecmp_branches: 7,
+                ..LabSpec::default()
+            },
+        ] {
+            assert!(Lab::planned(spec).is_err());
+        }
+        // The largest lab still fits 32 /29 link subnets and 1-byte link numbers.
+        let lab = Lab::planned(LabSpec {
+            routers: 16,
+            ecmp_branches: 6,
+            ..LabSpec::default()
+        })
+        .unwrap();
+        assert_eq!(lab.path(Role::Target, Family::V4).len(), 18);
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(anyip_addr(Family::V4, 0), v4("198.18.0.1"));
+        assert_eq!(anyip_addr(Family::V4, 65535), v4("198.19.0.0"));
+        assert_eq!(anyip_addr(Family::V6, 0x10000), v4("2001:db8:100::1:1"));
+        assert_eq!(owner_pid("scrs-123x4-vp"), Some(123));
+        assert_eq!(owner_pid("scrs-probe-a"), None);
+        assert_eq!(owner_pid("other-123x4-vp"), None);
+        let dev = "Inter-|   Receive ...\n face |bytes ...\n  e-r1: 100 7 0 0 0 0 0 0 200 9 0 0 0 0 0 0\n";
+        assert_eq!(
+            parse_net_dev(dev),
+            vec![IfStats {
+                name: "e-r1".into(),
+                rx_packets: 7,
+                tx_packets: 9
+            }]
+        );
     }
 }

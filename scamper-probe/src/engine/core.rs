@@ -230,11 +230,9 @@ impl Core {
                 break;
             }
             self.timers.pop();
-            let current = self
-                .slots
-                .get(&id)
-                .map(|s| s.gen == gen && s.pending.is_none());
-            if current == Some(true) {
+            // A stale entry (the task was rescheduled since) is skipped; a current one either
+            // polls the task or, if it holds a parked probe, puts it back in the ready queue.
+            if self.slots.get(&id).map(|s| s.gen) == Some(gen) {
                 self.poll_task(id, now);
             }
         }

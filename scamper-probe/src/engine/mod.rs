@@ -21,6 +21,7 @@ use std::io::BufRead;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 
 /// Wall-clock time now.
 pub fn now() -> Time {
@@ -52,7 +53,13 @@ pub struct EngineParams {
     pub sandbox_note: String,
 }
 
-type Commands = Box<dyn Iterator<Item = Result<InputLine, String>> + Send>;
+/// Commands from the input source, one line each, through a bounded channel: a reader thread
+/// blocks on the file or stdin, never the engine, and memory follows the channel's capacity,
+/// not the list's length.
+type Commands = mpsc::Receiver<Result<InputLine, String>>;
+
+/// Lines read ahead of the tasks that use them.
+const READ_AHEAD: usize = 256;
 
 /// Run the prober until its work is done or the helper says exit. Returns the exit status.
 pub fn run(p: EngineParams) -> i32 {
@@ -78,30 +85,46 @@ pub fn run(p: EngineParams) -> i32 {
 }
 
 fn commands_from(p: &mut EngineParams) -> Result<Commands, String> {
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
     match std::mem::replace(&mut p.input, Input::None) {
         Input::File(reader) => {
             let kind = InputKind::from_options(&p.opts);
-            Ok(Box::new(
-                InputReader::new(reader, kind).map(|r| r.map_err(|e| e.to_string())),
-            ))
+            std::thread::Builder::new()
+                .name("input".into())
+                .spawn(move || {
+                    for item in InputReader::new(reader, kind) {
+                        let fatal = item
+                            .as_ref()
+                            .map(|_| false)
+                            .unwrap_or_else(|e| e.is_fatal());
+                        if tx.blocking_send(item.map_err(|e| e.to_string())).is_err() || fatal {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| format!("could not start the input reader: {e}"))?;
         }
         Input::Args => {
+            // The entry point already refused commands that do not parse (start-up error).
             let cmds = input::positional_commands(&p.opts).unwrap_or_default();
-            // With -i and -I a command that does not parse aborts start-up.
-            for c in &cmds {
-                command::parse(c).map_err(|e| format!("{c}: {e}"))?;
-            }
-            Ok(Box::new(cmds.into_iter().enumerate().map(
-                |(i, command)| {
-                    Ok(InputLine {
-                        line: i as u64 + 1,
-                        command,
-                    })
-                },
-            )))
+            std::thread::Builder::new()
+                .name("input".into())
+                .spawn(move || {
+                    for (i, command) in cmds.into_iter().enumerate() {
+                        let line = InputLine {
+                            line: i as u64 + 1,
+                            command,
+                        };
+                        if tx.blocking_send(Ok(line)).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| format!("could not start the input reader: {e}"))?;
         }
-        Input::None => Ok(Box::new(std::iter::empty())),
+        Input::None => {}
     }
+    Ok(rx)
 }
 
 struct Engine {
@@ -216,26 +239,33 @@ impl Engine {
         self.core.has_capacity(t)
     }
 
-    /// Start tasks from the input while the window allows.
+    /// Start tasks from lines already read while the window allows.
     fn admit(&mut self, t: Time) {
         // Bounded per call so a long run of bad lines cannot starve the loop.
         for _ in 0..1024 {
             if !self.may_admit(t) {
                 return;
             }
-            match self.commands.next() {
-                None => {
+            match self.commands.try_recv() {
+                Ok(item) => self.start_line(item, t),
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
                     self.input_done = true;
                     return;
                 }
-                Some(Err(e)) => log::error(&e),
-                Some(Ok(line)) => match self.make_task(&line.command, t) {
-                    Ok(task) => {
-                        self.core.add(task, line.line, t);
-                    }
-                    Err(e) => log::error(&format!("line {}: {e}", line.line)),
-                },
             }
+        }
+    }
+
+    fn start_line(&mut self, item: Result<InputLine, String>, t: Time) {
+        match item {
+            Err(e) => log::error(&e),
+            Ok(line) => match self.make_task(&line.command, t) {
+                Ok(task) => {
+                    self.core.add(task, line.line, t);
+                }
+                Err(e) => log::error(&format!("line {}: {e}", line.line)),
+            },
         }
     }
 
@@ -249,7 +279,10 @@ impl Engine {
             return Err(format!("{text}: destination in do-not-probe list"));
         }
         let dst = *dsts.first().ok_or("command without a destination")?;
-        let src = net::source_for(dst).map_err(|e| format!("{text}: no route to {dst}: {e}"))?;
+        let src = match cmd.src() {
+            Some(src) => src,
+            None => net::source_for(dst).map_err(|e| format!("{text}: no route to {dst}: {e}"))?,
+        };
         let env = TaskEnv {
             src,
             default_sport: self.default_sport,
@@ -374,9 +407,11 @@ impl Engine {
                 .next_deadline()
                 .unwrap_or(t + Duration::from_secs(1));
             let sleep = wake.saturating_sub(now()).min(Duration::from_secs(1));
+            let want_input = self.may_admit(now());
             let which = tokio::select! {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
+                line = self.commands.recv(), if want_input => Event::Line(line),
                 r = readable(&self.rx) => Event::Readable(r),
                 _ = tokio::time::sleep(sleep) => Event::Timer,
             };
@@ -387,6 +422,8 @@ impl Engine {
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
                 Event::Readable(Some(i)) => self.drain_socket(i).await,
+                Event::Line(Some(item)) => self.start_line(item, now()),
+                Event::Line(None) => self.input_done = true,
                 Event::Readable(None) | Event::Timer => {}
             }
         }
@@ -415,6 +452,7 @@ impl Engine {
 
 enum Event {
     Notice(Notice),
+    Line(Option<Result<InputLine, String>>),
     Readable(Option<usize>),
     Timer,
 }

@@ -150,14 +150,15 @@ impl PingTask {
                 })
             }
             RxTransport::Udp(u) if m.is_udp() && pkt.src == dst => {
-                // A UDP reply names no probe; with fixed ports the newest probe is the only
-                // candidate that cannot be wrong about having been sent.
-                let i = self.by_ports(u.dport, u.sport, |_| false);
-                i.or_else(|| {
+                // A UDP reply names no probe: with fixed ports all that can be said is that it
+                // answers one of them, and it is attributed to the newest.
+                if probe::fixed_ports(m) {
                     self.sent
                         .iter()
                         .rposition(|s| s.fields.sport == u.dport && s.fields.dport == u.sport)
-                })
+                } else {
+                    self.by_ports(u.dport, u.sport, |_| true)
+                }
             }
             _ => None,
         }

@@ -1,0 +1,600 @@
+//! The options of the `trace` command (manual section TRACE OPTIONS) and their validation.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use scamper_warts::trace::{flags, TraceMethod};
+
+/// Default attempts per hop (`-q`).
+pub const DEFAULT_ATTEMPTS: u8 = 2;
+/// Most attempts per hop `-q` accepts.
+pub const MAX_ATTEMPTS: u8 = 20;
+/// Default per-probe timeout (`-w`).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+/// Longest `-w`: a trace waits at most this long for any one reply.
+pub const MAX_WAIT_SECS: u64 = 10;
+/// Default gap limit (`-g`).
+pub const DEFAULT_GAPLIMIT: u8 = 5;
+/// Default number of loops tolerated (`-l`).
+pub const DEFAULT_LOOPS: u8 = 1;
+/// Default base destination port of UDP probes (`-d`).
+pub const DEFAULT_UDP_DPORT: u16 = 33435;
+/// Default destination port of TCP probes (`-d`).
+pub const DEFAULT_TCP_DPORT: u16 = 80;
+/// Longest `-H` the manual allows.
+pub const MAX_WAIT_PROBE_HOP: Duration = Duration::from_secs(2);
+/// Longest `-W` in centiseconds (warts stores the value in one byte).
+pub const MAX_WAIT_PROBE_CS: u64 = 255;
+/// Gap action `-G 1`: stop probing.
+pub const GAPACTION_STOP: u8 = 1;
+/// Gap action `-G 2`: send last-ditch probes to the destination.
+pub const GAPACTION_LASTDITCH: u8 = 2;
+/// Probe sizes scamper uses for UDP and ICMP probes without `-p` (IPv4, IPv6), as its records
+/// show (`probe_size` 44 and 60).
+pub const DEFAULT_PROBE_SIZE_V4: u16 = 44;
+pub const DEFAULT_PROBE_SIZE_V6: u16 = 60;
+/// Largest fragment offset (13 bits, 8-byte units).
+pub const MAX_OFFSET: u16 = 8191;
+
+/// Options of one traceroute, validated and with defaults resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceOptions {
+    pub dst: IpAddr,
+    /// `-P`, default udp-paris.
+    pub method: TraceMethod,
+    /// `-q`: attempts per hop.
+    pub attempts: u8,
+    /// `-c`: 0 (off), 95 or 99.
+    pub confidence: u8,
+    /// `-d` as given: the base UDP/TCP destination port, or the ICMP-Paris checksum. `None`
+    /// means the method default (UDP 33435, TCP 80, ICMP-Paris: the ICMP id).
+    pub dport: Option<u16>,
+    /// `-f`.
+    pub firsthop: u8,
+    /// `-g`: consecutive unresponsive hops tolerated (0 = no limit).
+    pub gaplimit: u8,
+    /// `-G`: [`GAPACTION_STOP`] or [`GAPACTION_LASTDITCH`].
+    pub gapaction: u8,
+    /// `-H`: minimum time between probes with the same TTL.
+    pub wait_probe_hop: Duration,
+    /// `-l`: loops tolerated (0 = no loop check).
+    pub loops: u8,
+    /// `-m`: highest TTL; 0 (the default) means 255, the protocol limit.
+    pub hoplimit: u8,
+    /// `-N`.
+    pub squeries: u8,
+    /// `-o`: IP fragment offset in 8-byte units.
+    pub offset: u16,
+    /// `-p`: payload base; empty means zeroed bytes of the default size.
+    pub payload: Vec<u8>,
+    /// Total probe size, IP header included.
+    pub probe_size: u16,
+    /// `-r`: first-hop router.
+    pub rtr: Option<IpAddr>,
+    /// `-s`: source port or ICMP id; `None` (or `-s 0`) means the engine's default.
+    pub sport: Option<u16>,
+    /// `-S`.
+    pub src: Option<IpAddr>,
+    /// `-t`.
+    pub tos: u8,
+    /// `-U`.
+    pub userid: u32,
+    /// `-w`.
+    pub wait_timeout: Duration,
+    /// `-W` (given in centiseconds).
+    pub wait_probe: Duration,
+    /// `-y`: probes between in-progress reports (0 = report only at the end).
+    pub stream: u16,
+    /// `-z`: global stop set entry (doubletree).
+    pub gss_entry: Option<IpAddr>,
+    /// `-Z`: local stop set name (doubletree).
+    pub lss_name: Option<String>,
+    /// `-O dtree-noback`.
+    pub dtree_noback: bool,
+    /// Warts trace flags from `-Q`, `-T`, `-M`, `-O` and the method.
+    pub flags: u32,
+}
+
+/// Why trace options were rejected; Display names the option and value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TraceOptionsError {
+    #[error("unknown option {0}")]
+    UnknownOption(String),
+    #[error("-{0}: missing value")]
+    MissingValue(char),
+    #[error("-{opt} {value}: {reason}")]
+    InvalidValue { opt: char, value: String, reason: String },
+    #[error("-{opt}: {reason}")]
+    Invalid { opt: char, reason: String },
+    #[error("no destination address")]
+    NoDestination,
+    #[error("invalid destination address {0}")]
+    InvalidDestination(String),
+    #[error("unexpected argument {0} after destination")]
+    ExtraArgument(String),
+    /// A documented option this implementation cannot run yet.
+    #[error("trace {0}: not yet supported")]
+    NotYetSupported(String),
+}
+
+fn bad(opt: char, value: &str, reason: impl Into<String>) -> TraceOptionsError {
+    TraceOptionsError::InvalidValue { opt, value: value.to_string(), reason: reason.into() }
+}
+
+fn invalid(opt: char, reason: impl Into<String>) -> TraceOptionsError {
+    TraceOptionsError::Invalid { opt, reason: reason.into() }
+}
+
+fn unsupported(what: &str) -> TraceOptionsError {
+    TraceOptionsError::NotYetSupported(what.to_string())
+}
+
+/// Parse a `-P` method name (case-insensitive). `icmp` and `icmp-paris` are the manual's
+/// spellings; the record names (`icmp-echo`, `icmp-echo-paris`) are accepted too.
+pub fn parse_method(s: &str) -> Option<TraceMethod> {
+    let m = match s.to_ascii_lowercase().as_str() {
+        "udp" => TraceMethod::UDP,
+        "udp-paris" => TraceMethod::UDP_PARIS,
+        "icmp" | "icmp-echo" => TraceMethod::ICMP_ECHO,
+        "icmp-paris" | "icmp-echo-paris" => TraceMethod::ICMP_ECHO_PARIS,
+        "tcp" => TraceMethod::TCP,
+        "tcp-ack" => TraceMethod::TCP_ACK,
+        _ => return None,
+    };
+    Some(m)
+}
+
+/// The `-P` spelling of a method (what [`fmt::Display`] writes).
+pub fn method_word(m: TraceMethod) -> &'static str {
+    match m {
+        TraceMethod::UDP => "udp",
+        TraceMethod::ICMP_ECHO => "icmp",
+        TraceMethod::ICMP_ECHO_PARIS => "icmp-paris",
+        TraceMethod::TCP => "tcp",
+        TraceMethod::TCP_ACK => "tcp-ack",
+        _ => "udp-paris",
+    }
+}
+
+/// Whether probes of this method use ICMP echo requests.
+pub fn is_icmp(m: TraceMethod) -> bool {
+    matches!(m, TraceMethod::ICMP_ECHO | TraceMethod::ICMP_ECHO_PARIS)
+}
+
+/// Bytes of the transport header of a probe.
+pub fn transport_header_len(m: TraceMethod) -> u16 {
+    if m.is_tcp() {
+        20
+    } else {
+        8
+    }
+}
+
+/// Decimal unsigned integer in `lo..=hi`.
+fn num<T: TryFrom<u64>>(opt: char, v: &str, lo: u64, hi: u64) -> Result<T, TraceOptionsError> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(opt, v, "not a number"));
+    }
+    let range = || bad(opt, v, format!("must be {lo}..{hi}"));
+    let n: u64 = v.parse().map_err(|_| range())?;
+    if n < lo || n > hi {
+        return Err(range());
+    }
+    T::try_from(n).map_err(|_| range())
+}
+
+/// Seconds with an optional fraction of up to microsecond precision (`1`, `0.5`).
+fn seconds(opt: char, v: &str) -> Result<Duration, TraceOptionsError> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || frac.len() > 6 {
+        return Err(bad(opt, v, "not a time in seconds"));
+    }
+    let secs: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad(opt, v, "too long"))?
+    };
+    let micros: u64 = format!("{frac:0<6}").parse().unwrap_or(0);
+    Ok(Duration::from_secs(secs.min(u64::from(u32::MAX))) + Duration::from_micros(micros))
+}
+
+fn hex(opt: char, v: &str) -> Result<Vec<u8>, TraceOptionsError> {
+    if v.len() % 2 != 0 {
+        return Err(bad(opt, v, "need an even number of hex digits"));
+    }
+    (0..v.len())
+        .step_by(2)
+        .map(|i| {
+            v.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(|| bad(opt, v, "not a hex string"))
+        })
+        .collect()
+}
+
+fn addr(opt: char, v: &str) -> Result<IpAddr, TraceOptionsError> {
+    v.parse().map_err(|_| bad(opt, v, "not an IP address"))
+}
+
+/// Options as typed, before defaults and cross-checks.
+#[derive(Default)]
+struct Raw {
+    confidence: Option<u8>,
+    dport: Option<u16>,
+    firsthop: Option<u8>,
+    gaplimit: Option<u8>,
+    gapaction: Option<u8>,
+    wait_probe_hop: Option<Duration>,
+    loops: Option<u8>,
+    hoplimit: Option<u8>,
+    pmtud: bool,
+    squeries: Option<u8>,
+    offset: Option<u16>,
+    oflags: u32,
+    dl: bool,
+    ptr: bool,
+    dtree_noback: bool,
+    payload: Option<Vec<u8>>,
+    method: Option<TraceMethod>,
+    attempts: Option<u8>,
+    all_attempts: bool,
+    rtr: Option<IpAddr>,
+    sport: Option<u16>,
+    src: Option<IpAddr>,
+    tos: Option<u8>,
+    ignore_ttl_dst: bool,
+    userid: Option<u32>,
+    wait_timeout: Option<Duration>,
+    wait_probe: Option<Duration>,
+    stream: Option<u16>,
+    gss_entry: Option<IpAddr>,
+    lss_name: Option<String>,
+}
+
+fn parse_o(v: &str, raw: &mut Raw) -> Result<(), TraceOptionsError> {
+    match v.to_ascii_lowercase().as_str() {
+        "const-payload" => raw.oflags |= flags::CONSTPAYLOAD,
+        "dl" => raw.dl = true,
+        "dtree-noback" => raw.dtree_noback = true,
+        "ptr" => raw.ptr = true,
+        "raw" => raw.oflags |= flags::RAW,
+        _ => return Err(bad('O', v, "unknown option")),
+    }
+    Ok(())
+}
+
+/// Parse the words after `trace` (options, then exactly one destination address).
+pub fn parse(words: &[String]) -> Result<TraceOptions, TraceOptionsError> {
+    TraceOptions::parse(words)
+}
+
+impl TraceOptions {
+    /// Parse the words after `trace`: options, then exactly one destination address.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<TraceOptions, TraceOptionsError> {
+        let mut raw = Raw::default();
+        let mut dst: Option<&str> = None;
+        let mut i = 0;
+        while i < args.len() {
+            let w = args[i].as_ref();
+            i += 1;
+            if dst.is_some() {
+                return Err(TraceOptionsError::ExtraArgument(w.to_string()));
+            }
+            let Some(body) = w.strip_prefix('-') else {
+                dst = Some(w);
+                continue;
+            };
+            let mut chars = body.chars();
+            let Some(opt) = chars.next() else {
+                return Err(TraceOptionsError::UnknownOption(w.to_string()));
+            };
+            // Flags without a value may be grouped (`-QT`), as getopt allows.
+            if "MQT".contains(opt) {
+                for c in body.chars() {
+                    match c {
+                        'M' => raw.pmtud = true,
+                        'Q' => raw.all_attempts = true,
+                        'T' => raw.ignore_ttl_dst = true,
+                        _ => return Err(TraceOptionsError::UnknownOption(w.to_string())),
+                    }
+                }
+                continue;
+            }
+            if !"cdfgGHlmNoOpPqrsStUwWyzZ".contains(opt) {
+                return Err(TraceOptionsError::UnknownOption(w.to_string()));
+            }
+            // The value is the rest of the word (`-q3`) or the next word (`-q 3`).
+            let attached = chars.as_str();
+            let v: &str = if !attached.is_empty() {
+                attached
+            } else if i < args.len() {
+                i += 1;
+                args[i - 1].as_ref()
+            } else {
+                return Err(TraceOptionsError::MissingValue(opt));
+            };
+            match opt {
+                'c' => {
+                    let c: u8 = num(opt, v, 0, 255)?;
+                    if c != 95 && c != 99 {
+                        return Err(bad(opt, v, "confidence must be 95 or 99"));
+                    }
+                    raw.confidence = Some(c);
+                }
+                'd' => raw.dport = Some(num(opt, v, 0, 65535)?),
+                'f' => raw.firsthop = Some(num(opt, v, 1, 255)?),
+                'g' => raw.gaplimit = Some(num(opt, v, 0, 255)?),
+                'G' => {
+                    raw.gapaction = Some(num(opt, v, 1, 2).map_err(|_| {
+                        bad(opt, v, "must be 1 (stop) or 2 (last-ditch probes)")
+                    })?)
+                }
+                'H' => {
+                    let d = seconds(opt, v)?;
+                    if d > MAX_WAIT_PROBE_HOP {
+                        return Err(bad(opt, v, "must be at most 2 seconds"));
+                    }
+                    raw.wait_probe_hop = Some(d);
+                }
+                'l' => raw.loops = Some(num(opt, v, 0, 255)?),
+                'm' => raw.hoplimit = Some(num(opt, v, 1, 255)?),
+                'N' => raw.squeries = Some(num(opt, v, 1, 255)?),
+                'o' => raw.offset = Some(num(opt, v, 0, MAX_OFFSET.into())?),
+                'O' => parse_o(v, &mut raw)?,
+                'p' => raw.payload = Some(hex(opt, v)?),
+                'P' => {
+                    raw.method = Some(parse_method(v).ok_or_else(|| {
+                        bad(opt, v, "unknown method (udp, udp-paris, icmp, icmp-paris, tcp, tcp-ack)")
+                    })?)
+                }
+                'q' => raw.attempts = Some(num(opt, v, 1, MAX_ATTEMPTS.into())?),
+                'r' => raw.rtr = Some(addr(opt, v)?),
+                's' => raw.sport = Some(num(opt, v, 0, 65535)?),
+                'S' => raw.src = Some(addr(opt, v)?),
+                't' => raw.tos = Some(num(opt, v, 0, 255)?),
+                'U' => raw.userid = Some(num(opt, v, 0, u32::MAX.into())?),
+                'w' => raw.wait_timeout = Some(Duration::from_secs(num(opt, v, 1, MAX_WAIT_SECS)?)),
+                'W' => {
+                    let cs: u64 = num(opt, v, 0, MAX_WAIT_PROBE_CS)?;
+                    raw.wait_probe = Some(Duration::from_millis(cs * 10));
+                }
+                'y' => raw.stream = Some(num(opt, v, 0, 65535)?),
+                'z' => raw.gss_entry = Some(addr(opt, v)?),
+                'Z' => {
+                    if v.is_empty() {
+                        return Err(bad(opt, v, "empty name"));
+                    }
+                    raw.lss_name = Some(v.to_string());
+                }
+                _ => unreachable!("option letters are checked above"),
+            }
+        }
+        let dst = dst.ok_or(TraceOptionsError::NoDestination)?;
+        let dst: IpAddr =
+            dst.parse().map_err(|_| TraceOptionsError::InvalidDestination(dst.to_string()))?;
+        Self::resolve(dst, raw)
+    }
+
+    /// Apply defaults and the checks that involve several options or the address family.
+    fn resolve(dst: IpAddr, raw: Raw) -> Result<TraceOptions, TraceOptionsError> {
+        let method = raw.method.unwrap_or(TraceMethod::UDP_PARIS);
+        let v4 = dst.is_ipv4();
+        for (opt, a) in [('r', raw.rtr), ('S', raw.src), ('z', raw.gss_entry)] {
+            if let Some(a) = a {
+                if a.is_ipv4() != v4 {
+                    return Err(bad(opt, &a.to_string(), "address family differs from the destination"));
+                }
+            }
+        }
+        let gaplimit = raw.gaplimit.unwrap_or(DEFAULT_GAPLIMIT);
+        let squeries = raw.squeries.unwrap_or(1);
+        if squeries > 1 && gaplimit != 0 && squeries >= gaplimit {
+            return Err(bad('N', &squeries.to_string(), format!("must be less than the gap limit {gaplimit}")));
+        }
+        let firsthop = raw.firsthop.unwrap_or(1);
+        let hoplimit = raw.hoplimit.unwrap_or(0);
+        if hoplimit != 0 && firsthop > hoplimit {
+            return Err(bad('f', &firsthop.to_string(), format!("beyond the hop limit {hoplimit}")));
+        }
+        if raw.oflags & flags::RAW != 0 && !(v4 && method.is_tcp()) {
+            return Err(bad('O', "raw", "only for IPv4 TCP probes"));
+        }
+        let const_payload = raw.oflags & flags::CONSTPAYLOAD != 0;
+        let icmp_paris = method == TraceMethod::ICMP_ECHO_PARIS;
+        if raw.dport.is_some() && method == TraceMethod::ICMP_ECHO {
+            return Err(invalid('d', "not used by ICMP echo probes"));
+        }
+        if raw.dport.is_some() && icmp_paris && const_payload {
+            return Err(invalid('d', "an ICMP-Paris checksum needs a payload that may be altered (no -O const-payload)"));
+        }
+        if icmp_paris && raw.dport == Some(0xffff) {
+            // One's complement arithmetic never produces 0xffff as a computed checksum.
+            return Err(bad('d', "65535", "not a possible ICMP checksum"));
+        }
+
+        // Probe size: IP header + transport header + payload.
+        let hdr = if v4 { 20 } else { 40 } + transport_header_len(method);
+        let probe_size = match &raw.payload {
+            Some(p) => u16::try_from(u32::from(hdr) + p.len() as u32)
+                .map_err(|_| bad('p', &format!("<{} bytes>", p.len()), "probe would exceed 65535 bytes"))?,
+            None if method.is_tcp() => hdr,
+            None if v4 => DEFAULT_PROBE_SIZE_V4,
+            None => DEFAULT_PROBE_SIZE_V6,
+        };
+        let payload_len = probe_size - hdr;
+        let paris_fix = matches!(method, TraceMethod::UDP_PARIS | TraceMethod::ICMP_ECHO_PARIS) && !const_payload;
+        if paris_fix && payload_len < 2 {
+            return Err(bad('p', &hex_string(raw.payload.as_deref().unwrap_or(&[])),
+                "paris probes need at least 2 payload bytes to set the checksum (or -O const-payload)"));
+        }
+
+        let mut fl = raw.oflags;
+        if raw.all_attempts {
+            fl |= flags::ALLATTEMPTS;
+        }
+        if raw.ignore_ttl_dst {
+            fl |= flags::IGNORETTLDST;
+        }
+        if raw.pmtud {
+            fl |= flags::PMTUD;
+        }
+        if icmp_paris {
+            // The record keeps the ICMP checksum in its dport field.
+            fl |= flags::ICMPCSUMDP;
+        }
+        let doubletree = raw.gss_entry.is_some() || raw.lss_name.is_some() || raw.dtree_noback;
+        if doubletree {
+            fl |= flags::DOUBLETREE;
+        }
+        if raw.dl {
+            fl |= flags::DL;
+        }
+        if raw.ptr {
+            fl |= flags::PTR;
+        }
+
+        // Documented features the engine cannot run yet: refuse rather than ignore them.
+        if raw.pmtud {
+            return Err(unsupported("-M"));
+        }
+        if doubletree {
+            return Err(unsupported("doubletree (-z, -Z, -O dtree-noback)"));
+        }
+        if raw.ptr {
+            return Err(unsupported("-O ptr"));
+        }
+        if raw.dl {
+            return Err(unsupported("-O dl"));
+        }
+        if raw.confidence.is_some() {
+            return Err(unsupported("-c"));
+        }
+        if squeries > 1 {
+            return Err(unsupported("-N greater than 1"));
+        }
+        if raw.offset.unwrap_or(0) != 0 {
+            return Err(unsupported("-o"));
+        }
+
+        Ok(TraceOptions {
+            dst,
+            method,
+            attempts: raw.attempts.unwrap_or(DEFAULT_ATTEMPTS),
+            confidence: raw.confidence.unwrap_or(0),
+            dport: raw.dport,
+            firsthop,
+            gaplimit,
+            gapaction: raw.gapaction.unwrap_or(GAPACTION_STOP),
+            wait_probe_hop: raw.wait_probe_hop.unwrap_or(Duration::ZERO),
+            loops: raw.loops.unwrap_or(DEFAULT_LOOPS),
+            hoplimit,
+            squeries,
+            offset: raw.offset.unwrap_or(0),
+            payload: raw.payload.unwrap_or_default(),
+            probe_size,
+            rtr: raw.rtr,
+            sport: raw.sport.filter(|&p| p != 0),
+            src: raw.src,
+            tos: raw.tos.unwrap_or(0),
+            userid: raw.userid.unwrap_or(0),
+            wait_timeout: raw.wait_timeout.unwrap_or(DEFAULT_WAIT),
+            wait_probe: raw.wait_probe.unwrap_or(Duration::ZERO),
+            stream: raw.stream.unwrap_or(0),
+            gss_entry: raw.gss_entry,
+            lss_name: raw.lss_name,
+            dtree_noback: raw.dtree_noback,
+            flags: fl,
+        })
+    }
+
+    /// The destination address.
+    pub fn dst(&self) -> IpAddr {
+        self.dst
+    }
+
+    /// Payload bytes after the transport header (before any paris checksum adjustment).
+    pub fn payload_len(&self) -> u16 {
+        let hdr = if self.dst.is_ipv4() { 20 } else { 40 } + transport_header_len(self.method);
+        self.probe_size - hdr
+    }
+
+    /// The highest TTL this trace may probe.
+    pub fn max_ttl(&self) -> u8 {
+        if self.hoplimit == 0 {
+            255
+        } else {
+            self.hoplimit
+        }
+    }
+
+    /// Whether every attempt is sent at each hop (`-Q`).
+    pub fn all_attempts(&self) -> bool {
+        self.flags & flags::ALLATTEMPTS != 0
+    }
+
+    /// Whether the payload stays as given (`-O const-payload`).
+    pub fn const_payload(&self) -> bool {
+        self.flags & flags::CONSTPAYLOAD != 0
+    }
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl fmt::Display for TraceOptions {
+    /// The canonical option text (every option explicit) followed by the destination, so a
+    /// parsed command can be logged or re-issued.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "-P {} -q {} -f {} -g {} -G {} -l {} -t {} -w {}",
+            method_word(self.method), self.attempts, self.firsthop, self.gaplimit,
+            self.gapaction, self.loops, self.tos, self.wait_timeout.as_secs())?;
+        let cs = self.wait_probe.as_millis() / 10;
+        if cs != 0 {
+            write!(f, " -W {cs}")?;
+        }
+        if !self.wait_probe_hop.is_zero() {
+            let d = self.wait_probe_hop;
+            write!(f, " -H {}.{:06}", d.as_secs(), d.subsec_micros())?;
+        }
+        if self.hoplimit != 0 {
+            write!(f, " -m {}", self.hoplimit)?;
+        }
+        if let Some(d) = self.dport {
+            write!(f, " -d {d}")?;
+        }
+        if let Some(s) = self.sport {
+            write!(f, " -s {s}")?;
+        }
+        if !self.payload.is_empty() {
+            write!(f, " -p {}", hex_string(&self.payload))?;
+        }
+        if self.all_attempts() {
+            f.write_str(" -Q")?;
+        }
+        if self.flags & flags::IGNORETTLDST != 0 {
+            f.write_str(" -T")?;
+        }
+        if self.const_payload() {
+            f.write_str(" -O const-payload")?;
+        }
+        if self.flags & flags::RAW != 0 {
+            f.write_str(" -O raw")?;
+        }
+        if let Some(r) = self.rtr {
+            write!(f, " -r {r}")?;
+        }
+        if let Some(s) = self.src {
+            write!(f, " -S {s}")?;
+        }
+        if self.userid != 0 {
+            write!(f, " -U {}", self.userid)?;
+        }
+        if self.stream != 0 {
+            write!(f, " -y {}", self.stream)?;
+        }
+        write!(f, " {}", self.dst)
+    }
+}

@@ -1,0 +1,296 @@
+//! Building traceroute probes.
+//!
+//! Every probe of a trace has an index (0, 1, 2, … in send order) that a reply must let us
+//! recover from what it carries, since several probes (late replies, `-Q`) can be answered at
+//! once. Where the index lives depends on the method:
+//! - udp: the UDP destination port (base `-d` + index), which ICMP errors quote and UDP replies
+//!   echo as their source port;
+//! - udp-paris: the ports are constant (the flow identifier of load balancers) so the index is
+//!   the UDP checksum, index + 1, reached by rewriting the first two payload bytes;
+//! - icmp, icmp-paris: the echo sequence number; icmp-paris keeps the ICMP checksum (part of the
+//!   flow identifier) constant by rewriting the first two payload bytes;
+//! - tcp, tcp-ack: the sequence number (quoted by ICMP errors, acknowledged by SYN+ACK and RST
+//!   replies to a SYN); tcp-ack also puts it in the acknowledgement number, which a RST answering
+//!   an ACK carries back as its sequence number.
+//!
+//! With `-O const-payload` paris probes are identical apart from the TTL and the IPv4 IP-ID (the
+//! payload may not be altered), so replies are told apart by the quoted IP-ID in IPv4 and
+//! otherwise attributed to the newest probe.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use scamper_packet::tcp::{TH_ACK, TH_SYN};
+use scamper_packet::{
+    build_icmp_echo, build_tcp, build_udp, fix_payload_for_icmp_checksum,
+    fix_payload_for_udp_checksum, BuildError, IpParams, TcpParams, IPPROTO_ICMP, IPPROTO_ICMPV6,
+    IPPROTO_TCP, IPPROTO_UDP,
+};
+use scamper_warts::trace::TraceMethod;
+
+use super::options::{is_icmp, TraceOptions, DEFAULT_TCP_DPORT, DEFAULT_UDP_DPORT};
+
+/// Window advertised in TCP probes.
+const TCP_WINDOW: u16 = 65535;
+/// Odd step between consecutive IPv4 IP-IDs: a bijection mod 2^16, so IDs stay distinct.
+const IPID_STEP: u16 = 0x9e37;
+
+/// Values fixed for the whole trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceIds {
+    /// UDP/TCP source port, or ICMP id.
+    pub sport: u16,
+    /// Base UDP/TCP destination port (0 for ICMP methods).
+    pub dport: u16,
+    /// ICMP checksum every icmp-paris probe carries (with `-O const-payload`: the natural
+    /// checksum of the constant probe).
+    pub icmp_sum: u16,
+    pub ipid_base: u16,
+    /// First TCP sequence (and tcp-ack acknowledgement) number.
+    pub tcp_base: u32,
+}
+
+impl TraceIds {
+    /// Derive the trace-wide values from the options, the engine's default port and the start
+    /// time (which spreads IP-IDs and TCP numbers of concurrent traces).
+    pub fn new(opts: &TraceOptions, default_sport: u16, start: Duration) -> TraceIds {
+        let sport = opts.sport.unwrap_or(default_sport);
+        let m = opts.method;
+        let dport = if m.is_udp() {
+            opts.dport.unwrap_or(DEFAULT_UDP_DPORT)
+        } else if m.is_tcp() {
+            opts.dport.unwrap_or(DEFAULT_TCP_DPORT)
+        } else {
+            0
+        };
+        // scamper's records show the ICMP id as the default icmp-paris checksum; 0xffff cannot
+        // be a computed checksum, so it becomes its one's complement twin 0.
+        let icmp_sum = match opts.dport.unwrap_or(sport) {
+            0xffff => 0,
+            s => s,
+        };
+        let mix = start.subsec_nanos() ^ (start.as_secs() as u32).rotate_left(16) ^ u32::from(sport);
+        TraceIds {
+            sport,
+            dport,
+            icmp_sum,
+            ipid_base: (mix ^ (mix >> 16)) as u16,
+            tcp_base: mix.wrapping_mul(0x9e37_79b9),
+        }
+    }
+}
+
+/// Header values of one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeFields {
+    pub index: u16,
+    pub ttl: u8,
+    pub ip_id: u16,
+    pub sport: u16,
+    pub dport: u16,
+    pub icmp_seq: u16,
+    /// UDP checksum to force (udp-paris), or ICMP checksum (icmp-paris).
+    pub checksum: Option<u16>,
+    pub tcp_seq: u32,
+    pub tcp_ack: u32,
+}
+
+/// IP protocol of the probes.
+pub fn probe_proto(opts: &TraceOptions) -> u8 {
+    let m = opts.method;
+    if m.is_udp() {
+        IPPROTO_UDP
+    } else if m.is_tcp() {
+        IPPROTO_TCP
+    } else if opts.dst.is_ipv6() {
+        IPPROTO_ICMPV6
+    } else {
+        IPPROTO_ICMP
+    }
+}
+
+/// Whether the probes differ only in TTL and IP-ID (paris with `-O const-payload`).
+pub fn identical_probes(opts: &TraceOptions) -> bool {
+    opts.const_payload()
+        && matches!(opts.method, TraceMethod::UDP_PARIS | TraceMethod::ICMP_ECHO_PARIS)
+}
+
+/// The UDP checksum that identifies udp-paris probe `index`.
+pub fn udp_paris_sum(index: u16) -> u16 {
+    index.wrapping_add(1)
+}
+
+/// Header values of probe `index` sent with `ttl`.
+pub fn fields(opts: &TraceOptions, ids: &TraceIds, index: u16, ttl: u8) -> ProbeFields {
+    let m = opts.method;
+    let same = identical_probes(opts);
+    let checksum = match m {
+        TraceMethod::UDP_PARIS if !same => Some(udp_paris_sum(index)),
+        TraceMethod::ICMP_ECHO_PARIS if !same => Some(ids.icmp_sum),
+        _ => None,
+    };
+    ProbeFields {
+        index,
+        ttl,
+        ip_id: ids.ipid_base.wrapping_add(index.wrapping_mul(IPID_STEP)),
+        sport: ids.sport,
+        dport: if m == TraceMethod::UDP { ids.dport.wrapping_add(index) } else { ids.dport },
+        icmp_seq: if same { 0 } else { index },
+        checksum,
+        tcp_seq: ids.tcp_base.wrapping_add(u32::from(index)),
+        tcp_ack: if m == TraceMethod::TCP_ACK {
+            ids.tcp_base.wrapping_add(u32::from(index))
+        } else {
+            0
+        },
+    }
+}
+
+/// The payload of every probe before any checksum adjustment.
+pub fn base_payload(opts: &TraceOptions) -> Vec<u8> {
+    let mut p = opts.payload.clone();
+    p.resize(usize::from(opts.payload_len()), 0);
+    p
+}
+
+/// Build the complete IP packet of a probe from `src`.
+pub fn build(opts: &TraceOptions, src: IpAddr, f: &ProbeFields) -> Result<Vec<u8>, BuildError> {
+    let mut ip = IpParams::new(src, opts.dst);
+    ip.ttl = f.ttl;
+    ip.tos = opts.tos;
+    ip.ip_id = f.ip_id;
+    let payload = base_payload(opts);
+    let m = opts.method;
+    if is_icmp(m) {
+        let mut pkt = build_icmp_echo(&ip, f.sport, f.icmp_seq, &payload)?;
+        if let Some(sum) = f.checksum {
+            fix_payload_for_icmp_checksum(&mut pkt, 0, sum)?;
+        }
+        Ok(pkt)
+    } else if m.is_udp() {
+        let mut pkt = build_udp(&ip, f.sport, f.dport, &payload)?;
+        if let Some(sum) = f.checksum {
+            fix_payload_for_udp_checksum(&mut pkt, 0, sum)?;
+        }
+        Ok(pkt)
+    } else {
+        let t = TcpParams {
+            sport: f.sport,
+            dport: f.dport,
+            seq: f.tcp_seq,
+            ack: f.tcp_ack,
+            flags: if m == TraceMethod::TCP_ACK { TH_ACK } else { TH_SYN },
+            window: TCP_WINDOW,
+            mss: None,
+            payload,
+        };
+        build_tcp(&ip, &t)
+    }
+}
+
+/// The ICMP checksum of an echo probe packet (at the start of the ICMP header).
+pub fn icmp_checksum_of(pkt: &[u8], v6: bool) -> u16 {
+    let at = if v6 { 40 } else { usize::from(pkt.first().map_or(5, |b| b & 0x0f)) * 4 } + 2;
+    pkt.get(at..at + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scamper_packet::{parse_ip, IcmpKind, RxTransport};
+
+    fn opts(s: &str) -> TraceOptions {
+        let w: Vec<&str> = s.split_whitespace().collect();
+        TraceOptions::parse(&w).unwrap()
+    }
+
+    fn ids(o: &TraceOptions) -> TraceIds {
+        TraceIds::new(o, 40000, Duration::from_secs(1_700_000_000))
+    }
+
+    const SRC4: &str = "192.0.2.10";
+    const SRC6: &str = "2001:db8::10";
+
+    #[test]
+    fn default_sizes_match_scamper_records() {
+        for (cmd, src, size) in [
+            ("-P udp 192.0.2.1", SRC4, 44),
+            ("192.0.2.1", SRC4, 44),
+            ("-P icmp-paris 192.0.2.1", SRC4, 44),
+            ("-P icmp-paris 2001:db8::1", SRC6, 60),
+            ("-P udp 2001:db8::1", SRC6, 60),
+            ("-P tcp 192.0.2.1", SRC4, 40),
+            ("-P tcp-ack 2001:db8::1", SRC6, 60),
+        ] {
+            let o = opts(cmd);
+            let pkt = build(&o, src.parse().unwrap(), &fields(&o, &ids(&o), 3, 7)).unwrap();
+            assert_eq!(pkt.len(), size, "{cmd}");
+            assert_eq!(o.probe_size, size as u16, "{cmd}");
+            assert_eq!(parse_ip(&pkt).unwrap().ttl, 7);
+        }
+    }
+
+    #[test]
+    fn udp_paris_keeps_ports_and_encodes_index_in_checksum() {
+        let o = opts("-P udp-paris -d 33500 -s 1234 192.0.2.1");
+        let i = ids(&o);
+        for index in [0u16, 1, 2, 500] {
+            let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &i, index, 3)).unwrap();
+            let u = parse_ip(&pkt).unwrap().udp().cloned().unwrap();
+            assert_eq!((u.sport, u.dport), (1234, 33500));
+            assert_eq!(u.checksum, index + 1);
+        }
+    }
+
+    #[test]
+    fn icmp_paris_checksum_constant_and_seq_varies() {
+        for (cmd, src) in [("-P icmp-paris -s 777 192.0.2.1", SRC4), ("-P icmp-paris -s 777 2001:db8::1", SRC6)] {
+            let o = opts(cmd);
+            let i = ids(&o);
+            assert_eq!(i.icmp_sum, 777);
+            for index in 0..4u16 {
+                let pkt = build(&o, src.parse().unwrap(), &fields(&o, &i, index, 1 + index as u8)).unwrap();
+                let rx = parse_ip(&pkt).unwrap();
+                let icmp = rx.icmp().unwrap();
+                assert_eq!(icmp.checksum, 777);
+                assert_eq!(icmp.kind, IcmpKind::EchoRequest { id: 777, seq: index });
+                assert_eq!(icmp_checksum_of(&pkt, src == SRC6), 777);
+            }
+        }
+    }
+
+    #[test]
+    fn classic_udp_varies_dport_and_tcp_varies_seq() {
+        let o = opts("-P udp -d 40000 192.0.2.1");
+        let i = ids(&o);
+        assert_eq!(fields(&o, &i, 5, 1).dport, 40005);
+        let t = opts("-P tcp-ack -d 443 2001:db8::1");
+        let ti = ids(&t);
+        let f = fields(&t, &ti, 9, 4);
+        assert_eq!(f.tcp_seq.wrapping_sub(ti.tcp_base), 9);
+        assert_eq!(f.tcp_ack, f.tcp_seq);
+        let pkt = build(&t, SRC6.parse().unwrap(), &f).unwrap();
+        match parse_ip(&pkt).unwrap().transport {
+            RxTransport::Tcp(tcp) => {
+                assert_eq!((tcp.dport, tcp.flags, tcp.ack), (443, TH_ACK, f.tcp_ack))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn payload_base_is_kept_after_the_adjusted_bytes() {
+        let o = opts("-P udp-paris -p 0000aabbcc 192.0.2.1");
+        assert_eq!(o.probe_size, 33);
+        let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &ids(&o), 0, 1)).unwrap();
+        assert_eq!(&pkt[30..], &[0xaa, 0xbb, 0xcc]);
+        // const-payload leaves the payload alone; the probes are then identical apart from TTL
+        // and IP-ID.
+        let c = opts("-P udp-paris -O const-payload -p 0102 192.0.2.1");
+        let ci = ids(&c);
+        let a = build(&c, SRC4.parse().unwrap(), &fields(&c, &ci, 0, 1)).unwrap();
+        let b = build(&c, SRC4.parse().unwrap(), &fields(&c, &ci, 1, 1)).unwrap();
+        assert_eq!(&a[28..], &[1, 2]);
+        assert_eq!(a[20..], b[20..]);
+    }
+}
