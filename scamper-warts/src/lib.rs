@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod compress;
+pub mod dealias;
 pub mod error;
 pub mod icmpext;
 pub mod json;

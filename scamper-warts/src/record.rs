@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::dealias::Dealias;
 use crate::list::{Cycle, List};
 use crate::ping::Ping;
 use crate::trace::Trace;
@@ -41,6 +42,7 @@ pub enum Record {
     CycleStop(Arc<Cycle>),
     Trace(Box<Trace>),
     Ping(Box<Ping>),
+    Dealias(Box<Dealias>),
 }
 
 impl Record {
@@ -53,6 +55,7 @@ impl Record {
             Record::CycleStop(_) => obj::CYCLE_STOP,
             Record::Trace(_) => obj::TRACE,
             Record::Ping(_) => obj::PING,
+            Record::Dealias(_) => obj::DEALIAS,
         }
     }
 }

@@ -24,6 +24,10 @@ pub const NS_PREFIX: &str = "scrs-";
 pub const VP_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// The vantage point's address (on its link to r1).
 pub const VP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+/// A second vp address (same link; never chosen by default: bind to it, e.g. scamper -S).
+pub const VP_ALT_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+/// A second vp address (same link; deprecated, so never chosen by default: bind to it).
+pub const VP_ALT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3);
 /// The target's host address (on its loopback).
 pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The target's host address (on its loopback).
@@ -495,20 +499,9 @@ impl Lab {
                 None => false,
             })
             .collect();
+        // Leftovers of our own crashed run (delay program, scamper): kill them by PID.
+        kill_processes_in(&ip, &stale);
         for ns in &stale {
-            // Leftovers of our own crashed run (delay program, scamper): kill them by PID.
-            let mut c = Command::new(&ip);
-            c.args(["netns", "pids", ns]);
-            if let Ok(out) = run_checked(c, None) {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    if let Ok(pid) = pid.parse::<i32>() {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                    }
-                }
-            }
             let mut c = Command::new(&ip);
             c.args(["netns", "del", ns]);
             // Another process may sweep the same name at the same time; only a leftover counts.
@@ -838,6 +831,23 @@ impl Lab {
                         ));
                     }
                 }
+                if l == 0 {
+                    // The vp's second source addresses, on its link to r1 (side 0 is the vp).
+                    if self.side(x, l) == 0 {
+                        lines.push(format!("addr add {VP_ALT_V4}/29 dev {ifn}"));
+                        // Deprecated at once, so the kernel never picks it as a default source.
+                        lines.push(format!(
+                            "addr add {VP_ALT_V6}/64 dev {ifn} nodad preferred_lft 0"
+                        ));
+                    } else {
+                        let mac = link_mac(l, 0);
+                        for a in [IpAddr::from(VP_ALT_V4), VP_ALT_V6.into()] {
+                            lines.push(format!(
+                                "neigh replace {a} lladdr {mac} dev {ifn} nud permanent"
+                            ));
+                        }
+                    }
+                }
             }
             self.ip_batch(Some(&self.nodes[x].ns), &lines)?;
         }
@@ -964,7 +974,17 @@ impl Lab {
 
     fn start_delay(&mut self, a: (&str, &str), b: (&str, &str), delay: Duration) -> Result<()> {
         let bin = delay_bin()?;
-        let mut c = Command::new(&bin);
+        // Real-time priority: on a busy 2-core machine a normal thread can wake up many ms late,
+        // and the delay must stay within ~1 ms. The program only blocks or sleeps, so this cannot
+        // starve anything.
+        let mut c = match sys_tool("chrt") {
+            Ok(chrt) => {
+                let mut c = Command::new(chrt);
+                c.args(["-f", "20"]).arg(&bin);
+                c
+            }
+            Err(_) => Command::new(&bin),
+        };
         c.arg("--a")
             .arg(format!("{}:{}", a.0, a.1))
             .arg("--b")
@@ -1081,6 +1101,15 @@ impl Lab {
                     .0
             }
             _ => self.facing_vp(x, fam),
+        }
+    }
+
+    /// Source addresses of the vp: the default one ([`VP_V4`]/[`VP_V6`]) first, then the
+    /// alternative ([`VP_ALT_V4`]/[`VP_ALT_V6`]).
+    pub fn vp_addrs(&self, fam: Family) -> [IpAddr; 2] {
+        match fam {
+            Family::V4 => [VP_V4.into(), VP_ALT_V4.into()],
+            Family::V6 => [VP_V6.into(), VP_ALT_V6.into()],
         }
     }
 
@@ -1305,6 +1334,36 @@ fn delay_bin() -> Result<PathBuf> {
         })
 }
 
+/// SIGKILLs every process inside the named namespaces (never this process). Only called for
+/// namespaces of our own labs, so these are processes our tests started, or their descendants.
+fn kill_processes_in(ip: &Path, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let lines: String = names
+        .iter()
+        .map(|ns| format!("netns pids {ns}\n"))
+        .collect();
+    let mut c = Command::new(ip);
+    // -force: go on past namespaces that are already gone.
+    c.args(["-force", "-batch", "-"]);
+    let Ok(out) = run_io(c, Some(&lines), TOOL_TIMEOUT) else {
+        return;
+    };
+    let me = std::process::id();
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        match pid.parse::<u32>() {
+            Ok(pid) if pid != me => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -1322,6 +1381,11 @@ impl Drop for Lab {
         }
         if self.created.is_empty() {
             return;
+        }
+        if let Ok(ip) = sys_tool("ip") {
+            // Processes our children started (e.g. scamper's helpers) would keep a deleted
+            // namespace alive and run on: kill whatever is still inside.
+            kill_processes_in(&ip, &self.created);
         }
         let lines: Vec<String> = self
             .created

@@ -82,6 +82,50 @@ fn builds_and_tears_down_completely() {
 }
 
 #[test]
+fn teardown_kills_spawned_processes_and_their_children() {
+    if !Lab::require_root() {
+        return;
+    }
+    let lab = build(LabSpec {
+        routers: 1,
+        ecmp_branches: 0,
+        delay: None,
+        tcp_listener: false,
+    });
+    let mut cmd = lab.command(Role::Vp, "sh");
+    // A background grandchild that the lab never saw, like a prober's helper process.
+    cmd.args(["-c", "sleep 300 & echo $!; wait"])
+        .stdout(std::process::Stdio::piped());
+    let child = lab.spawn(cmd).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.take_stdout().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let grandchild: u32 = line.trim().parse().expect("grandchild pid");
+    assert!(!exited(grandchild));
+    assert!(child
+        .wait_timeout(Duration::from_millis(50))
+        .unwrap()
+        .is_none());
+    let pid = child.pid();
+    drop(lab);
+    assert!(
+        child.try_wait().unwrap().is_some(),
+        "spawned process {pid} still running"
+    );
+    let t = Instant::now();
+    while !exited(grandchild) && t.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        exited(grandchild),
+        "grandchild {grandchild} outlived the lab"
+    );
+}
+
+#[test]
 fn teardown_happens_on_panic() {
     if !Lab::require_root() {
         return;
@@ -161,6 +205,19 @@ fn ping_reaches_targets_and_anyip_on_both_families() {
             // The echo reply must come from the very address we pinged (AnyIP included).
             assert!(text.contains(&format!("from {dst}: icmp_seq")), "{text}");
         }
+        // The default source is VP_*, and the alternative source works as well.
+        let [main, alt] = lab.vp_addrs(fam);
+        let tgt = lab.addr(Role::Target, fam).to_string();
+        let out = lab.exec(Role::Vp, &["ip", "route", "get", &tgt]).unwrap();
+        let route = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(route.contains(&format!("src {main} ")), "{route}");
+        let alt_s = alt.to_string();
+        let (rtts, text) = ping(
+            &lab,
+            lab.addr(Role::Target, fam),
+            &["-c", "1", "-I", &alt_s],
+        );
+        assert_eq!(rtts.len(), 1, "from {alt}:\n{text}");
     }
 }
 

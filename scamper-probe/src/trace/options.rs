@@ -598,3 +598,158 @@ impl fmt::Display for TraceOptions {
         write!(f, " {}", self.dst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<TraceOptions, TraceOptionsError> {
+        let w: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&w)
+    }
+
+    fn err(s: &str) -> String {
+        p(s).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_follow_the_manual() {
+        let o = p("192.0.2.1").unwrap();
+        assert_eq!(o.dst(), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(o.method, TraceMethod::UDP_PARIS);
+        assert_eq!((o.attempts, o.gaplimit, o.gapaction, o.loops), (2, 5, 1, 1));
+        assert_eq!((o.firsthop, o.hoplimit, o.max_ttl(), o.squeries), (1, 0, 255, 1));
+        assert_eq!(o.wait_timeout, Duration::from_secs(5));
+        assert_eq!((o.wait_probe, o.wait_probe_hop), (Duration::ZERO, Duration::ZERO));
+        assert_eq!((o.dport, o.sport, o.tos, o.userid, o.confidence), (None, None, 0, 0, 0));
+        assert_eq!((o.probe_size, o.payload_len(), o.flags), (44, 16, 0));
+        let v6 = p("2001:db8::1").unwrap();
+        assert_eq!((v6.probe_size, v6.payload_len()), (60, 12));
+        assert_eq!(p("-P icmp-paris 192.0.2.1").unwrap().flags, flags::ICMPCSUMDP);
+    }
+
+    #[test]
+    fn methods_are_case_insensitive() {
+        for (w, m) in [
+            ("UDP", TraceMethod::UDP),
+            ("udp-paris", TraceMethod::UDP_PARIS),
+            ("ICMP", TraceMethod::ICMP_ECHO),
+            ("Icmp-Paris", TraceMethod::ICMP_ECHO_PARIS),
+            ("icmp-echo-paris", TraceMethod::ICMP_ECHO_PARIS),
+            ("tcp", TraceMethod::TCP),
+            ("TCP-ACK", TraceMethod::TCP_ACK),
+        ] {
+            assert_eq!(p(&format!("-P {w} 192.0.2.1")).unwrap().method, m, "{w}");
+        }
+        assert!(err("-P udp-sport 192.0.2.1").starts_with("-P udp-sport: unknown method"));
+    }
+
+    #[test]
+    fn every_supported_option() {
+        let o = p("-d 4000 -f 3 -g 7 -G 2 -H 1.5 -l 3 -m 30 -N 1 -o 0 -O const-payload -p 0102aabb \
+                   -P udp -q 3 -Q -r 192.0.2.254 -s 5555 -S 192.0.2.10 -t 32 -T -U 99 -w 2 -W 50 \
+                   -y 10 192.0.2.1")
+        .unwrap();
+        assert_eq!(o.method, TraceMethod::UDP);
+        assert_eq!((o.dport, o.firsthop, o.gaplimit, o.gapaction), (Some(4000), 3, 7, 2));
+        assert_eq!(o.wait_probe_hop, Duration::from_millis(1500));
+        assert_eq!((o.loops, o.hoplimit, o.squeries, o.offset), (3, 30, 1, 0));
+        assert_eq!(o.payload, vec![1, 2, 0xaa, 0xbb]);
+        assert_eq!((o.probe_size, o.attempts), (32, 3));
+        assert_eq!(o.rtr, Some("192.0.2.254".parse().unwrap()));
+        assert_eq!(o.src, Some("192.0.2.10".parse().unwrap()));
+        assert_eq!((o.sport, o.tos, o.userid, o.stream), (Some(5555), 32, 99, 10));
+        assert_eq!((o.wait_timeout, o.wait_probe), (Duration::from_secs(2), Duration::from_millis(500)));
+        assert_eq!(o.flags, flags::ALLATTEMPTS | flags::IGNORETTLDST | flags::CONSTPAYLOAD);
+        // attached values and grouped flags, as getopt accepts them
+        let g = p("-q1 -QT -Pudp 192.0.2.1").unwrap();
+        assert_eq!((g.attempts, g.method), (1, TraceMethod::UDP));
+        assert_eq!(g.flags, flags::ALLATTEMPTS | flags::IGNORETTLDST);
+        assert_eq!(p("-O raw -P tcp 192.0.2.1").unwrap().flags, flags::RAW);
+        assert_eq!(p("-s 0 192.0.2.1").unwrap().sport, None);
+        assert_eq!(p("-P tcp -p 00 2001:db8::1").unwrap().probe_size, 61);
+    }
+
+    #[test]
+    fn values_out_of_range() {
+        for (cmd, prefix) in [
+            ("-q 0 192.0.2.1", "-q 0: must be 1..20"),
+            ("-q 21 192.0.2.1", "-q 21: must be 1..20"),
+            ("-w 0 192.0.2.1", "-w 0: must be 1..10"),
+            ("-w 11 192.0.2.1", "-w 11: must be 1..10"),
+            ("-W 256 192.0.2.1", "-W 256: must be 0..255"),
+            ("-H 2.5 192.0.2.1", "-H 2.5: must be at most 2 seconds"),
+            ("-f 0 192.0.2.1", "-f 0: must be 1..255"),
+            ("-m 0 192.0.2.1", "-m 0: must be 1..255"),
+            ("-m 256 192.0.2.1", "-m 256: must be 1..255"),
+            ("-G 3 192.0.2.1", "-G 3: must be 1 (stop) or 2"),
+            ("-c 90 192.0.2.1", "-c 90: confidence must be 95 or 99"),
+            ("-t 256 192.0.2.1", "-t 256: must be 0..255"),
+            ("-d 65536 192.0.2.1", "-d 65536: must be 0..65535"),
+            ("-o 8192 192.0.2.1", "-o 8192: must be 0..8191"),
+            ("-U x 192.0.2.1", "-U x: not a number"),
+            ("-p abc 192.0.2.1", "-p abc: need an even number"),
+            ("-p zz 192.0.2.1", "-p zz: not a hex string"),
+            ("-O nope 192.0.2.1", "-O nope: unknown option"),
+            ("-f 10 -m 5 192.0.2.1", "-f 10: beyond the hop limit 5"),
+            ("-S 2001:db8::1 192.0.2.1", "-S 2001:db8::1: address family"),
+            ("-r 2001:db8::1 192.0.2.1", "-r 2001:db8::1: address family"),
+            ("-O raw 192.0.2.1", "-O raw: only for IPv4 TCP"),
+            ("-O raw -P tcp 2001:db8::1", "-O raw: only for IPv4 TCP"),
+            ("-P icmp -d 5 192.0.2.1", "-d: not used by ICMP echo"),
+            ("-P icmp-paris -d 65535 192.0.2.1", "-d 65535: not a possible ICMP checksum"),
+            ("-P icmp-paris -O const-payload -d 5 192.0.2.1", "-d: an ICMP-Paris checksum"),
+            ("-P udp-paris -p 01 192.0.2.1", "-p 01: paris probes need at least 2"),
+            ("-N 5 192.0.2.1", "-N 5: must be less than the gap limit 5"),
+        ] {
+            let e = err(cmd);
+            assert!(e.starts_with(prefix), "{cmd}: {e}");
+        }
+        // const-payload lifts the paris payload requirement
+        assert!(p("-P udp-paris -O const-payload -p 01 192.0.2.1").is_ok());
+    }
+
+    #[test]
+    fn command_shape_errors() {
+        assert_eq!(p("").unwrap_err(), TraceOptionsError::NoDestination);
+        assert_eq!(p("-q 2").unwrap_err(), TraceOptionsError::NoDestination);
+        assert_eq!(p("-q").unwrap_err(), TraceOptionsError::MissingValue('q'));
+        assert_eq!(err("-x 192.0.2.1"), "unknown option -x");
+        assert_eq!(err("-QX 192.0.2.1"), "unknown option -QX");
+        assert_eq!(err("example.com"), "invalid destination address example.com");
+        assert_eq!(err("192.0.2.1 -q 3"), "unexpected argument -q after destination");
+    }
+
+    #[test]
+    fn unimplemented_features_are_refused_clearly() {
+        for (cmd, what) in [
+            ("-M 192.0.2.1", "trace -M: not yet supported"),
+            ("-z 192.0.2.9 192.0.2.1", "trace doubletree"),
+            ("-Z lss 192.0.2.1", "trace doubletree"),
+            ("-O dtree-noback 192.0.2.1", "trace doubletree"),
+            ("-O ptr 192.0.2.1", "trace -O ptr: not yet supported"),
+            ("-O dl 192.0.2.1", "trace -O dl: not yet supported"),
+            ("-c 95 192.0.2.1", "trace -c: not yet supported"),
+            ("-N 2 192.0.2.1", "trace -N greater than 1: not yet supported"),
+            ("-o 10 192.0.2.1", "trace -o: not yet supported"),
+        ] {
+            let e = err(cmd);
+            assert!(e.starts_with(what), "{cmd}: {e}");
+            assert!(matches!(p(cmd).unwrap_err(), TraceOptionsError::NotYetSupported(_)));
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for cmd in [
+            "192.0.2.1",
+            "-P icmp-paris -d 1234 -q 1 -Q -T -w 3 -W 20 -H 0.5 -m 20 -f 2 2001:db8::1",
+            "-P tcp-ack -d 443 -s 4000 -O raw -t 4 -U 7 -y 3 -p 00ff -r 192.0.2.254 192.0.2.1",
+            "-P udp-paris -O const-payload -g 0 -G 2 -l 0 -S 192.0.2.10 192.0.2.1",
+        ] {
+            let o = p(cmd).unwrap();
+            let again = p(&o.to_string()).unwrap();
+            assert_eq!(o, again, "{cmd} -> {o}");
+        }
+    }
+}

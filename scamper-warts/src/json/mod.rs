@@ -1,6 +1,7 @@
 //! JSON text exactly as `sc_warts2json` (scamper 20260420) prints it. One object per line.
 
 mod cycle;
+mod dealias;
 mod fmt;
 mod ping;
 mod trace;
@@ -22,6 +23,7 @@ pub fn to_json(rec: &Record) -> Result<Option<String>> {
         Record::CycleStop(c) => cycle::stop(c),
         Record::Ping(p) => ping::render(p),
         Record::Trace(t) => trace::render(t),
+        Record::Dealias(d) => dealias::render(d)?,
         Record::List(_) | Record::CycleDef(_) => return Ok(None),
     }))
 }

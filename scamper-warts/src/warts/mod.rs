@@ -1,6 +1,7 @@
 //! Warts file reading and writing: object framing, per-file list/cycle state, and dispatch to
 //! the per-type codecs.
 
+mod dealias;
 mod list;
 mod ping;
 mod trace;
@@ -208,6 +209,7 @@ impl<R: Read> WartsReader<R> {
             }
             obj::TRACE => Record::Trace(Box::new(trace::read(st, &mut c)?)),
             obj::PING => Record::Ping(Box::new(ping::read(st, &mut c)?)),
+            obj::DEALIAS => Record::Dealias(Box::new(dealias::read(st, &mut c)?)),
             // Known but not yet decoded types, and unknown types, are skipped.
             _ => return Ok(None),
         }))
@@ -311,27 +313,34 @@ pub(crate) fn encode(st: &mut WriteState, rec: &Record, out: &mut Vec<u8>) -> Re
         Record::CycleStart(c) => st.emit_cycle(c, obj::CYCLE_START, out).map(|_| ()),
         Record::CycleDef(c) => st.emit_cycle(c, obj::CYCLE_DEF, out).map(|_| ()),
         Record::CycleStop(c) => st.emit_cycle_stop(c, out),
-        Record::Ping(p) => {
-            let mut side = Vec::new();
-            let mut body = Vec::new();
-            ping::write(st, p, &mut side, &mut body)?;
-            out.extend_from_slice(&side);
-            frame(out, obj::PING, |b| {
-                b.extend_from_slice(&body);
-                Ok(())
-            })
-        }
-        Record::Trace(t) => {
-            let mut side = Vec::new();
-            let mut body = Vec::new();
-            trace::write(st, t, &mut side, &mut body)?;
-            out.extend_from_slice(&side);
-            frame(out, obj::TRACE, |b| {
-                b.extend_from_slice(&body);
-                Ok(())
-            })
-        }
+        Record::Ping(p) => measurement(st, obj::PING, out, |st, side, b| {
+            ping::write(st, p, side, b)
+        }),
+        Record::Trace(t) => measurement(st, obj::TRACE, out, |st, side, b| {
+            trace::write(st, t, side, b)
+        }),
+        Record::Dealias(d) => measurement(st, obj::DEALIAS, out, |st, side, b| {
+            dealias::write(st, d, side, b)
+        }),
     }
+}
+
+/// Encode a measurement body with `f` (which may emit list/cycle objects into `side`), then
+/// append the side objects and the framed measurement to `out`.
+fn measurement(
+    st: &mut WriteState,
+    kind: u16,
+    out: &mut Vec<u8>,
+    f: impl FnOnce(&mut WriteState, &mut Vec<u8>, &mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let mut side = Vec::new();
+    let mut body = Vec::new();
+    f(st, &mut side, &mut body)?;
+    out.extend_from_slice(&side);
+    frame(out, kind, |b| {
+        b.extend_from_slice(&body);
+        Ok(())
+    })
 }
 
 /// Warts writer over any byte sink; each object goes out in a single `write_all`.
