@@ -2,7 +2,6 @@
 //! the files the user named opened with the user's rights, and the pidfile.
 
 use crate::ids::Identity;
-use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -70,37 +69,39 @@ pub fn open_input(id: &Identity, path: &Path) -> std::io::Result<File> {
 }
 
 /// The `-e` pidfile, locked for as long as the helper lives so a second instance refuses to
-/// start, holding the helper's pid.
+/// start, holding the helper's pid. The lock is flock(2) on the open file: the prober's copy of
+/// the descriptor is closed after the fork without unlocking, so the lock stays with the helper.
 pub struct PidFile {
-    lock: Flock<File>,
+    file: File,
     path: std::path::PathBuf,
 }
 
 impl PidFile {
     pub fn create(id: &Identity, path: &Path) -> std::io::Result<PidFile> {
-        let file = id.as_real_user(|| {
+        let mut file = id.as_real_user(|| {
             OpenOptions::new()
                 .write(true)
                 .create(true)
+                .truncate(false)
                 .mode(0o644)
                 .custom_flags(libc::O_CLOEXEC)
                 .open(path)
         })?;
-        let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-            if e == nix::errno::Errno::EWOULDBLOCK {
-                std::io::Error::other(format!(
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::other(format!(
                     "{} is locked: another scamper is running",
                     path.display()
-                ))
-            } else {
-                e.into()
+                )))
             }
-        })?;
-        lock.set_len(0)?;
-        writeln!(lock, "{}", std::process::id())?;
-        lock.flush()?;
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        writeln!(file, "{}", std::process::id())?;
+        file.flush()?;
         Ok(PidFile {
-            lock,
+            file,
             path: path.to_path_buf(),
         })
     }
@@ -108,6 +109,6 @@ impl PidFile {
     /// Remove the file at exit (as the invoking user, who created it).
     pub fn remove(self, id: &Identity) {
         let _ = id.as_real_user(|| std::fs::remove_file(&self.path));
-        drop(self.lock);
+        drop(self.file);
     }
 }

@@ -16,6 +16,7 @@ pub mod text;
 pub mod timeval;
 pub mod trace;
 pub mod warts;
+pub mod udpprobe;
 mod wire;
 
 pub use addr::Addr;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::dealias::Dealias;
 use crate::list::{Cycle, List};
+use crate::udpprobe::Udpprobe;
 use crate::ping::Ping;
 use crate::trace::Trace;
 
@@ -43,6 +44,7 @@ pub enum Record {
     Trace(Box<Trace>),
     Ping(Box<Ping>),
     Dealias(Box<Dealias>),
+    Udpprobe(Box<Udpprobe>),
 }
 
 impl Record {
@@ -56,6 +58,7 @@ impl Record {
             Record::Trace(_) => obj::TRACE,
             Record::Ping(_) => obj::PING,
             Record::Dealias(_) => obj::DEALIAS,
+            Record::Udpprobe(_) => obj::UDPPROBE,
         }
     }
 }

@@ -291,25 +291,23 @@ fn delayed_link_adds_the_configured_delay() {
     assert_eq!(lab.delay(), Some(delay));
     let want = delay.as_secs_f64() * 1000.0;
     for fam in Family::BOTH {
-        let (rtts, text) = ping(
+        let (mut rtts, text) = ping(
             &lab,
             lab.addr(Role::DelayTarget, fam),
-            &["-c", "5", "-i", "0.2"],
+            &["-c", "10", "-i", "0.1"],
         );
-        assert_eq!(rtts.len(), 5, "{text}");
-        for rtt in &rtts {
-            // Never below the delay; a few ms above at most (thread wake-ups, busy CI machine).
-            assert!(
-                *rtt >= want && *rtt <= want + 5.0,
-                "{fam:?} rtt {rtt} ms: {rtts:?}"
-            );
-        }
-        let (rtts, text) = ping(&lab, lab.addr(Role::Target, fam), &["-c", "3", "-i", "0.2"]);
+        assert_eq!(rtts.len(), 10, "{text}");
+        rtts.sort_by(f64::total_cmp);
+        // Never below the delay; typically 0.1-0.8 ms above. On a loaded 2-core machine single
+        // packets can be late in the kernel's own softirq processing, so the median must be
+        // within 2 ms and only outliers may be later (but bounded).
+        assert!(rtts[0] >= want, "{fam:?}: below the delay: {rtts:?}");
+        assert!(rtts[5] <= want + 2.0, "{fam:?}: median too high: {rtts:?}");
+        assert!(rtts[9] <= want + 25.0, "{fam:?}: outlier: {rtts:?}");
+        let (mut rtts, text) = ping(&lab, lab.addr(Role::Target, fam), &["-c", "3", "-i", "0.1"]);
         assert_eq!(rtts.len(), 3, "{text}");
-        assert!(
-            rtts.iter().all(|&r| r < want / 2.0),
-            "undelayed path slow: {rtts:?}"
-        );
+        rtts.sort_by(f64::total_cmp);
+        assert!(rtts[1] < 2.0, "undelayed path slow: {rtts:?}");
     }
 }
 

@@ -104,7 +104,11 @@ pub enum TraceOptionsError {
     #[error("-{0}: missing value")]
     MissingValue(char),
     #[error("-{opt} {value}: {reason}")]
-    InvalidValue { opt: char, value: String, reason: String },
+    InvalidValue {
+        opt: char,
+        value: String,
+        reason: String,
+    },
     #[error("-{opt}: {reason}")]
     Invalid { opt: char, reason: String },
     #[error("no destination address")]
@@ -119,11 +123,18 @@ pub enum TraceOptionsError {
 }
 
 fn bad(opt: char, value: &str, reason: impl Into<String>) -> TraceOptionsError {
-    TraceOptionsError::InvalidValue { opt, value: value.to_string(), reason: reason.into() }
+    TraceOptionsError::InvalidValue {
+        opt,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn invalid(opt: char, reason: impl Into<String>) -> TraceOptionsError {
-    TraceOptionsError::Invalid { opt, reason: reason.into() }
+    TraceOptionsError::Invalid {
+        opt,
+        reason: reason.into(),
+    }
 }
 
 fn unsupported(what: &str) -> TraceOptionsError {
@@ -327,9 +338,10 @@ impl TraceOptions {
                 'f' => raw.firsthop = Some(num(opt, v, 1, 255)?),
                 'g' => raw.gaplimit = Some(num(opt, v, 0, 255)?),
                 'G' => {
-                    raw.gapaction = Some(num(opt, v, 1, 2).map_err(|_| {
-                        bad(opt, v, "must be 1 (stop) or 2 (last-ditch probes)")
-                    })?)
+                    raw.gapaction =
+                        Some(num(opt, v, 1, 2).map_err(|_| {
+                            bad(opt, v, "must be 1 (stop) or 2 (last-ditch probes)")
+                        })?)
                 }
                 'H' => {
                     let d = seconds(opt, v)?;
@@ -346,7 +358,11 @@ impl TraceOptions {
                 'p' => raw.payload = Some(hex(opt, v)?),
                 'P' => {
                     raw.method = Some(parse_method(v).ok_or_else(|| {
-                        bad(opt, v, "unknown method (udp, udp-paris, icmp, icmp-paris, tcp, tcp-ack)")
+                        bad(
+                            opt,
+                            v,
+                            "unknown method (udp, udp-paris, icmp, icmp-paris, tcp, tcp-ack)",
+                        )
                     })?)
                 }
                 'q' => raw.attempts = Some(num(opt, v, 1, MAX_ATTEMPTS.into())?),
@@ -372,8 +388,9 @@ impl TraceOptions {
             }
         }
         let dst = dst.ok_or(TraceOptionsError::NoDestination)?;
-        let dst: IpAddr =
-            dst.parse().map_err(|_| TraceOptionsError::InvalidDestination(dst.to_string()))?;
+        let dst: IpAddr = dst
+            .parse()
+            .map_err(|_| TraceOptionsError::InvalidDestination(dst.to_string()))?;
         Self::resolve(dst, raw)
     }
 
@@ -384,19 +401,31 @@ impl TraceOptions {
         for (opt, a) in [('r', raw.rtr), ('S', raw.src), ('z', raw.gss_entry)] {
             if let Some(a) = a {
                 if a.is_ipv4() != v4 {
-                    return Err(bad(opt, &a.to_string(), "address family differs from the destination"));
+                    return Err(bad(
+                        opt,
+                        &a.to_string(),
+                        "address family differs from the destination",
+                    ));
                 }
             }
         }
         let gaplimit = raw.gaplimit.unwrap_or(DEFAULT_GAPLIMIT);
         let squeries = raw.squeries.unwrap_or(1);
         if squeries > 1 && gaplimit != 0 && squeries >= gaplimit {
-            return Err(bad('N', &squeries.to_string(), format!("must be less than the gap limit {gaplimit}")));
+            return Err(bad(
+                'N',
+                &squeries.to_string(),
+                format!("must be less than the gap limit {gaplimit}"),
+            ));
         }
         let firsthop = raw.firsthop.unwrap_or(1);
         let hoplimit = raw.hoplimit.unwrap_or(0);
         if hoplimit != 0 && firsthop > hoplimit {
-            return Err(bad('f', &firsthop.to_string(), format!("beyond the hop limit {hoplimit}")));
+            return Err(bad(
+                'f',
+                &firsthop.to_string(),
+                format!("beyond the hop limit {hoplimit}"),
+            ));
         }
         if raw.oflags & flags::RAW != 0 && !(v4 && method.is_tcp()) {
             return Err(bad('O', "raw", "only for IPv4 TCP probes"));
@@ -407,7 +436,10 @@ impl TraceOptions {
             return Err(invalid('d', "not used by ICMP echo probes"));
         }
         if raw.dport.is_some() && icmp_paris && const_payload {
-            return Err(invalid('d', "an ICMP-Paris checksum needs a payload that may be altered (no -O const-payload)"));
+            return Err(invalid(
+                'd',
+                "an ICMP-Paris checksum needs a payload that may be altered (no -O const-payload)",
+            ));
         }
         if icmp_paris && raw.dport == Some(0xffff) {
             // One's complement arithmetic never produces 0xffff as a computed checksum.
@@ -417,14 +449,22 @@ impl TraceOptions {
         // Probe size: IP header + transport header + payload.
         let hdr = if v4 { 20 } else { 40 } + transport_header_len(method);
         let probe_size = match &raw.payload {
-            Some(p) => u16::try_from(u32::from(hdr) + p.len() as u32)
-                .map_err(|_| bad('p', &format!("<{} bytes>", p.len()), "probe would exceed 65535 bytes"))?,
+            Some(p) => u16::try_from(u32::from(hdr) + p.len() as u32).map_err(|_| {
+                bad(
+                    'p',
+                    &format!("<{} bytes>", p.len()),
+                    "probe would exceed 65535 bytes",
+                )
+            })?,
             None if method.is_tcp() => hdr,
             None if v4 => DEFAULT_PROBE_SIZE_V4,
             None => DEFAULT_PROBE_SIZE_V6,
         };
         let payload_len = probe_size - hdr;
-        let paris_fix = matches!(method, TraceMethod::UDP_PARIS | TraceMethod::ICMP_ECHO_PARIS) && !const_payload;
+        let paris_fix = matches!(
+            method,
+            TraceMethod::UDP_PARIS | TraceMethod::ICMP_ECHO_PARIS
+        ) && !const_payload;
         if paris_fix && payload_len < 2 {
             return Err(bad('p', &hex_string(raw.payload.as_deref().unwrap_or(&[])),
                 "paris probes need at least 2 payload bytes to set the checksum (or -O const-payload)"));
@@ -548,9 +588,18 @@ impl fmt::Display for TraceOptions {
     /// The canonical option text (every option explicit) followed by the destination, so a
     /// parsed command can be logged or re-issued.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "-P {} -q {} -f {} -g {} -G {} -l {} -t {} -w {}",
-            method_word(self.method), self.attempts, self.firsthop, self.gaplimit,
-            self.gapaction, self.loops, self.tos, self.wait_timeout.as_secs())?;
+        write!(
+            f,
+            "-P {} -q {} -f {} -g {} -G {} -l {} -t {} -w {}",
+            method_word(self.method),
+            self.attempts,
+            self.firsthop,
+            self.gaplimit,
+            self.gapaction,
+            self.loops,
+            self.tos,
+            self.wait_timeout.as_secs()
+        )?;
         let cs = self.wait_probe.as_millis() / 10;
         if cs != 0 {
             write!(f, " -W {cs}")?;
@@ -618,14 +667,26 @@ mod tests {
         assert_eq!(o.dst(), "192.0.2.1".parse::<IpAddr>().unwrap());
         assert_eq!(o.method, TraceMethod::UDP_PARIS);
         assert_eq!((o.attempts, o.gaplimit, o.gapaction, o.loops), (2, 5, 1, 1));
-        assert_eq!((o.firsthop, o.hoplimit, o.max_ttl(), o.squeries), (1, 0, 255, 1));
+        assert_eq!(
+            (o.firsthop, o.hoplimit, o.max_ttl(), o.squeries),
+            (1, 0, 255, 1)
+        );
         assert_eq!(o.wait_timeout, Duration::from_secs(5));
-        assert_eq!((o.wait_probe, o.wait_probe_hop), (Duration::ZERO, Duration::ZERO));
-        assert_eq!((o.dport, o.sport, o.tos, o.userid, o.confidence), (None, None, 0, 0, 0));
+        assert_eq!(
+            (o.wait_probe, o.wait_probe_hop),
+            (Duration::ZERO, Duration::ZERO)
+        );
+        assert_eq!(
+            (o.dport, o.sport, o.tos, o.userid, o.confidence),
+            (None, None, 0, 0, 0)
+        );
         assert_eq!((o.probe_size, o.payload_len(), o.flags), (44, 16, 0));
         let v6 = p("2001:db8::1").unwrap();
         assert_eq!((v6.probe_size, v6.payload_len()), (60, 12));
-        assert_eq!(p("-P icmp-paris 192.0.2.1").unwrap().flags, flags::ICMPCSUMDP);
+        assert_eq!(
+            p("-P icmp-paris 192.0.2.1").unwrap().flags,
+            flags::ICMPCSUMDP
+        );
     }
 
     #[test]
@@ -646,21 +707,35 @@ mod tests {
 
     #[test]
     fn every_supported_option() {
-        let o = p("-d 4000 -f 3 -g 7 -G 2 -H 1.5 -l 3 -m 30 -N 1 -o 0 -O const-payload -p 0102aabb \
+        let o = p(
+            "-d 4000 -f 3 -g 7 -G 2 -H 1.5 -l 3 -m 30 -N 1 -o 0 -O const-payload -p 0102aabb \
                    -P udp -q 3 -Q -r 192.0.2.254 -s 5555 -S 192.0.2.10 -t 32 -T -U 99 -w 2 -W 50 \
-                   -y 10 192.0.2.1")
+                   -y 10 192.0.2.1",
+        )
         .unwrap();
         assert_eq!(o.method, TraceMethod::UDP);
-        assert_eq!((o.dport, o.firsthop, o.gaplimit, o.gapaction), (Some(4000), 3, 7, 2));
+        assert_eq!(
+            (o.dport, o.firsthop, o.gaplimit, o.gapaction),
+            (Some(4000), 3, 7, 2)
+        );
         assert_eq!(o.wait_probe_hop, Duration::from_millis(1500));
         assert_eq!((o.loops, o.hoplimit, o.squeries, o.offset), (3, 30, 1, 0));
         assert_eq!(o.payload, vec![1, 2, 0xaa, 0xbb]);
         assert_eq!((o.probe_size, o.attempts), (32, 3));
         assert_eq!(o.rtr, Some("192.0.2.254".parse().unwrap()));
         assert_eq!(o.src, Some("192.0.2.10".parse().unwrap()));
-        assert_eq!((o.sport, o.tos, o.userid, o.stream), (Some(5555), 32, 99, 10));
-        assert_eq!((o.wait_timeout, o.wait_probe), (Duration::from_secs(2), Duration::from_millis(500)));
-        assert_eq!(o.flags, flags::ALLATTEMPTS | flags::IGNORETTLDST | flags::CONSTPAYLOAD);
+        assert_eq!(
+            (o.sport, o.tos, o.userid, o.stream),
+            (Some(5555), 32, 99, 10)
+        );
+        assert_eq!(
+            (o.wait_timeout, o.wait_probe),
+            (Duration::from_secs(2), Duration::from_millis(500))
+        );
+        assert_eq!(
+            o.flags,
+            flags::ALLATTEMPTS | flags::IGNORETTLDST | flags::CONSTPAYLOAD
+        );
         // attached values and grouped flags, as getopt accepts them
         let g = p("-q1 -QT -Pudp 192.0.2.1").unwrap();
         assert_eq!((g.attempts, g.method), (1, TraceMethod::UDP));
@@ -697,9 +772,18 @@ mod tests {
             ("-O raw 192.0.2.1", "-O raw: only for IPv4 TCP"),
             ("-O raw -P tcp 2001:db8::1", "-O raw: only for IPv4 TCP"),
             ("-P icmp -d 5 192.0.2.1", "-d: not used by ICMP echo"),
-            ("-P icmp-paris -d 65535 192.0.2.1", "-d 65535: not a possible ICMP checksum"),
-            ("-P icmp-paris -O const-payload -d 5 192.0.2.1", "-d: an ICMP-Paris checksum"),
-            ("-P udp-paris -p 01 192.0.2.1", "-p 01: paris probes need at least 2"),
+            (
+                "-P icmp-paris -d 65535 192.0.2.1",
+                "-d 65535: not a possible ICMP checksum",
+            ),
+            (
+                "-P icmp-paris -O const-payload -d 5 192.0.2.1",
+                "-d: an ICMP-Paris checksum",
+            ),
+            (
+                "-P udp-paris -p 01 192.0.2.1",
+                "-p 01: paris probes need at least 2",
+            ),
             ("-N 5 192.0.2.1", "-N 5: must be less than the gap limit 5"),
         ] {
             let e = err(cmd);
@@ -716,8 +800,14 @@ mod tests {
         assert_eq!(p("-q").unwrap_err(), TraceOptionsError::MissingValue('q'));
         assert_eq!(err("-x 192.0.2.1"), "unknown option -x");
         assert_eq!(err("-QX 192.0.2.1"), "unknown option -QX");
-        assert_eq!(err("example.com"), "invalid destination address example.com");
-        assert_eq!(err("192.0.2.1 -q 3"), "unexpected argument -q after destination");
+        assert_eq!(
+            err("example.com"),
+            "invalid destination address example.com"
+        );
+        assert_eq!(
+            err("192.0.2.1 -q 3"),
+            "unexpected argument -q after destination"
+        );
     }
 
     #[test]
@@ -730,12 +820,18 @@ mod tests {
             ("-O ptr 192.0.2.1", "trace -O ptr: not yet supported"),
             ("-O dl 192.0.2.1", "trace -O dl: not yet supported"),
             ("-c 95 192.0.2.1", "trace -c: not yet supported"),
-            ("-N 2 192.0.2.1", "trace -N greater than 1: not yet supported"),
+            (
+                "-N 2 192.0.2.1",
+                "trace -N greater than 1: not yet supported",
+            ),
             ("-o 10 192.0.2.1", "trace -o: not yet supported"),
         ] {
             let e = err(cmd);
             assert!(e.starts_with(what), "{cmd}: {e}");
-            assert!(matches!(p(cmd).unwrap_err(), TraceOptionsError::NotYetSupported(_)));
+            assert!(matches!(
+                p(cmd).unwrap_err(),
+                TraceOptionsError::NotYetSupported(_)
+            ));
         }
     }
 

@@ -69,7 +69,8 @@ impl TraceIds {
             0xffff => 0,
             s => s,
         };
-        let mix = start.subsec_nanos() ^ (start.as_secs() as u32).rotate_left(16) ^ u32::from(sport);
+        let mix =
+            start.subsec_nanos() ^ (start.as_secs() as u32).rotate_left(16) ^ u32::from(sport);
         TraceIds {
             sport,
             dport,
@@ -112,7 +113,10 @@ pub fn probe_proto(opts: &TraceOptions) -> u8 {
 /// Whether the probes differ only in TTL and IP-ID (paris with `-O const-payload`).
 pub fn identical_probes(opts: &TraceOptions) -> bool {
     opts.const_payload()
-        && matches!(opts.method, TraceMethod::UDP_PARIS | TraceMethod::ICMP_ECHO_PARIS)
+        && matches!(
+            opts.method,
+            TraceMethod::UDP_PARIS | TraceMethod::ICMP_ECHO_PARIS
+        )
 }
 
 /// The UDP checksum that identifies udp-paris probe `index`.
@@ -134,7 +138,11 @@ pub fn fields(opts: &TraceOptions, ids: &TraceIds, index: u16, ttl: u8) -> Probe
         ttl,
         ip_id: ids.ipid_base.wrapping_add(index.wrapping_mul(IPID_STEP)),
         sport: ids.sport,
-        dport: if m == TraceMethod::UDP { ids.dport.wrapping_add(index) } else { ids.dport },
+        dport: if m == TraceMethod::UDP {
+            ids.dport.wrapping_add(index)
+        } else {
+            ids.dport
+        },
         icmp_seq: if same { 0 } else { index },
         checksum,
         tcp_seq: ids.tcp_base.wrapping_add(u32::from(index)),
@@ -179,7 +187,11 @@ pub fn build(opts: &TraceOptions, src: IpAddr, f: &ProbeFields) -> Result<Vec<u8
             dport: f.dport,
             seq: f.tcp_seq,
             ack: f.tcp_ack,
-            flags: if m == TraceMethod::TCP_ACK { TH_ACK } else { TH_SYN },
+            flags: if m == TraceMethod::TCP_ACK {
+                TH_ACK
+            } else {
+                TH_SYN
+            },
             window: TCP_WINDOW,
             mss: None,
             payload,
@@ -190,8 +202,13 @@ pub fn build(opts: &TraceOptions, src: IpAddr, f: &ProbeFields) -> Result<Vec<u8
 
 /// The ICMP checksum of an echo probe packet (at the start of the ICMP header).
 pub fn icmp_checksum_of(pkt: &[u8], v6: bool) -> u16 {
-    let at = if v6 { 40 } else { usize::from(pkt.first().map_or(5, |b| b & 0x0f)) * 4 } + 2;
-    pkt.get(at..at + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    let at = if v6 {
+        40
+    } else {
+        usize::from(pkt.first().map_or(5, |b| b & 0x0f)) * 4
+    } + 2;
+    pkt.get(at..at + 2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
 }
 
 #[cfg(test)]
@@ -244,16 +261,30 @@ mod tests {
 
     #[test]
     fn icmp_paris_checksum_constant_and_seq_varies() {
-        for (cmd, src) in [("-P icmp-paris -s 777 192.0.2.1", SRC4), ("-P icmp-paris -s 777 2001:db8::1", SRC6)] {
+        for (cmd, src) in [
+            ("-P icmp-paris -s 777 192.0.2.1", SRC4),
+            ("-P icmp-paris -s 777 2001:db8::1", SRC6),
+        ] {
             let o = opts(cmd);
             let i = ids(&o);
             assert_eq!(i.icmp_sum, 777);
             for index in 0..4u16 {
-                let pkt = build(&o, src.parse().unwrap(), &fields(&o, &i, index, 1 + index as u8)).unwrap();
+                let pkt = build(
+                    &o,
+                    src.parse().unwrap(),
+                    &fields(&o, &i, index, 1 + index as u8),
+                )
+                .unwrap();
                 let rx = parse_ip(&pkt).unwrap();
                 let icmp = rx.icmp().unwrap();
                 assert_eq!(icmp.checksum, 777);
-                assert_eq!(icmp.kind, IcmpKind::EchoRequest { id: 777, seq: index });
+                assert_eq!(
+                    icmp.kind,
+                    IcmpKind::EchoRequest {
+                        id: 777,
+                        seq: index
+                    }
+                );
                 assert_eq!(icmp_checksum_of(&pkt, src == SRC6), 777);
             }
         }

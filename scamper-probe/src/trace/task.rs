@@ -132,9 +132,10 @@ impl TraceTask {
     /// it (IPv6, echo replies, UDP replies) only the newest probe can be assumed.
     fn identical_match(&self, q: Option<&Quote>) -> Option<usize> {
         match q {
-            Some(q) if !q.is_ipv6() => {
-                self.sent.iter().rposition(|s| u32::from(s.fields.ip_id) == q.ip_id)
-            }
+            Some(q) if !q.is_ipv6() => self
+                .sent
+                .iter()
+                .rposition(|s| u32::from(s.fields.ip_id) == q.ip_id),
             _ => self.sent.len().checked_sub(1),
         }
     }
@@ -170,9 +171,12 @@ impl TraceTask {
                                 self.checked(seq, |_| true)
                             }
                         }
-                        QuotedTransport::Udp { sport, dport, checksum, .. }
-                            if m.is_udp() && sport == ids.sport =>
-                        {
+                        QuotedTransport::Udp {
+                            sport,
+                            dport,
+                            checksum,
+                            ..
+                        } if m.is_udp() && sport == ids.sport => {
                             if m == TraceMethod::UDP {
                                 self.checked(dport.wrapping_sub(ids.dport), |f| f.dport == dport)
                             } else if dport != ids.dport {
@@ -180,14 +184,18 @@ impl TraceTask {
                             } else if same {
                                 self.identical_match(Some(q))
                             } else {
-                                self.checked(checksum.wrapping_sub(1), |f| f.checksum == Some(checksum))
+                                self.checked(checksum.wrapping_sub(1), |f| {
+                                    f.checksum == Some(checksum)
+                                })
                             }
                         }
                         QuotedTransport::Tcp { sport, dport, seq }
                             if m.is_tcp() && sport == ids.sport && dport == ids.dport =>
                         {
                             let i = seq.wrapping_sub(ids.tcp_base);
-                            u16::try_from(i).ok().and_then(|i| self.checked(i, |f| f.tcp_seq == seq))
+                            u16::try_from(i)
+                                .ok()
+                                .and_then(|i| self.checked(i, |f| f.tcp_seq == seq))
                         }
                         _ => None,
                     }
@@ -202,13 +210,22 @@ impl TraceTask {
                 let (n, want) = if m == TraceMethod::TCP_ACK {
                     (t.seq.wrapping_sub(ids.tcp_base), t.seq)
                 } else if t.flags & scamper_packet::tcp::TH_ACK != 0 {
-                    (t.ack.wrapping_sub(1).wrapping_sub(ids.tcp_base), t.ack.wrapping_sub(1))
+                    (
+                        t.ack.wrapping_sub(1).wrapping_sub(ids.tcp_base),
+                        t.ack.wrapping_sub(1),
+                    )
                 } else {
                     return None;
                 };
                 let ack_probe = m == TraceMethod::TCP_ACK;
                 u16::try_from(n).ok().and_then(|i| {
-                    self.checked(i, |f| if ack_probe { f.tcp_ack == want } else { f.tcp_seq == want })
+                    self.checked(i, |f| {
+                        if ack_probe {
+                            f.tcp_ack == want
+                        } else {
+                            f.tcp_seq == want
+                        }
+                    })
                 })
             }
             RxTransport::Udp(u) if m.is_udp() && pkt.src == dst && u.dport == ids.sport => {
@@ -252,7 +269,11 @@ impl TraceTask {
                 r.icmp_exts = i
                     .extensions
                     .iter()
-                    .map(|e| IcmpExt { class_num: e.class_num, class_type: e.c_type, data: e.data.clone() })
+                    .map(|e| IcmpExt {
+                        class_num: e.class_num,
+                        class_type: e.c_type,
+                        data: e.data.clone(),
+                    })
                     .collect();
             }
             RxTransport::Tcp(t) => {
@@ -335,7 +356,9 @@ impl TraceTask {
                 self.finish_with(reason, data);
                 return;
             }
-            let looped = replies.iter().any(|r| r.addr.as_ref().is_some_and(|a| self.seen_before(a, ttl)));
+            let looped = replies
+                .iter()
+                .any(|r| r.addr.as_ref().is_some_and(|a| self.seen_before(a, ttl)));
             if looped {
                 self.loops_seen = self.loops_seen.saturating_add(1);
                 if self.opts.loops != 0 && self.loops_seen >= self.opts.loops {
@@ -388,15 +411,22 @@ impl TraceTask {
             replies: Vec::new(),
             lastditch,
         });
-        Action::Send(Probe { dst: self.opts.dst, packet, key: self.key() })
+        Action::Send(Probe {
+            dst: self.opts.dst,
+            packet,
+            key: self.key(),
+        })
     }
 
     fn build_record(self, _now: Time) -> Trace {
         let o = &self.opts;
         let (stop_reason, stop_data) = self.stop.unwrap_or((TraceStop::HALTED, 0));
         // A trace stopped before its stop condition (halted, error) keeps the reason it had.
-        let (stop_reason, stop_data) =
-            if self.done { (stop_reason, stop_data) } else { (TraceStop::HALTED, 0) };
+        let (stop_reason, stop_data) = if self.done {
+            (stop_reason, stop_data)
+        } else {
+            (TraceStop::HALTED, 0)
+        };
         let to_probe = |s: &Sent| TraceProbe {
             ttl: s.fields.ttl,
             id: s.attempt,
@@ -404,12 +434,20 @@ impl TraceTask {
             tx: Timeval::from(s.tx),
             replies: s.replies.clone(),
         };
-        let mut probes: Vec<TraceProbe> =
-            self.sent.iter().filter(|s| !s.lastditch).map(to_probe).collect();
+        let mut probes: Vec<TraceProbe> = self
+            .sent
+            .iter()
+            .filter(|s| !s.lastditch)
+            .map(to_probe)
+            .collect();
         // Warts needs TTL order; each TTL's probes stay in send order.
         probes.sort_by_key(|p| p.ttl);
-        let lastditch: Vec<TraceProbe> =
-            self.sent.iter().filter(|s| s.lastditch).map(to_probe).collect();
+        let lastditch: Vec<TraceProbe> = self
+            .sent
+            .iter()
+            .filter(|s| s.lastditch)
+            .map(to_probe)
+            .collect();
         let hop_count = probes.iter().map(|p| u16::from(p.ttl)).max().unwrap_or(0);
         let dport = if o.method == TraceMethod::ICMP_ECHO_PARIS {
             self.ids.icmp_sum
@@ -469,12 +507,17 @@ impl Task for TraceTask {
             }
             let hop = &self.sent[self.hop_first..];
             let replied = hop.iter().any(|s| !s.replies.is_empty());
-            let last_settled = hop.last().map_or(true, |s| !s.replies.is_empty() || now >= s.tx + wait);
+            let last_settled = hop
+                .last()
+                .map_or(true, |s| !s.replies.is_empty() || now >= s.tx + wait);
             let n = hop.len();
             let attempts = usize::from(self.opts.attempts);
             match self.phase {
                 Phase::Hops => {
-                    if n > 0 && ((replied && !self.opts.all_attempts()) || (n >= attempts && last_settled)) {
+                    if n > 0
+                        && ((replied && !self.opts.all_attempts())
+                            || (n >= attempts && last_settled))
+                    {
                         self.end_hop();
                         continue;
                     }
@@ -527,5 +570,818 @@ impl Task for TraceTask {
 
     fn finish(self: Box<Self>, now: Time) -> Record {
         Record::Trace(Box::new(self.build_record(now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scamper_packet::tcp::{TH_ACK, TH_RST, TH_SYN};
+    use scamper_packet::{
+        build_icmp_echo, build_icmp_error, build_tcp, parse_ip, IcmpExtObject, IpParams,
+        MplsLabelEntry, TcpParams,
+    };
+    use scamper_warts::{Cycle, List};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const SPORT: u16 = 40000;
+    const START: Duration = Duration::from_secs(1_700_000_000);
+
+    fn src_for(dst: IpAddr) -> IpAddr {
+        if dst.is_ipv4() {
+            "192.0.2.10"
+        } else {
+            "2001:db8::10"
+        }
+        .parse()
+        .unwrap()
+    }
+
+    fn task(cmd: &str) -> TraceTask {
+        let w: Vec<&str> = cmd.split_whitespace().collect();
+        let opts = TraceOptions::parse(&w).unwrap();
+        let list = Arc::new(List {
+            id: 1,
+            name: "default".into(),
+            ..List::default()
+        });
+        let cycle = Arc::new(Cycle {
+            list: list.clone(),
+            id: 1,
+            ..Cycle::default()
+        });
+        let env = TaskEnv {
+            src: src_for(opts.dst),
+            default_sport: SPORT,
+            start: START,
+            list,
+            cycle,
+        };
+        TraceTask::new(opts, env)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// The key the engine computes for a reply (the contract in crate::task).
+    fn engine_key(rx: &Rx) -> Option<MatchKey> {
+        let k = |peer, proto, local_id| {
+            Some(MatchKey {
+                peer,
+                proto,
+                local_id,
+            })
+        };
+        match &rx.transport {
+            RxTransport::Icmp(i) => match (i.kind, &i.quote) {
+                (IcmpKind::EchoReply { id, .. }, _) => {
+                    k(rx.src, if i.is_ipv6 { 58 } else { 1 }, id)
+                }
+                (_, Some(q)) => match q.transport {
+                    QuotedTransport::Icmp { id, .. } => k(q.dst, q.proto, id),
+                    QuotedTransport::Udp { sport, .. } => k(q.dst, 17, sport),
+                    QuotedTransport::Tcp { sport, .. } => k(q.dst, 6, sport),
+                    QuotedTransport::Other => None,
+                },
+                _ => None,
+            },
+            RxTransport::Tcp(t) => k(rx.src, 6, t.dport),
+            RxTransport::Udp(u) => k(rx.src, 17, u.dport),
+            RxTransport::Other { .. } => None,
+        }
+    }
+
+    /// A router's ICMP error quoting `probe` as it arrived (TTL 1), from `from`.
+    fn icmp_error(probe: &[u8], from: IpAddr, t: u8, code: u8, exts: &[IcmpExtObject]) -> Vec<u8> {
+        let rx = parse_ip(probe).unwrap();
+        let mut quoted = probe.to_vec();
+        // The router quotes the header it received: TTL/hop limit 1 (IPv4 header checksum
+        // left as sent; nothing checks it).
+        if rx.is_ipv6() {
+            quoted[7] = 1
+        } else {
+            quoted[8] = 1
+        }
+        let mut p = IpParams::new(from, rx.src);
+        p.ttl = 250;
+        p.ip_id = 77;
+        build_icmp_error(&p, t, code, 0, &quoted, exts).unwrap()
+    }
+
+    fn time_exceeded(probe: &[u8], from: IpAddr) -> Vec<u8> {
+        let t = if from.is_ipv4() { 11 } else { 3 };
+        icmp_error(probe, from, t, 0, &[])
+    }
+
+    /// What the destination answers to a probe of each method.
+    fn dst_reply(probe: &[u8]) -> Vec<u8> {
+        let rx = parse_ip(probe).unwrap();
+        let mut p = IpParams::new(rx.dst, rx.src);
+        p.ttl = 60;
+        match &rx.transport {
+            RxTransport::Udp(_) => {
+                let (t, c) = if rx.is_ipv6() { (1, 4) } else { (3, 3) };
+                icmp_error(probe, rx.dst, t, c, &[])
+            }
+            RxTransport::Icmp(i) => match i.kind {
+                IcmpKind::EchoRequest { id, seq } if rx.is_ipv6() => {
+                    build_icmp6_echo_reply(&p, id, seq, &probe[48..])
+                }
+                IcmpKind::EchoRequest { id, seq } => {
+                    let mut r = build_icmp_echo(&p, id, seq, &probe[28..]).unwrap();
+                    // Turn the request (type 8) into a reply (type 0): the checksum, the
+                    // complement of the sum, grows by 0x0800 (with end-around carry).
+                    r[20] = 0;
+                    let (s, c) = u16::from_be_bytes([r[22], r[23]]).overflowing_add(0x0800);
+                    r[22..24].copy_from_slice(&(s + u16::from(c)).to_be_bytes());
+                    r
+                }
+                _ => panic!("not a probe"),
+            },
+            RxTransport::Tcp(t) => {
+                let reply = if t.flags & TH_SYN != 0 {
+                    TcpParams {
+                        sport: t.dport,
+                        dport: t.sport,
+                        seq: 9,
+                        ack: t.seq.wrapping_add(1),
+                        flags: TH_SYN | TH_ACK,
+                        window: 1000,
+                        ..TcpParams::default()
+                    }
+                } else {
+                    TcpParams {
+                        sport: t.dport,
+                        dport: t.sport,
+                        seq: t.ack,
+                        flags: TH_RST,
+                        ..TcpParams::default()
+                    }
+                };
+                build_tcp(&p, &reply).unwrap()
+            }
+            RxTransport::Other { .. } => panic!("not a probe"),
+        }
+    }
+
+    /// ICMPv6 echo reply: the builder makes requests, so rewrite the type and recompute the
+    /// checksum over the pseudo header.
+    fn build_icmp6_echo_reply(p: &IpParams, id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut r = build_icmp_echo(p, id, seq, payload).unwrap();
+        r[40] = 129;
+        r[42] = 0;
+        r[43] = 0;
+        let (IpAddr::V6(s), IpAddr::V6(d)) = (p.src, p.dst) else {
+            unreachable!()
+        };
+        let len = (r.len() - 40) as u32;
+        let mut sum: u32 = 0;
+        let mut add = |b: &[u8]| {
+            for c in b.chunks(2) {
+                sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+        };
+        add(&s.octets());
+        add(&d.octets());
+        add(&len.to_be_bytes());
+        add(&[0, 0, 0, 58]);
+        add(&r[40..]);
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        r[42..44].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        r
+    }
+
+    /// Runs the task against a simulated network: `net` gets each probe and may return a reply
+    /// and its delay. Returns the probes sent with their transmit times.
+    struct Sim {
+        t: TraceTask,
+        now: Time,
+        sent: Vec<(Probe, Time)>,
+        pending: Vec<(Time, Vec<u8>)>,
+    }
+
+    impl Sim {
+        fn new(cmd: &str) -> Sim {
+            Sim {
+                t: task(cmd),
+                now: START,
+                sent: Vec::new(),
+                pending: Vec::new(),
+            }
+        }
+
+        fn run(
+            &mut self,
+            mut net: impl FnMut(&[u8], usize) -> Option<(Vec<u8>, Duration)>,
+        ) -> Trace {
+            for _ in 0..10_000 {
+                match self.t.poll(self.now) {
+                    Action::Send(p) => {
+                        assert!(self.sent.last().map_or(true, |(_, tx)| *tx <= self.now));
+                        self.t.on_sent(self.now);
+                        if let Some((r, d)) = net(&p.packet, self.sent.len()) {
+                            self.pending.push((self.now + d, r));
+                        }
+                        self.sent.push((p, self.now));
+                    }
+                    Action::WaitUntil(t) => {
+                        assert!(t > self.now, "wait into the past");
+                        self.pending.sort_by_key(|(at, _)| *at);
+                        if self.pending.first().is_some_and(|(at, _)| *at <= t) {
+                            let (at, r) = self.pending.remove(0);
+                            self.now = at;
+                            self.deliver(&r);
+                        } else {
+                            self.now = t;
+                        }
+                    }
+                    Action::Done => {
+                        let t = std::mem::replace(&mut self.t, task("192.0.2.1"));
+                        let Record::Trace(tr) = Box::new(t).finish(self.now) else {
+                            panic!()
+                        };
+                        return *tr;
+                    }
+                }
+            }
+            panic!("trace did not finish");
+        }
+
+        fn deliver(&mut self, r: &[u8]) {
+            let rx = parse_ip(r).unwrap();
+            // Only what the engine would hand to this task.
+            let key = engine_key(&rx);
+            if self.sent.iter().any(|(p, _)| Some(p.key) == key) {
+                self.t.on_response(&rx, self.now);
+            }
+        }
+    }
+
+    /// A path of routers (None = silent) before the destination, which answers at
+    /// TTL path.len() + 1 and beyond.
+    fn path_net(
+        path: Vec<Option<IpAddr>>,
+    ) -> impl FnMut(&[u8], usize) -> Option<(Vec<u8>, Duration)> {
+        move |pkt, _| {
+            let rx = parse_ip(pkt).unwrap();
+            let hop = usize::from(rx.ttl);
+            let delay = Duration::from_millis(10 * hop as u64);
+            if hop <= path.len() {
+                path[hop - 1].map(|a| (time_exceeded(pkt, a), delay))
+            } else {
+                Some((dst_reply(pkt), delay))
+            }
+        }
+    }
+
+    fn addrs(tr: &Trace) -> Vec<(u8, u8, Option<String>)> {
+        tr.probes
+            .iter()
+            .map(|p| {
+                (
+                    p.ttl,
+                    p.id,
+                    p.replies
+                        .first()
+                        .and_then(|r| r.addr.map(|a| a.to_string())),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_method_reaches_the_destination_v4_and_v6() {
+        for m in ["udp", "udp-paris", "icmp", "icmp-paris", "tcp", "tcp-ack"] {
+            for (dst, r) in [
+                (
+                    "192.0.2.1",
+                    ["198.51.100.1", "198.51.100.2", "198.51.100.3"],
+                ),
+                (
+                    "2001:db8::1",
+                    ["2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::3"],
+                ),
+            ] {
+                let mut sim = Sim::new(&format!("-P {m} {dst}"));
+                let tr = sim.run(path_net(r.iter().map(|a| Some(ip(a))).collect()));
+                let what = format!("{m} {dst}");
+                assert_eq!(tr.stop_reason, TraceStop::COMPLETED, "{what}");
+                assert_eq!((tr.hop_count, tr.probec, tr.stop_hop), (4, 4, 0), "{what}");
+                assert_eq!(
+                    addrs(&tr),
+                    vec![
+                        (1, 1, Some(r[0].to_string())),
+                        (2, 1, Some(r[1].to_string())),
+                        (3, 1, Some(r[2].to_string())),
+                        (4, 1, Some(dst.to_string()))
+                    ],
+                    "{what}"
+                );
+                let last = &tr.probes[3].replies[0];
+                assert_eq!(last.rtt, Timeval::from(Duration::from_millis(40)), "{what}");
+                assert_eq!(tr.probes[0].replies[0].icmp_q_ttl, 1);
+                assert_eq!(tr.probes[0].replies[0].icmp_q_iplen, tr.probe_size);
+                assert_eq!(tr.probes[0].size, tr.probe_size);
+                assert_eq!(tr.method, super::super::options::parse_method(m).unwrap());
+                assert_eq!(tr.sport, SPORT);
+                assert_eq!(tr.src, Some(Addr::from(src_for(ip(dst)))));
+                assert_eq!(tr.start, Timeval::from(START));
+                assert_eq!(
+                    (tr.attempts, tr.gaplimit, tr.loops, tr.firsthop),
+                    (2, 5, 1, 1)
+                );
+                assert_eq!(tr.wait_timeout, Timeval::from(Duration::from_secs(5)));
+                assert!(tr.list.is_some() && tr.cycle.is_some());
+                let proto_flag = last.flags & (reply_flags::TCP | reply_flags::UDP);
+                assert_eq!(
+                    proto_flag,
+                    if m.starts_with("tcp") {
+                        reply_flags::TCP
+                    } else {
+                        0
+                    },
+                    "{what}"
+                );
+                if m.starts_with("tcp") {
+                    let want = if m == "tcp" { TH_SYN | TH_ACK } else { TH_RST };
+                    assert_eq!(last.tcp_flags, want, "{what}");
+                }
+                match m {
+                    "udp" | "udp-paris" => assert_eq!(tr.dport, 33435),
+                    "tcp" | "tcp-ack" => assert_eq!(tr.dport, 80),
+                    "icmp-paris" => {
+                        assert_eq!(tr.dport, SPORT);
+                        assert_eq!(tr.flags, flags::ICMPCSUMDP);
+                    }
+                    _ => assert_eq!(tr.dport, 0),
+                }
+            }
+        }
+    }
+
+    /// The fields load balancers hash on: addresses, protocol, TOS/traffic class, flow label,
+    /// ports (UDP/TCP) or ICMP type, code and checksum.
+    fn flow_id(pkt: &[u8]) -> (IpAddr, u8, u32, Vec<u8>) {
+        let rx = parse_ip(pkt).unwrap();
+        let hl = if rx.is_ipv6() { 40 } else { 20 };
+        let flow_label = if rx.is_ipv6() {
+            u32::from_be_bytes([0, pkt[1] & 0x0f, pkt[2], pkt[3]])
+        } else {
+            0
+        };
+        let l4 = match &rx.transport {
+            RxTransport::Icmp(_) => vec![pkt[hl], pkt[hl + 1], pkt[hl + 2], pkt[hl + 3]],
+            _ => pkt[hl..hl + 4].to_vec(),
+        };
+        (rx.dst, rx.tos, flow_label, l4)
+    }
+
+    #[test]
+    fn paris_methods_keep_the_flow_identifier_and_classic_ones_vary_it() {
+        for (m, constant) in [
+            ("udp-paris", true),
+            ("icmp-paris", true),
+            ("tcp", true),
+            ("tcp-ack", true),
+            ("udp", false),
+            ("icmp", false),
+        ] {
+            for dst in ["192.0.2.1", "2001:db8::1"] {
+                let mut sim = Sim::new(&format!("-P {m} -q 1 -g 0 -m 6 -t 8 {dst}"));
+                let tr = sim.run(|_, _| None);
+                assert_eq!((tr.stop_reason, tr.probec), (TraceStop::HOPLIMIT, 6));
+                let ids: Vec<_> = sim.sent.iter().map(|(p, _)| flow_id(&p.packet)).collect();
+                let same = ids.windows(2).all(|w| w[0] == w[1]);
+                assert_eq!(same, constant, "{m} {dst}: {ids:?}");
+                // and every probe carries the trace's engine key
+                assert!(sim.sent.iter().all(|(p, _)| p.key == sim.sent[0].0.key));
+                assert_eq!(sim.sent[0].0.key.local_id, SPORT);
+            }
+        }
+    }
+
+    #[test]
+    fn gaplimit_stops_after_unresponsive_hops() {
+        let mut sim = Sim::new("-g 3 192.0.2.1");
+        let tr = sim.run(path_net(vec![
+            Some(ip("198.51.100.1")),
+            None,
+            None,
+            None,
+            None,
+        ]));
+        assert_eq!(
+            (tr.stop_reason, tr.hop_count, tr.probec),
+            (TraceStop::GAPLIMIT, 4, 7)
+        );
+        // two attempts per silent hop, each given the full 5 s
+        let tx: Vec<Duration> = sim.sent.iter().map(|(_, t)| *t - START).collect();
+        let ms = |v: u64| Duration::from_millis(v);
+        assert_eq!(
+            tx,
+            vec![
+                ms(0),
+                ms(10),
+                ms(5010),
+                ms(10010),
+                ms(15010),
+                ms(20010),
+                ms(25010)
+            ]
+        );
+        assert_eq!(
+            addrs(&tr)[1..],
+            [
+                (2, 1, None),
+                (2, 2, None),
+                (3, 1, None),
+                (3, 2, None),
+                (4, 1, None),
+                (4, 2, None)
+            ]
+        );
+        assert!(tr.lastditch.is_none());
+    }
+
+    #[test]
+    fn gapaction_lastditch_probes_the_destination() {
+        let mut sim = Sim::new("-g 2 -G 2 -q 1 192.0.2.1");
+        let tr = sim.run(|pkt, _| {
+            let rx = parse_ip(pkt).unwrap();
+            // routers are silent; only a probe that can reach the far destination gets an answer
+            (rx.ttl > 30).then(|| (dst_reply(pkt), Duration::from_millis(50)))
+        });
+        assert_eq!(
+            (tr.stop_reason, tr.hop_count, tr.probec, tr.gapaction),
+            (TraceStop::GAPLIMIT, 2, 3, 2)
+        );
+        let ld = tr.lastditch.expect("last-ditch probes");
+        assert_eq!(ld.len(), 1);
+        assert_eq!((ld[0].ttl, ld[0].id), (255, 1));
+        assert_eq!(ld[0].replies[0].addr, Some(Addr::from(ip("192.0.2.1"))));
+    }
+
+    #[test]
+    fn a_loop_stops_the_trace() {
+        let r: Vec<IpAddr> = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+            .iter()
+            .map(|a| ip(a))
+            .collect();
+        let mut sim = Sim::new("192.0.2.1");
+        let tr = sim.run(path_net(vec![
+            Some(r[0]),
+            Some(r[1]),
+            Some(r[2]),
+            Some(r[1]),
+            Some(r[2]),
+        ]));
+        assert_eq!(
+            (tr.stop_reason, tr.stop_data, tr.hop_count),
+            (TraceStop::LOOP, 0, 4)
+        );
+        // -l 2 tolerates the first loop; -l 0 disables the check
+        let mut sim = Sim::new("-l 2 192.0.2.1");
+        let tr = sim.run(path_net(vec![
+            Some(r[0]),
+            Some(r[1]),
+            Some(r[2]),
+            Some(r[1]),
+            Some(r[2]),
+        ]));
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::LOOP, 5));
+        let mut sim = Sim::new("-l 0 192.0.2.1");
+        let tr = sim.run(path_net(vec![
+            Some(r[0]),
+            Some(r[1]),
+            Some(r[2]),
+            Some(r[1]),
+            Some(r[2]),
+        ]));
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::COMPLETED, 6));
+        // the same router at consecutive hops is not a loop
+        let mut sim = Sim::new("192.0.2.1");
+        let tr = sim.run(path_net(vec![Some(r[0]), Some(r[0]), Some(r[1])]));
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::COMPLETED, 4));
+    }
+
+    #[test]
+    fn unreachable_and_other_icmp_stop_the_trace() {
+        // (dst, icmp type, code, expected reason, expected stop data)
+        for (dst, t, c, reason, data) in [
+            ("192.0.2.1", 3, 1, TraceStop::UNREACH, 1),
+            ("192.0.2.1", 3, 13, TraceStop::UNREACH, 13),
+            ("192.0.2.1", 3, 3, TraceStop::COMPLETED, 0),
+            ("192.0.2.1", 12, 0, TraceStop::ICMP, 12),
+            ("2001:db8::1", 1, 1, TraceStop::UNREACH, 1),
+            ("2001:db8::1", 1, 3, TraceStop::UNREACH, 3),
+            ("2001:db8::1", 1, 4, TraceStop::COMPLETED, 0),
+            ("2001:db8::1", 2, 0, TraceStop::ICMP, 2),
+        ] {
+            let router = if dst.contains(':') {
+                ip("2001:db8:1::1")
+            } else {
+                ip("198.51.100.1")
+            };
+            let mut sim = Sim::new(&format!("-P udp {dst}"));
+            let tr = sim.run(|pkt, _| {
+                let rx = parse_ip(pkt).unwrap();
+                let r = if rx.ttl == 1 {
+                    time_exceeded(pkt, router)
+                } else {
+                    icmp_error(pkt, router, t, c, &[])
+                };
+                Some((r, Duration::from_millis(5)))
+            });
+            assert_eq!(
+                (tr.stop_reason, tr.stop_data, tr.hop_count),
+                (reason, data, 2),
+                "{dst} {t}/{c}"
+            );
+            let last = &tr.probes[1].replies[0];
+            assert_eq!((last.icmp_type, last.icmp_code), (t, c));
+        }
+    }
+
+    #[test]
+    fn tcp_reset_and_synack_from_the_destination() {
+        let mut sim = Sim::new("-P tcp -d 443 192.0.2.1");
+        let tr = sim.run(|pkt, _| {
+            let rx = parse_ip(pkt).unwrap();
+            let t = rx.tcp().unwrap();
+            assert_eq!((t.dport, t.flags), (443, TH_SYN));
+            let mut p = IpParams::new(rx.dst, rx.src);
+            p.ttl = 61;
+            // a closed port answers a SYN with RST+ACK acknowledging seq + 1
+            let rst = TcpParams {
+                sport: 443,
+                dport: t.sport,
+                ack: t.seq.wrapping_add(1),
+                flags: TH_RST | TH_ACK,
+                ..TcpParams::default()
+            };
+            (rx.ttl == 2).then(|| (build_tcp(&p, &rst).unwrap(), Duration::from_millis(3)))
+        });
+        assert_eq!(
+            (tr.stop_reason, tr.hop_count, tr.dport),
+            (TraceStop::COMPLETED, 2, 443)
+        );
+        let r = &tr.probes[2].replies[0];
+        assert_eq!(
+            (r.tcp_flags, r.reply_ttl, r.flags),
+            (
+                TH_RST | TH_ACK,
+                61,
+                reply_flags::REPLY_TTL | reply_flags::TS_SOCK_RX | reply_flags::TCP
+            )
+        );
+        assert_eq!((tr.probes[2].ttl, tr.probes[2].id), (2, 1));
+        // a SYN+ACK acknowledging another sequence number answers no probe
+        let mut sim = Sim::new("-P tcp -q 1 -m 1 192.0.2.1");
+        let tr = sim.run(|pkt, _| {
+            let rx = parse_ip(pkt).unwrap();
+            let t = rx.tcp().unwrap();
+            let p = IpParams::new(rx.dst, rx.src);
+            let bogus = TcpParams {
+                sport: 80,
+                dport: t.sport,
+                ack: t.seq.wrapping_add(2),
+                flags: TH_SYN | TH_ACK,
+                ..TcpParams::default()
+            };
+            Some((build_tcp(&p, &bogus).unwrap(), Duration::from_millis(3)))
+        });
+        assert_eq!(tr.stop_reason, TraceStop::HOPLIMIT);
+        assert!(tr.probes[0].replies.is_empty());
+    }
+
+    #[test]
+    fn attempts_timeouts_and_all_attempts() {
+        let r1 = ip("198.51.100.1");
+        // hop 1 answers only the second attempt
+        let mut sim = Sim::new("-q 3 -m 1 192.0.2.1");
+        let tr =
+            sim.run(|pkt, n| (n == 1).then(|| (time_exceeded(pkt, r1), Duration::from_millis(7))));
+        assert_eq!(addrs(&tr), vec![(1, 1, None), (1, 2, Some(r1.to_string()))]);
+        assert_eq!(tr.stop_reason, TraceStop::HOPLIMIT);
+        assert_eq!(sim.sent[1].1 - sim.sent[0].1, Duration::from_secs(5));
+        // -Q sends every attempt; -W spaces all probes (in centiseconds)
+        let mut sim = Sim::new("-Q -q 3 -W 150 -m 2 -w 1 192.0.2.1");
+        let tr = sim.run(path_net(vec![Some(r1)]));
+        assert_eq!(tr.probec, 6);
+        assert_eq!(tr.flags, flags::ALLATTEMPTS);
+        assert_eq!(addrs(&tr).iter().filter(|a| a.2.is_some()).count(), 6);
+        assert_eq!(tr.stop_reason, TraceStop::COMPLETED);
+        assert!(sim
+            .sent
+            .windows(2)
+            .all(|w| w[1].1 - w[0].1 == Duration::from_millis(1500)));
+        assert_eq!(tr.wait_probe, Timeval::from(Duration::from_millis(1500)));
+        // -H spaces probes of the same TTL; -f starts further out
+        let mut sim = Sim::new("-Q -H 2 -f 3 -m 3 192.0.2.1");
+        let tr = sim.run(path_net(vec![Some(r1), Some(r1), Some(r1)]));
+        assert_eq!(
+            addrs(&tr),
+            vec![(3, 1, Some(r1.to_string())), (3, 2, Some(r1.to_string()))]
+        );
+        assert_eq!(sim.sent[1].1 - sim.sent[0].1, Duration::from_secs(2));
+        assert_eq!(
+            (tr.hop_count, tr.firsthop, tr.stop_reason),
+            (3, 3, TraceStop::HOPLIMIT)
+        );
+    }
+
+    #[test]
+    fn late_replies_go_to_the_probe_they_answer() {
+        let r2 = ip("198.51.100.2");
+        for m in ["udp", "udp-paris", "icmp", "icmp-paris", "tcp", "tcp-ack"] {
+            // the reply to the first attempt at hop 1 arrives after its timeout, once the
+            // second attempt is out; hop 2 answers at once
+            let mut sim = Sim::new(&format!("-P {m} -m 2 192.0.2.1"));
+            let tr = sim.run(|pkt, n| match n {
+                0 => Some((
+                    time_exceeded(pkt, ip("198.51.100.1")),
+                    Duration::from_millis(6000),
+                )),
+                1 => None,
+                _ => Some((time_exceeded(pkt, r2), Duration::from_millis(20))),
+            });
+            assert_eq!(
+                addrs(&tr),
+                vec![
+                    (1, 1, Some("198.51.100.1".to_string())),
+                    (1, 2, None),
+                    (2, 1, Some(r2.to_string()))
+                ],
+                "{m}"
+            );
+            assert_eq!(
+                tr.probes[0].replies[0].rtt,
+                Timeval::from(Duration::from_secs(6)),
+                "{m}"
+            );
+            // the late reply ended hop 1: no third attempt there
+            assert_eq!(tr.probec, 3, "{m}");
+        }
+        // a late port unreachable from the destination at hop 2 ends the trace there, with
+        // hop 3 already probed
+        let mut sim = Sim::new("-P udp -q 1 192.0.2.1");
+        let tr = sim.run(|pkt, n| match n {
+            0 => Some((
+                time_exceeded(pkt, ip("198.51.100.1")),
+                Duration::from_millis(5),
+            )),
+            1 => Some((dst_reply(pkt), Duration::from_millis(5500))),
+            _ => None,
+        });
+        assert_eq!(
+            (tr.stop_reason, tr.stop_hop, tr.hop_count, tr.probec),
+            (TraceStop::COMPLETED, 2, 3, 3)
+        );
+        assert_eq!(
+            tr.probes[1].replies[0].addr,
+            Some(Addr::from(ip("192.0.2.1")))
+        );
+    }
+
+    #[test]
+    fn const_payload_paris_matches_by_ipid() {
+        let mut sim = Sim::new("-P udp-paris -O const-payload -m 2 192.0.2.1");
+        let tr = sim.run(|pkt, n| match n {
+            0 => Some((
+                time_exceeded(pkt, ip("198.51.100.1")),
+                Duration::from_millis(5200),
+            )),
+            1 => None,
+            _ => Some((
+                time_exceeded(pkt, ip("198.51.100.2")),
+                Duration::from_millis(10),
+            )),
+        });
+        assert_eq!(
+            addrs(&tr)[..2],
+            [(1, 1, Some("198.51.100.1".to_string())), (1, 2, None)]
+        );
+        assert_eq!(tr.flags, flags::CONSTPAYLOAD);
+        let mut sim = Sim::new("-P icmp-paris -O const-payload -m 3 -q 1 2001:db8::1");
+        let tr = sim.run(path_net(vec![Some(ip("2001:db8:1::1"))]));
+        assert_eq!(tr.stop_reason, TraceStop::COMPLETED);
+        let sums: Vec<u16> = sim
+            .sent
+            .iter()
+            .map(|(p, _)| probe::icmp_checksum_of(&p.packet, true))
+            .collect();
+        assert!(sums.iter().all(|s| *s == tr.dport));
+    }
+
+    #[test]
+    fn ttl_exceeded_from_the_destination_and_option_t() {
+        let dst = ip("192.0.2.1");
+        let net = |pkt: &[u8], _| Some((time_exceeded(pkt, dst), Duration::from_millis(1)));
+        let tr = Sim::new("-m 3 192.0.2.1").run(net);
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::COMPLETED, 1));
+        let tr = Sim::new("-T -m 2 192.0.2.1").run(net);
+        assert_eq!(
+            (tr.stop_reason, tr.hop_count, tr.flags),
+            (TraceStop::HOPLIMIT, 2, flags::IGNORETTLDST)
+        );
+        // further out the destination's address repeats non-adjacently: a loop
+        let tr = Sim::new("-T -m 5 192.0.2.1").run(net);
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::LOOP, 3));
+    }
+
+    #[test]
+    fn mpls_extensions_and_reply_fields_are_recorded() {
+        let stack = [MplsLabelEntry {
+            label: 16001,
+            tc: 0,
+            s: true,
+            ttl: 1,
+        }];
+        let ext = IcmpExtObject::mpls_stack(&stack);
+        let tr = Sim::new("-m 1 192.0.2.1").run(|pkt, _| {
+            Some((
+                icmp_error(pkt, ip("198.51.100.1"), 11, 0, std::slice::from_ref(&ext)),
+                Duration::from_millis(2),
+            ))
+        });
+        let r = &tr.probes[0].replies[0];
+        assert_eq!(r.icmp_exts.len(), 1);
+        assert!(r.icmp_exts[0].is_mpls());
+        assert_eq!(r.icmp_exts[0].data, ext.data);
+        assert_eq!(
+            (
+                r.reply_ttl,
+                r.reply_ipid,
+                r.icmp_type,
+                r.icmp_code,
+                r.icmp_q_ttl
+            ),
+            (250, 77, 11, 0, 1)
+        );
+        assert_eq!(r.flags, reply_flags::REPLY_TTL | reply_flags::TS_SOCK_RX);
+        assert!(r.reply_size > tr.probe_size);
+    }
+
+    #[test]
+    fn replies_for_other_flows_are_ignored_and_halting_is_recorded() {
+        let mut t = task("-P udp-paris 192.0.2.1");
+        let Action::Send(p) = t.poll(START) else {
+            panic!()
+        };
+        t.on_sent(START);
+        // quotes with another destination port, or a checksum no probe carried
+        let te = parse_ip(&time_exceeded(&p.packet, ip("198.51.100.1"))).unwrap();
+        for change in [(1u16, None), (33435, Some(9u16))] {
+            let mut other = te.clone();
+            if let RxTransport::Icmp(i) = &mut other.transport {
+                if let Some(QuotedTransport::Udp {
+                    dport, checksum, ..
+                }) = i.quote.as_mut().map(|q| &mut q.transport)
+                {
+                    *dport = change.0;
+                    *checksum = change.1.unwrap_or(*checksum);
+                }
+            }
+            assert_ne!(other, te);
+            t.on_response(&other, START + Duration::from_millis(1));
+        }
+        assert_eq!(
+            t.poll(START + Duration::from_millis(2)),
+            Action::WaitUntil(START + Duration::from_secs(5))
+        );
+        let Record::Trace(tr) = Box::new(t).finish(START + Duration::from_secs(1)) else {
+            panic!()
+        };
+        assert_eq!(
+            (tr.stop_reason, tr.probec, tr.hop_count),
+            (TraceStop::HALTED, 1, 1)
+        );
+        assert!(tr.probes[0].replies.is_empty());
+    }
+
+    #[test]
+    fn build_errors_end_the_trace_with_an_error() {
+        let opts = TraceOptions::parse(&["192.0.2.1"]).unwrap();
+        let list = Arc::new(List::default());
+        let cycle = Arc::new(Cycle::default());
+        // an IPv6 source for an IPv4 destination cannot be built
+        let env = TaskEnv {
+            src: ip("2001:db8::10"),
+            default_sport: SPORT,
+            start: START,
+            list,
+            cycle,
+        };
+        let mut t = TraceTask::new(opts, env);
+        assert_eq!(t.poll(START), Action::Done);
+        let Record::Trace(tr) = Box::new(t).finish(START) else {
+            panic!()
+        };
+        assert_eq!(tr.stop_reason, TraceStop::ERROR);
+        assert!(tr.errmsg.unwrap().contains("could not build probe"));
     }
 }

@@ -3,6 +3,7 @@
 mod cycle;
 mod dealias;
 mod fmt;
+mod udpprobe;
 mod ping;
 mod trace;
 
@@ -24,6 +25,7 @@ pub fn to_json(rec: &Record) -> Result<Option<String>> {
         Record::Ping(p) => ping::render(p),
         Record::Trace(t) => trace::render(t),
         Record::Dealias(d) => dealias::render(d)?,
+        Record::Udpprobe(x) => udpprobe::render(x),
         Record::List(_) | Record::CycleDef(_) => return Ok(None),
     }))
 }

@@ -3,6 +3,7 @@
 
 mod dealias;
 mod list;
+mod udpprobe;
 mod ping;
 mod trace;
 
@@ -210,6 +211,7 @@ impl<R: Read> WartsReader<R> {
             obj::TRACE => Record::Trace(Box::new(trace::read(st, &mut c)?)),
             obj::PING => Record::Ping(Box::new(ping::read(st, &mut c)?)),
             obj::DEALIAS => Record::Dealias(Box::new(dealias::read(st, &mut c)?)),
+            obj::UDPPROBE => Record::Udpprobe(Box::new(udpprobe::read(st, &mut c)?)),
             // Known but not yet decoded types, and unknown types, are skipped.
             _ => return Ok(None),
         }))
@@ -321,6 +323,9 @@ pub(crate) fn encode(st: &mut WriteState, rec: &Record, out: &mut Vec<u8>) -> Re
         }),
         Record::Dealias(d) => measurement(st, obj::DEALIAS, out, |st, side, b| {
             dealias::write(st, d, side, b)
+        }),
+        Record::Udpprobe(x) => measurement(st, obj::UDPPROBE, out, |st, side, b| {
+            udpprobe::write(st, x, side, b)
         }),
     }
 }
