@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod config_file;
+pub mod control;
 pub mod dnp;
 pub mod engine;
 pub mod helper_link;
@@ -12,5 +13,6 @@ pub mod log;
 pub mod options;
 pub mod ping;
 pub mod reload;
+pub mod remote;
 pub mod sandbox;
 pub mod task;

@@ -16,6 +16,9 @@ pub mod text;
 pub mod timeval;
 pub mod trace;
 pub mod warts;
+pub mod neighbourdisc;
+pub mod owamp;
+pub mod tracelb;
 pub mod udpprobe;
 mod wire;
 

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use crate::dealias::Dealias;
 use crate::list::{Cycle, List};
+use crate::neighbourdisc::Neighbourdisc;
+use crate::owamp::Owamp;
+use crate::tracelb::Tracelb;
 use crate::udpprobe::Udpprobe;
 use crate::ping::Ping;
 use crate::trace::Trace;
@@ -44,6 +47,9 @@ pub enum Record {
     Trace(Box<Trace>),
     Ping(Box<Ping>),
     Dealias(Box<Dealias>),
+    Neighbourdisc(Box<Neighbourdisc>),
+    Owamp(Box<Owamp>),
+    Tracelb(Box<Tracelb>),
     Udpprobe(Box<Udpprobe>),
 }
 
@@ -58,6 +64,9 @@ impl Record {
             Record::Trace(_) => obj::TRACE,
             Record::Ping(_) => obj::PING,
             Record::Dealias(_) => obj::DEALIAS,
+            Record::Neighbourdisc(_) => obj::NEIGHBOURDISC,
+            Record::Owamp(_) => obj::OWAMP,
+            Record::Tracelb(_) => obj::TRACELB,
             Record::Udpprobe(_) => obj::UDPPROBE,
         }
     }

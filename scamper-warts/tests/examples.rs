@@ -9,7 +9,7 @@ use scamper_warts::{decompress_reader, json, Record, WartsReader, WartsWriter};
 const EXAMPLES: &str = "/work/shared/spec/examples";
 
 /// Object types this crate decodes completely.
-const SUPPORTED: &[u16] = &[1, 2, 3, 4, 6, 7, 9, 16];
+const SUPPORTED: &[u16] = &[1, 2, 3, 4, 6, 7, 8, 9, 10, 16, 17];
 
 fn warts_files() -> Vec<PathBuf> {
     let mut v = Vec::new();

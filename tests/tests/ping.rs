@@ -171,13 +171,21 @@ fn rtt_through_the_delayed_link() {
         let pings = run.pings();
         let replies = pings[0]["responses"].as_array().unwrap();
         assert_eq!(replies.len(), 3, "{}", run.stdout);
-        for r in replies {
-            let rtt = r["rtt"].as_f64().unwrap();
-            assert!(
-                rtt >= delay && rtt < delay + 10.0,
-                "rtt {rtt} ms with {delay} ms delay"
-            );
-        }
+        let mut rtts: Vec<f64> = replies.iter().map(|r| r["rtt"].as_f64().unwrap()).collect();
+        rtts.sort_by(f64::total_cmp);
+        // The delay program adds the delay; a loaded machine can add a few ms to one probe.
+        assert!(
+            rtts[0] >= delay,
+            "rtt {rtts:?} ms below the {delay} ms delay"
+        );
+        assert!(
+            rtts[1] < delay + 5.0,
+            "median rtt {rtts:?} ms with {delay} ms delay"
+        );
+        assert!(
+            rtts[2] < delay + 25.0,
+            "worst rtt {rtts:?} ms with {delay} ms delay"
+        );
     }
 }
 

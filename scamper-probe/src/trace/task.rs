@@ -418,14 +418,13 @@ impl TraceTask {
         })
     }
 
-    fn build_record(self, _now: Time) -> Trace {
+    fn build_record(self) -> Trace {
         let o = &self.opts;
-        let (stop_reason, stop_data) = self.stop.unwrap_or((TraceStop::HALTED, 0));
-        // A trace stopped before its stop condition (halted, error) keeps the reason it had.
-        let (stop_reason, stop_data) = if self.done {
-            (stop_reason, stop_data)
-        } else {
-            (TraceStop::HALTED, 0)
+        // Stopped by the engine before a stop condition (possibly during last-ditch probing
+        // after the gap limit): halted.
+        let (stop_reason, stop_data) = match self.stop {
+            Some(stop) if self.done => stop,
+            _ => (TraceStop::HALTED, 0),
         };
         let to_probe = |s: &Sent| TraceProbe {
             ttl: s.fields.ttl,
@@ -507,9 +506,11 @@ impl Task for TraceTask {
             }
             let hop = &self.sent[self.hop_first..];
             let replied = hop.iter().any(|s| !s.replies.is_empty());
-            let last_settled = hop
-                .last()
-                .map_or(true, |s| !s.replies.is_empty() || now >= s.tx + wait);
+            // The newest probe of the hop was answered or has timed out (or none was sent).
+            let last_settled = match hop.last() {
+                Some(s) => !s.replies.is_empty() || now >= s.tx + wait,
+                None => true,
+            };
             let n = hop.len();
             let attempts = usize::from(self.opts.attempts);
             match self.phase {
@@ -568,8 +569,8 @@ impl Task for TraceTask {
         }
     }
 
-    fn finish(self: Box<Self>, now: Time) -> Record {
-        Record::Trace(Box::new(self.build_record(now)))
+    fn finish(self: Box<Self>, _now: Time) -> Record {
+        Record::Trace(Box::new(self.build_record()))
     }
 }
 
@@ -781,7 +782,7 @@ mod tests {
             for _ in 0..10_000 {
                 match self.t.poll(self.now) {
                     Action::Send(p) => {
-                        assert!(self.sent.last().map_or(true, |(_, tx)| *tx <= self.now));
+                        assert!(self.sent.iter().all(|(_, tx)| *tx <= self.now));
                         self.t.on_sent(self.now);
                         if let Some((r, d)) = net(&p.packet, self.sent.len()) {
                             self.pending.push((self.now + d, r));
@@ -1383,5 +1384,65 @@ mod tests {
         };
         assert_eq!(tr.stop_reason, TraceStop::ERROR);
         assert!(tr.errmsg.unwrap().contains("could not build probe"));
+    }
+
+    /// Remove the `"ftime":"…"` member, which is local time and so depends on TZ.
+    fn without_ftime(json: &str) -> String {
+        let at = json.find(",\"ftime\":\"").expect("ftime");
+        let end = at + 10 + json[at + 10..].find('"').unwrap() + 1;
+        format!("{}{}", &json[..at], &json[end..])
+    }
+
+    #[test]
+    fn json_matches_records_written_by_scamper() {
+        // examples/trace.warts.json: `trace -P icmp-paris 127.0.0.1` and
+        // `trace -P udp -q 2 127.0.0.1` by scamper 20260420, pid-derived port 39258.
+        let want = [
+            r#"{"type":"trace","version":"0.1","userid":0,"method":"icmp-echo-paris","src":"127.0.0.1","dst":"127.0.0.1","icmp_sum":39258,"stop_reason":"COMPLETED","stop_data":0,"start":{"sec":1795402761,"usec":400224,"ftime":"2026-11-23 02:59:21"},"hop_count":1,"attempts":2,"hoplimit":0,"firsthop":1,"wait":5,"wait_probe":0,"tos":0,"probe_size":44,"probe_count":1,"flags":["icmp-csum-dport"],"hops":[{"addr":"127.0.0.1","probe_ttl":1,"probe_id":1,"probe_size":44,"tx":{"sec":1795402761,"usec":400238},"rtt":0.033,"reply_ttl":64,"reply_tos":0,"flags":["sockrxts"],"reply_ipid":7498,"reply_size":44,"icmp_type":0,"icmp_code":0}]}"#,
+            r#"{"type":"trace","version":"0.1","userid":0,"method":"udp","src":"127.0.0.1","dst":"127.0.0.1","sport":39258,"dport":33435,"stop_reason":"COMPLETED","stop_data":0,"start":{"sec":1795402761,"usec":449700,"ftime":"2026-11-23 02:59:21"},"hop_count":1,"attempts":2,"hoplimit":0,"firsthop":1,"wait":5,"wait_probe":0,"tos":0,"probe_size":44,"probe_count":1,"hops":[{"addr":"127.0.0.1","probe_ttl":1,"probe_id":1,"probe_size":44,"tx":{"sec":1795402761,"usec":449979},"rtt":0.037,"reply_ttl":64,"reply_tos":192,"flags":["sockrxts"],"reply_ipid":7506,"reply_size":72,"icmp_type":3,"icmp_code":3,"icmp_q_ttl":1,"icmp_q_ipl":44,"icmp_q_tos":0}]}"#,
+        ];
+        let lo = ip("127.0.0.1");
+        // (command, start usec, tx usec, rtt usec, reply tos, reply ip id)
+        let runs = [
+            ("-P icmp-paris 127.0.0.1", 400_224, 400_238, 33, 0, 7498),
+            ("-P udp -q 2 127.0.0.1", 449_700, 449_979, 37, 0xc0, 7506),
+        ];
+        for ((cmd, start_us, tx_us, rtt_us, tos, ipid), want) in runs.into_iter().zip(want) {
+            let w: Vec<&str> = cmd.split_whitespace().collect();
+            let list = Arc::new(List {
+                id: 1,
+                name: "default".into(),
+                descr: Some("default".into()),
+                ..List::default()
+            });
+            let cycle = Arc::new(Cycle {
+                list: list.clone(),
+                id: 1,
+                ..Cycle::default()
+            });
+            let start = Duration::from_secs(1_795_402_761) + Duration::from_micros(start_us);
+            let env = TaskEnv {
+                src: lo,
+                default_sport: 39258,
+                start,
+                list,
+                cycle,
+            };
+            let mut t = new_task(TraceOptions::parse(&w).unwrap(), env);
+            let Action::Send(p) = t.poll(start) else {
+                panic!("{cmd}")
+            };
+            let tx = Duration::from_secs(1_795_402_761) + Duration::from_micros(tx_us);
+            t.on_sent(tx);
+            let mut r = parse_ip(&dst_reply(&p.packet)).unwrap();
+            (r.ttl, r.tos, r.ip_id) = (64, tos, ipid);
+            t.on_response(&r, tx + Duration::from_micros(rtt_us));
+            assert_eq!(t.poll(tx), Action::Done);
+            let rec = t.finish(tx);
+            let json = scamper_warts::json::to_json(&rec)
+                .unwrap()
+                .expect("a trace has JSON");
+            assert_eq!(without_ftime(json.trim_end()), without_ftime(want), "{cmd}");
+        }
     }
 }

@@ -3,6 +3,9 @@
 mod cycle;
 mod dealias;
 mod fmt;
+mod neighbourdisc;
+mod owamp;
+mod tracelb;
 mod udpprobe;
 mod ping;
 mod trace;
@@ -26,6 +29,9 @@ pub fn to_json(rec: &Record) -> Result<Option<String>> {
         Record::Trace(t) => trace::render(t),
         Record::Dealias(d) => dealias::render(d)?,
         Record::Udpprobe(x) => udpprobe::render(x),
+        Record::Tracelb(x) => tracelb::render(x),
+        Record::Owamp(x) => owamp::render(x),
+        Record::Neighbourdisc(x) => neighbourdisc::render(x),
         Record::List(_) | Record::CycleDef(_) => return Ok(None),
     }))
 }

@@ -3,6 +3,9 @@
 
 mod dealias;
 mod list;
+mod neighbourdisc;
+mod owamp;
+mod tracelb;
 mod udpprobe;
 mod ping;
 mod trace;
@@ -212,6 +215,9 @@ impl<R: Read> WartsReader<R> {
             obj::PING => Record::Ping(Box::new(ping::read(st, &mut c)?)),
             obj::DEALIAS => Record::Dealias(Box::new(dealias::read(st, &mut c)?)),
             obj::UDPPROBE => Record::Udpprobe(Box::new(udpprobe::read(st, &mut c)?)),
+            obj::TRACELB => Record::Tracelb(Box::new(tracelb::read(st, &mut c)?)),
+            obj::OWAMP => Record::Owamp(Box::new(owamp::read(st, &mut c)?)),
+            obj::NEIGHBOURDISC => Record::Neighbourdisc(Box::new(neighbourdisc::read(st, &mut c)?)),
             // Known but not yet decoded types, and unknown types, are skipped.
             _ => return Ok(None),
         }))
@@ -326,6 +332,15 @@ pub(crate) fn encode(st: &mut WriteState, rec: &Record, out: &mut Vec<u8>) -> Re
         }),
         Record::Udpprobe(x) => measurement(st, obj::UDPPROBE, out, |st, side, b| {
             udpprobe::write(st, x, side, b)
+        }),
+        Record::Tracelb(x) => measurement(st, obj::TRACELB, out, |st, side, b| {
+            tracelb::write(st, x, side, b)
+        }),
+        Record::Owamp(x) => measurement(st, obj::OWAMP, out, |st, side, b| {
+            owamp::write(st, x, side, b)
+        }),
+        Record::Neighbourdisc(x) => measurement(st, obj::NEIGHBOURDISC, out, |st, side, b| {
+            neighbourdisc::write(st, x, side, b)
         }),
     }
 }
