@@ -1,10 +1,13 @@
-//! The engine's I/O loop: it reads commands from the input source, starts tasks within the
-//! window, drives [`core::Core`] with the clock and received packets, writes finished records,
-//! and acts on the helper's reload and exit notices.
+//! The engine's I/O loop: it takes commands from its sources (the command line or list file,
+//! and attached control clients) within the window, drives [`core::Core`] with the clock and
+//! received packets, writes finished records to each source's sink, and acts on the helper's
+//! reload and exit notices.
 
 pub mod core;
 pub mod dispatch;
 pub mod net;
+pub mod sink;
+pub mod sources;
 
 use crate::command::{self, Command};
 use crate::config_file::Config;
@@ -17,11 +20,13 @@ use crate::{log, reload};
 use net::{RxKind, RxSocket, TxSockets};
 use scamper_proto::{Family, ReopenFile, Request};
 use scamper_warts::{Cycle, List, Record, RecordWriter};
+use sink::Sink;
+use sources::{Feed, Queued, Source, SourceId, Sources};
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// Wall-clock time now.
 pub fn now() -> Time {
@@ -53,13 +58,53 @@ pub struct EngineParams {
     pub sandbox_note: String,
 }
 
-/// Commands from the input source, one line each, through a bounded channel: a reader thread
-/// blocks on the file or stdin, never the engine, and memory follows the channel's capacity,
-/// not the list's length.
-type Commands = mpsc::Receiver<Result<InputLine, String>>;
-
-/// Lines read ahead of the tasks that use them.
+/// Lines read ahead of the tasks that use them: memory follows this, not the list's length.
 const READ_AHEAD: usize = 256;
+
+/// Start the thread that reads the command line's commands or the list file into a bounded
+/// channel, so a slow file or stdin blocks that thread, never the engine. `wake` is poked after
+/// each line.
+fn spawn_reader(
+    p: &mut EngineParams,
+    wake: Arc<Notify>,
+) -> Result<Option<mpsc::Receiver<Result<InputLine, String>>>, String> {
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let items: Box<dyn Iterator<Item = Result<InputLine, String>> + Send> =
+        match std::mem::replace(&mut p.input, Input::None) {
+            Input::File(reader) => {
+                let kind = InputKind::from_options(&p.opts);
+                Box::new(InputReader::new(reader, kind).map(|r| r.map_err(|e| e.to_string())))
+            }
+            // The entry point already refused commands that do not parse (start-up error).
+            Input::Args => Box::new(
+                input::positional_commands(&p.opts)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, command)| {
+                        Ok(InputLine {
+                            line: i as u64 + 1,
+                            command,
+                        })
+                    }),
+            ),
+            Input::None => return Ok(None),
+        };
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            for item in items {
+                if tx.blocking_send(item).is_err() {
+                    return;
+                }
+                wake.notify_one();
+            }
+            drop(tx);
+            wake.notify_one();
+        })
+        .map_err(|e| format!("could not start the input reader: {e}"))?;
+    Ok(Some(rx))
+}
 
 /// Run the prober until its work is done or the helper says exit. Returns the exit status.
 pub fn run(p: EngineParams) -> i32 {
@@ -84,74 +129,37 @@ pub fn run(p: EngineParams) -> i32 {
     })
 }
 
-fn commands_from(p: &mut EngineParams) -> Result<Commands, String> {
-    let (tx, rx) = mpsc::channel(READ_AHEAD);
-    match std::mem::replace(&mut p.input, Input::None) {
-        Input::File(reader) => {
-            let kind = InputKind::from_options(&p.opts);
-            std::thread::Builder::new()
-                .name("input".into())
-                .spawn(move || {
-                    for item in InputReader::new(reader, kind) {
-                        let fatal = item
-                            .as_ref()
-                            .map(|_| false)
-                            .unwrap_or_else(|e| e.is_fatal());
-                        if tx.blocking_send(item.map_err(|e| e.to_string())).is_err() || fatal {
-                            return;
-                        }
-                    }
-                })
-                .map_err(|e| format!("could not start the input reader: {e}"))?;
-        }
-        Input::Args => {
-            // The entry point already refused commands that do not parse (start-up error).
-            let cmds = input::positional_commands(&p.opts).unwrap_or_default();
-            std::thread::Builder::new()
-                .name("input".into())
-                .spawn(move || {
-                    for (i, command) in cmds.into_iter().enumerate() {
-                        let line = InputLine {
-                            line: i as u64 + 1,
-                            command,
-                        };
-                        if tx.blocking_send(Ok(line)).is_err() {
-                            return;
-                        }
-                    }
-                })
-                .map_err(|e| format!("could not start the input reader: {e}"))?;
-        }
-        Input::None => {}
-    }
-    Ok(rx)
+/// The tag the core carries for a task: its source and its id within the source.
+fn tag(source: SourceId, id: u32) -> u64 {
+    (u64::from(source) << 32) | u64::from(id)
+}
+
+fn untag(tag: u64) -> (SourceId, u32) {
+    ((tag >> 32) as SourceId, tag as u32)
 }
 
 struct Engine {
     opts: RunOptions,
     helper: Privileged,
-    notices: tokio::sync::mpsc::UnboundedReceiver<Notice>,
+    notices: mpsc::UnboundedReceiver<Notice>,
     tx: TxSockets,
     rx: Vec<RxSocket>,
-    out: RecordWriter,
-    commands: Commands,
-    input_done: bool,
+    sources: Sources,
+    /// Poked when a source may have new work (a line read, a client command).
+    wake: Arc<Notify>,
     config: Config,
     dnp: Arc<DoNotProbe>,
     core: core::Core,
     default_sport: u16,
-    list: Arc<List>,
-    cycle: Arc<Cycle>,
+    hostname: Option<String>,
     failed: bool,
 }
 
 impl Engine {
     async fn start(mut p: EngineParams) -> Result<Engine, String> {
-        let commands = commands_from(&mut p)?;
         let (helper, notices) = helper_link::start(p.link.try_clone().map_err(|e| e.to_string())?)
             .await
             .map_err(|e| format!("helper: {e}"))?;
-        drop(p.link);
         log::info(&format!("prober confined; {}", p.sandbox_note));
 
         let mut tx = TxSockets::default();
@@ -180,29 +188,36 @@ impl Engine {
             return Err("could not open any raw socket: scamper must be started as root".into());
         }
 
-        let format = scamper_warts::OutputFormat::from_name(p.opts.output_format.name())
-            .ok_or_else(|| format!("output format {} unavailable", p.opts.output_format.name()))?;
-        let mut out = RecordWriter::new(format, p.output).map_err(|e| e.to_string())?;
         let start = now();
-        let list = Arc::new(List {
-            id: p.opts.list_id,
-            name: p.opts.list_name.clone(),
-            descr: Some("default".into()),
-            monitor: p.opts.monitor_name.clone(),
-        });
-        let cycle = Arc::new(Cycle {
-            list: list.clone(),
-            id: p.opts.cycle_id,
-            start_time: start.as_secs() as u32,
-            stop_time: 0,
-            hostname: nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok()),
-        });
-        out.write(&Record::List(list.clone()))
-            .map_err(|e| e.to_string())?;
-        out.write(&Record::CycleStart(cycle.clone()))
-            .map_err(|e| e.to_string())?;
+        let hostname = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok());
+        let wake = Arc::new(Notify::new());
+        let mut sources = Sources::default();
+        let output = std::mem::replace(&mut p.output, Box::new(std::io::sink()));
+        if let Some(lines) = spawn_reader(&mut p, wake.clone())? {
+            let format = scamper_warts::OutputFormat::from_name(p.opts.output_format.name())
+                .ok_or_else(|| {
+                    format!("output format {} unavailable", p.opts.output_format.name())
+                })?;
+            let writer = RecordWriter::new(format, output).map_err(|e| e.to_string())?;
+            let list = Arc::new(List {
+                id: p.opts.list_id,
+                name: p.opts.list_name.clone(),
+                descr: Some("default".into()),
+                monitor: p.opts.monitor_name.clone(),
+            });
+            let cycle = new_cycle(&list, p.opts.cycle_id, start, &hostname);
+            let feed = Feed::Lines {
+                rx: lines,
+                peeked: None,
+                closed: false,
+            };
+            let mut source =
+                Source::new(list.name.clone(), list, cycle, 1, feed, Sink::File(writer));
+            source.queue.push_back(Queued::CycleStart);
+            sources.add(source);
+        }
 
         helper
             .request(Request::Ready)
@@ -216,60 +231,75 @@ impl Engine {
             notices,
             tx,
             rx,
-            out,
-            commands,
-            input_done: false,
+            sources,
+            wake,
             config: p.config,
             dnp: Arc::new(p.dnp),
             default_sport: p.default_sport,
-            list,
-            cycle,
+            hostname,
             failed: false,
         })
     }
 
     /// May another task start now?
-    fn may_admit(&mut self, t: Time) -> bool {
-        if self.input_done {
-            return false;
-        }
+    fn window_allows(&mut self, t: Time) -> bool {
         if self.opts.window > 0 {
             return self.core.active() < self.opts.window as usize;
         }
         self.core.has_capacity(t)
     }
 
-    /// Start tasks from lines already read while the window allows.
+    /// Start tasks from the sources, in priority-weighted turns, while the window allows.
     fn admit(&mut self, t: Time) {
         // Bounded per call so a long run of bad lines cannot starve the loop.
         for _ in 0..1024 {
-            if !self.may_admit(t) {
+            if !self.window_allows(t) {
                 return;
             }
-            match self.commands.try_recv() {
-                Ok(item) => self.start_line(item, t),
-                Err(mpsc::error::TryRecvError::Empty) => return,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.input_done = true;
-                    return;
-                }
-            }
+            let Some(sid) = self.sources.pick() else {
+                return;
+            };
+            self.take_from(sid, t);
         }
     }
 
-    fn start_line(&mut self, item: Result<InputLine, String>, t: Time) {
+    /// Take one command (or the cycle-start marker) from source `sid`.
+    fn take_from(&mut self, sid: SourceId, t: Time) {
+        let Some(src) = self.sources.get(sid) else {
+            return;
+        };
+        if let Some(item) = src.queue.pop_front() {
+            match item {
+                Queued::CycleStart => {
+                    let (list, cycle) = (src.list.clone(), src.cycle.clone());
+                    self.write(sid, &Record::List(list), None);
+                    self.write(sid, &Record::CycleStart(cycle), None);
+                }
+                Queued::Task { id, task } => {
+                    src.active += 1;
+                    self.core.add(task, tag(sid, id), t);
+                }
+            }
+            return;
+        }
+        let Feed::Lines { peeked, .. } = &mut src.feed else {
+            return;
+        };
+        let Some(item) = peeked.take() else { return };
         match item {
             Err(e) => log::error(&e),
-            Ok(line) => match self.make_task(&line.command, t) {
+            Ok(line) => match self.make_task(&line.command, sid, t) {
                 Ok(task) => {
-                    self.core.add(task, line.line, t);
+                    let src = self.sources.get(sid).expect("present");
+                    src.active += 1;
+                    self.core.add(task, tag(sid, line.line as u32), t);
                 }
                 Err(e) => log::error(&format!("line {}: {e}", line.line)),
             },
         }
     }
 
-    fn make_task(&self, text: &str, t: Time) -> Result<Box<dyn Task>, String> {
+    fn make_task(&mut self, text: &str, sid: SourceId, t: Time) -> Result<Box<dyn Task>, String> {
         let cmd = command::parse(text).map_err(|e| format!("{text}: {e}"))?;
         if !self.config.method_enabled(cmd.name()) {
             return Err(format!("{text}: {} disabled", cmd.name()));
@@ -279,28 +309,69 @@ impl Engine {
             return Err(format!("{text}: destination in do-not-probe list"));
         }
         let dst = *dsts.first().ok_or("command without a destination")?;
-        let src = match cmd.src() {
-            Some(src) => src,
+        let src_addr = match cmd.src() {
+            Some(a) => a,
             None => net::source_for(dst).map_err(|e| format!("{text}: no route to {dst}: {e}"))?,
         };
+        let source = self.sources.get(sid).ok_or("source gone")?;
         let env = TaskEnv {
-            src,
+            src: src_addr,
             default_sport: self.default_sport,
             start: t,
-            list: self.list.clone(),
-            cycle: self.cycle.clone(),
+            list: source.list.clone(),
+            cycle: source.cycle.clone(),
         };
-        match cmd {
-            Command::Ping(opts) => Ok(crate::ping::new_task(opts, env)),
+        Ok(match cmd {
+            Command::Ping(opts) => crate::ping::new_task(opts, env),
+        })
+    }
+
+    fn write(&mut self, sid: SourceId, rec: &Record, id: Option<u32>) {
+        let Some(src) = self.sources.get(sid) else {
+            return;
+        };
+        if let Err(e) = src.sink.write(rec, id) {
+            log::error(&format!("could not write a result: {e}"));
+            self.failed = true;
         }
     }
 
+    /// Hand finished records to their sources, and close sources with nothing left to do.
     fn write_finished(&mut self) {
         for f in self.core.take_finished() {
-            if let Err(e) = self.out.write(&f.record) {
-                log::error(&format!("could not write a result: {e}"));
-                self.failed = true;
+            let (sid, id) = untag(f.tag);
+            if let Some(src) = self.sources.get(sid) {
+                src.active = src.active.saturating_sub(1);
+                self.write(sid, &f.record, Some(id));
             }
+        }
+        let done: Vec<SourceId> = self
+            .sources
+            .iter_mut()
+            .filter_map(|s| {
+                s.has_work();
+                s.finished().then_some(s.id)
+            })
+            .collect();
+        for sid in done {
+            self.close_source(sid, now());
+        }
+    }
+
+    /// Write the cycle-stop record and finish the source's sink.
+    fn close_source(&mut self, sid: SourceId, t: Time) {
+        let Some(src) = self.sources.remove(sid) else {
+            return;
+        };
+        let mut stopped = (*src.cycle).clone();
+        stopped.stop_time = t.as_secs() as u32;
+        let mut sink = src.sink;
+        let result = sink
+            .write(&Record::CycleStop(Arc::new(stopped)), None)
+            .and_then(|_| sink.finish());
+        if let Err(e) = result {
+            log::error(&format!("could not finish output: {e}"));
+            self.failed = true;
         }
     }
 
@@ -399,7 +470,8 @@ impl Engine {
                 .run(t, &mut |probe| tx.send(probe.dst, &probe.packet));
             self.write_finished();
             self.core.expire_holds(t);
-            if exit || (self.input_done && self.core.active() == 0 && self.opts.exits_when_idle()) {
+            let idle = self.sources.is_empty() && self.core.active() == 0;
+            if exit || (idle && self.opts.exits_when_idle()) {
                 break;
             }
             let wake = self
@@ -407,11 +479,11 @@ impl Engine {
                 .next_deadline()
                 .unwrap_or(t + Duration::from_secs(1));
             let sleep = wake.saturating_sub(now()).min(Duration::from_secs(1));
-            let want_input = self.may_admit(now());
+            let want_input = self.window_allows(now());
             let which = tokio::select! {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
-                line = self.commands.recv(), if want_input => Event::Line(line),
+                _ = self.wake.notified(), if want_input => Event::Work,
                 r = readable(&self.rx) => Event::Readable(r),
                 _ = tokio::time::sleep(sleep) => Event::Timer,
             };
@@ -422,37 +494,38 @@ impl Engine {
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
                 Event::Readable(Some(i)) => self.drain_socket(i).await,
-                Event::Line(Some(item)) => self.start_line(item, now()),
-                Event::Line(None) => self.input_done = true,
-                Event::Readable(None) | Event::Timer => {}
+                Event::Readable(None) | Event::Work | Event::Timer => {}
             }
         }
-        // Shutdown: records of tasks still running are written as they stand.
+        // Shutdown: records of tasks still running are written as they stand, then every
+        // source's cycle is closed.
         let t = now();
         self.core.halt_all(t);
-        self.write_finished();
-        let mut stopped = (*self.cycle).clone();
-        stopped.stop_time = t.as_secs() as u32;
-        let _ = self.out.write(&Record::CycleStop(Arc::new(stopped)));
-        match self.out.finish() {
-            Ok(mut w) => {
-                if let Err(e) = w.flush() {
-                    log::error(&format!("could not flush output: {e}"));
-                    self.failed = true;
-                }
-            }
-            Err(e) => {
-                log::error(&format!("could not finish output: {e}"));
-                self.failed = true;
-            }
+        for f in self.core.take_finished() {
+            let (sid, id) = untag(f.tag);
+            self.write(sid, &f.record, Some(id));
+        }
+        let ids: Vec<SourceId> = self.sources.iter().map(|s| s.id).collect();
+        for sid in ids {
+            self.close_source(sid, t);
         }
         i32::from(self.failed)
     }
 }
 
+fn new_cycle(list: &Arc<List>, id: u32, start: Time, hostname: &Option<String>) -> Arc<Cycle> {
+    Arc::new(Cycle {
+        list: list.clone(),
+        id,
+        start_time: start.as_secs() as u32,
+        stop_time: 0,
+        hostname: hostname.clone(),
+    })
+}
+
 enum Event {
     Notice(Notice),
-    Line(Option<Result<InputLine, String>>),
+    Work,
     Readable(Option<usize>),
     Timer,
 }
