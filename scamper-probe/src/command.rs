@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use crate::ping::{PingOptions, PingOptionsError};
+use crate::trace::{TraceOptions, TraceOptionsError};
 
 /// Measurement names of the manual that this implementation does not run yet.
-const NOT_YET_SUPPORTED: [&str; 11] = [
-    "trace",
+const NOT_YET_SUPPORTED: [&str; 10] = [
     "tracelb",
     "dealias",
     "host",
@@ -30,6 +30,7 @@ const NOT_YET_SUPPORTED: [&str; 11] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Ping(PingOptions),
+    Trace(TraceOptions),
 }
 
 impl Command {
@@ -37,6 +38,7 @@ impl Command {
     pub fn src(&self) -> Option<IpAddr> {
         match self {
             Command::Ping(p) => p.src,
+            Command::Trace(t) => t.src,
         }
     }
 
@@ -44,6 +46,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Ping(_) => "ping",
+            Command::Trace(_) => "trace",
         }
     }
 
@@ -51,6 +54,7 @@ impl Command {
     pub fn dsts(&self) -> Vec<IpAddr> {
         match self {
             Command::Ping(p) => vec![p.dst],
+            Command::Trace(t) => vec![t.dst],
         }
     }
 }
@@ -77,6 +81,8 @@ pub enum CommandError {
     NotSupported(String),
     #[error("ping: {0}")]
     Ping(#[from] PingOptionsError),
+    #[error("trace: {0}")]
+    Trace(#[from] TraceOptionsError),
 }
 
 /// Split a command into words as scamper's option parser does: words are separated by
@@ -133,6 +139,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             refuse_unimplemented_ping(&opts)?;
             Ok(Command::Ping(opts))
         }
+        "trace" => Ok(Command::Trace(crate::trace::parse(args)?)),
         other if NOT_YET_SUPPORTED.contains(&other) => {
             Err(CommandError::NotSupported(other.to_string()))
         }
@@ -146,6 +153,7 @@ impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Command::Ping(p) => write!(f, "ping {p}"),
+            Command::Trace(t) => write!(f, "trace {t}"),
         }
     }
 }

@@ -16,3 +16,4 @@ pub mod reload;
 pub mod remote;
 pub mod sandbox;
 pub mod task;
+pub mod trace;

@@ -323,6 +323,7 @@ impl Engine {
         };
         Ok(match cmd {
             Command::Ping(opts) => crate::ping::new_task(opts, env),
+            Command::Trace(opts) => crate::trace::new_task(opts, env),
         })
     }
 
