@@ -105,14 +105,9 @@ fn main() -> ExitCode {
 /// Options whose behaviour belongs to later work fail loudly rather than being ignored.
 fn refuse_unimplemented(opts: &RunOptions) -> Result<(), String> {
     if let Mode::Control(c) = &opts.mode {
-        let which = match (&c.inet, &c.unix, &c.remote) {
-            (Some(_), _, _) => "-P",
-            (_, Some(_), _) => "-U",
-            _ => "-R",
-        };
-        return Err(format!(
-            "{which}: control sockets are not yet supported by scamper-rs"
-        ));
+        if c.remote.is_some() {
+            return Err("-R: remote control is not yet supported by scamper-rs".into());
+        }
     }
     let x = &opts.extra;
     for (set, name) in [

@@ -7,6 +7,7 @@
 //! [`protocol`]; the engine owns the sources and tasks the clients create.
 
 pub mod protocol;
+pub mod server;
 pub mod uuencode;
 
 use tokio::io::{AsyncRead, AsyncWrite};

@@ -299,17 +299,22 @@ impl Core {
         }
     }
 
-    fn complete(&mut self, id: TaskId, now: Time) {
-        let Some(slot) = self.slots.remove(&id) else {
-            return;
-        };
-        for key in &slot.keys {
+    /// Release a finished task's probe signatures: at once, or after the hold time.
+    fn release_keys(&mut self, keys: &[MatchKey], now: Time) {
+        for key in keys {
             if self.hold.is_zero() {
                 self.keys.remove(key);
             } else {
                 self.keys.insert(*key, Holder::Until(now + self.hold));
             }
         }
+    }
+
+    fn complete(&mut self, id: TaskId, now: Time) {
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
+        self.release_keys(&slot.keys, now);
         let record = slot.task.finish(now);
         self.finished.push(Finished {
             record,
@@ -321,6 +326,15 @@ impl Core {
     pub fn halt(&mut self, id: TaskId, now: Time) {
         self.ready.retain(|&t| t != id);
         self.complete(id, now);
+    }
+
+    /// Drop a task without producing its record (its client went away). Its probe signatures
+    /// are still held, so late replies cannot reach a new task.
+    pub fn discard(&mut self, id: TaskId, now: Time) {
+        self.ready.retain(|&t| t != id);
+        if let Some(slot) = self.slots.remove(&id) {
+            self.release_keys(&slot.keys, now);
+        }
     }
 
     /// Stop every task (shutdown): records of tasks in progress are produced as they stand.

@@ -3,6 +3,7 @@
 //! received packets, writes finished records to each source's sink, and acts on the helper's
 //! reload and exit notices.
 
+mod clients;
 pub mod core;
 pub mod dispatch;
 pub mod net;
@@ -11,10 +12,12 @@ pub mod sources;
 
 use crate::command::{self, Command};
 use crate::config_file::Config;
+use crate::control::server::{self, ClientEvent};
+use crate::control::ClientConn;
 use crate::dnp::DoNotProbe;
 use crate::helper_link::{self, Notice, Privileged};
 use crate::input::{self, InputKind, InputLine, InputReader};
-use crate::options::RunOptions;
+use crate::options::{Mode, RunOptions};
 use crate::task::{Task, TaskEnv, Time};
 use crate::{log, reload};
 use net::{RxKind, RxSocket, TxSockets};
@@ -22,6 +25,7 @@ use scamper_proto::{Family, ReopenFile, Request};
 use scamper_warts::{Cycle, List, Record, RecordWriter};
 use sink::Sink;
 use sources::{Feed, Queued, Source, SourceId, Sources};
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -153,6 +157,22 @@ struct Engine {
     default_sport: u16,
     hostname: Option<String>,
     failed: bool,
+    /// The `-f` file name, for `source list`.
+    input_file: Option<String>,
+    /// Tasks in the core, by tag, so a client can halt one and an abandoned source's tasks can
+    /// be dropped.
+    running: HashMap<u64, core::TaskId>,
+    clients: HashMap<u64, clients::Client>,
+    next_client: u64,
+    client_events_tx: mpsc::Sender<(u64, ClientEvent)>,
+    client_events: mpsc::Receiver<(u64, ClientEvent)>,
+    /// Kept so the channel stays open while no listener exists; `-R` adds clients through it.
+    new_clients_tx: mpsc::Sender<ClientConn>,
+    new_clients: mpsc::Receiver<ClientConn>,
+    /// `shutdown done`: exit once every source is finished.
+    exit_when_done: bool,
+    /// `shutdown now`.
+    exit_now: bool,
 }
 
 impl Engine {
@@ -219,10 +239,47 @@ impl Engine {
             sources.add(source);
         }
 
+        let (new_clients_tx, new_clients) = mpsc::channel(64);
+        if let Mode::Control(ctl) = &p.opts.mode {
+            if let Some(path) = &ctl.unix {
+                let fd = helper
+                    .open(Request::BindControlUnix)
+                    .await
+                    .map_err(|e| format!("-U {}: {e}", path.display()))?;
+                let std_listener = std::os::unix::net::UnixListener::from(fd);
+                std_listener
+                    .set_nonblocking(true)
+                    .map_err(|e| e.to_string())?;
+                let listener =
+                    tokio::net::UnixListener::from_std(std_listener).map_err(|e| e.to_string())?;
+                let name = path.display().to_string();
+                tokio::spawn(server::accept_unix(listener, name, new_clients_tx.clone()));
+            }
+            if let Some(inet) = &ctl.inet {
+                let fd = helper
+                    .open(Request::BindControlTcp)
+                    .await
+                    .map_err(|e| format!("-P {}: {e}", inet.socket_addr()))?;
+                let std_listener = std::net::TcpListener::from(fd);
+                std_listener
+                    .set_nonblocking(true)
+                    .map_err(|e| e.to_string())?;
+                let listener =
+                    tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
+                tokio::spawn(server::accept_tcp(listener, new_clients_tx.clone()));
+            }
+        }
+        let input_file = match &p.opts.mode {
+            Mode::File(crate::options::InputFile::Path(f)) => Some(f.display().to_string()),
+            Mode::File(crate::options::InputFile::Stdin) => Some("-".into()),
+            _ => None,
+        };
+
         helper
             .request(Request::Ready)
             .await
             .map_err(|e| format!("helper: {e}"))?;
+        let (client_events_tx, client_events) = mpsc::channel(256);
         let hold = Duration::from_secs(p.opts.holdtime as u64);
         Ok(Engine {
             core: core::Core::new(p.opts.pps, hold, start),
@@ -238,6 +295,16 @@ impl Engine {
             default_sport: p.default_sport,
             hostname,
             failed: false,
+            input_file,
+            running: HashMap::new(),
+            clients: HashMap::new(),
+            next_client: 0,
+            client_events_tx,
+            client_events,
+            new_clients_tx,
+            new_clients,
+            exit_when_done: false,
+            exit_now: false,
         })
     }
 
@@ -277,9 +344,11 @@ impl Engine {
                 }
                 Queued::Task { id, task } => {
                     src.active += 1;
-                    self.core.add(task, tag(sid, id), t);
+                    let task = self.core.add(task, tag(sid, id), t);
+                    self.running.insert(tag(sid, id), task);
                 }
             }
+            self.maybe_more(sid);
             return;
         }
         let Feed::Lines { peeked, .. } = &mut src.feed else {
@@ -292,26 +361,30 @@ impl Engine {
                 Ok(task) => {
                     let src = self.sources.get(sid).expect("present");
                     src.active += 1;
-                    self.core.add(task, tag(sid, line.line as u32), t);
+                    let g = tag(sid, line.line as u32);
+                    let task = self.core.add(task, g, t);
+                    self.running.insert(g, task);
                 }
-                Err(e) => log::error(&format!("line {}: {e}", line.line)),
+                Err(e) => log::error(&format!("line {}: {}: {e}", line.line, line.command)),
             },
         }
     }
 
+    /// Parse a command and allocate its task; the error is the reason alone (the control
+    /// socket sends it as `ERR command not accepted: <reason>`).
     fn make_task(&mut self, text: &str, sid: SourceId, t: Time) -> Result<Box<dyn Task>, String> {
-        let cmd = command::parse(text).map_err(|e| format!("{text}: {e}"))?;
+        let cmd = command::parse(text).map_err(|e| e.to_string())?;
         if !self.config.method_enabled(cmd.name()) {
-            return Err(format!("{text}: {} disabled", cmd.name()));
+            return Err(format!("{} disabled", cmd.name()));
         }
         let dsts = cmd.dsts();
         if dsts.iter().any(|d| self.dnp.contains(*d)) {
-            return Err(format!("{text}: destination in do-not-probe list"));
+            return Err("destination in do-not-probe list".into());
         }
-        let dst = *dsts.first().ok_or("command without a destination")?;
+        let dst = *dsts.first().ok_or("invalid destination address")?;
         let src_addr = match cmd.src() {
             Some(a) => a,
-            None => net::source_for(dst).map_err(|e| format!("{text}: no route to {dst}: {e}"))?,
+            None => net::source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?,
         };
         let source = self.sources.get(sid).ok_or("source gone")?;
         let env = TaskEnv {
@@ -331,15 +404,19 @@ impl Engine {
         let Some(src) = self.sources.get(sid) else {
             return;
         };
-        if let Err(e) = src.sink.write(rec, id) {
-            log::error(&format!("could not write a result: {e}"));
-            self.failed = true;
+        match src.sink.write(rec, id) {
+            Ok(queued) => self.check_backlog(sid, queued),
+            Err(e) => {
+                log::error(&format!("could not write a result: {e}"));
+                self.failed = true;
+            }
         }
     }
 
     /// Hand finished records to their sources, and close sources with nothing left to do.
     fn write_finished(&mut self) {
         for f in self.core.take_finished() {
+            self.running.remove(&f.tag);
             let (sid, id) = untag(f.tag);
             if let Some(src) = self.sources.get(sid) {
                 src.active = src.active.saturating_sub(1);
@@ -373,6 +450,9 @@ impl Engine {
         if let Err(e) = result {
             log::error(&format!("could not finish output: {e}"));
             self.failed = true;
+        }
+        if let Feed::Client { client } = src.feed {
+            self.source_closed(client);
         }
     }
 
@@ -472,7 +552,10 @@ impl Engine {
             self.write_finished();
             self.core.expire_holds(t);
             let idle = self.sources.is_empty() && self.core.active() == 0;
-            if exit || (idle && self.opts.exits_when_idle()) {
+            if exit
+                || self.exit_now
+                || (idle && (self.opts.exits_when_idle() || self.exit_when_done))
+            {
                 break;
             }
             let wake = self
@@ -485,6 +568,8 @@ impl Engine {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
                 _ = self.wake.notified(), if want_input => Event::Work,
+                Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
+                Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
                 r = readable(&self.rx) => Event::Readable(r),
                 _ = tokio::time::sleep(sleep) => Event::Timer,
             };
@@ -495,6 +580,8 @@ impl Engine {
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
                 Event::Readable(Some(i)) => self.drain_socket(i).await,
+                Event::NewClient(conn) => self.add_client(conn),
+                Event::Client(id, ev) => self.on_client_event(id, ev),
                 Event::Readable(None) | Event::Work | Event::Timer => {}
             }
         }
@@ -527,6 +614,8 @@ fn new_cycle(list: &Arc<List>, id: u32, start: Time, hostname: &Option<String>) 
 enum Event {
     Notice(Notice),
     Work,
+    NewClient(ClientConn),
+    Client(u64, ClientEvent),
     Readable(Option<usize>),
     Timer,
 }
