@@ -130,3 +130,37 @@ fn warts2text_prints_ping_and_trace() {
     );
     assert_eq!(out, "traceroute from 127.0.0.1 to 127.0.0.1\n 1  127.0.0.1  0.033 ms\ntraceroute from 127.0.0.1 to 127.0.0.1\n 1  127.0.0.1  0.037 ms\n");
 }
+
+#[test]
+fn warts2json_stops_with_255_on_midar_dealias() {
+    for f in [
+        "gen/gen-dealias-midarest.warts",
+        "gen/gen-dealias-midardisc.warts",
+    ] {
+        let (code, out) = run(
+            env!("CARGO_BIN_EXE_sc_warts2json"),
+            &[&format!("{EXAMPLES}/{f}")],
+        );
+        assert_eq!(code, 255, "{f}");
+        assert!(out.is_empty(), "{f}: {out}");
+    }
+}
+
+#[test]
+fn warts2json_prints_the_newer_record_types() {
+    for f in [
+        "ally.warts",
+        "tracelb.warts",
+        "misc.warts",
+        "gen/gen-host.warts",
+        "unit/owamp-002.warts",
+        "unit/neighbourdisc-000.warts",
+        "unit/udpprobe-005.warts",
+    ] {
+        let p = format!("{EXAMPLES}/{f}");
+        let want = std::fs::read_to_string(format!("{p}.json")).unwrap();
+        let (code, got) = run(env!("CARGO_BIN_EXE_sc_warts2json"), &[&p]);
+        assert_eq!(code, 0, "{f}");
+        assert_eq!(got, want, "{f}");
+    }
+}

@@ -3,13 +3,18 @@
 use std::sync::Arc;
 
 use crate::dealias::Dealias;
+use crate::host::Host;
+use crate::http::Http;
 use crate::list::{Cycle, List};
 use crate::neighbourdisc::Neighbourdisc;
 use crate::owamp::Owamp;
+use crate::ping::Ping;
+use crate::sniff::Sniff;
+use crate::sting::Sting;
+use crate::tbit::Tbit;
+use crate::trace::Trace;
 use crate::tracelb::Tracelb;
 use crate::udpprobe::Udpprobe;
-use crate::ping::Ping;
-use crate::trace::Trace;
 
 /// Warts object type ids (`SCAMPER_FILE_OBJ_*`).
 pub mod obj {
@@ -47,6 +52,11 @@ pub enum Record {
     Trace(Box<Trace>),
     Ping(Box<Ping>),
     Dealias(Box<Dealias>),
+    Tbit(Box<Tbit>),
+    Http(Box<Http>),
+    Sting(Box<Sting>),
+    Sniff(Box<Sniff>),
+    Host(Box<Host>),
     Neighbourdisc(Box<Neighbourdisc>),
     Owamp(Box<Owamp>),
     Tracelb(Box<Tracelb>),
@@ -64,6 +74,11 @@ impl Record {
             Record::Trace(_) => obj::TRACE,
             Record::Ping(_) => obj::PING,
             Record::Dealias(_) => obj::DEALIAS,
+            Record::Tbit(_) => obj::TBIT,
+            Record::Http(_) => obj::HTTP,
+            Record::Sting(_) => obj::STING,
+            Record::Sniff(_) => obj::SNIFF,
+            Record::Host(_) => obj::HOST,
             Record::Neighbourdisc(_) => obj::NEIGHBOURDISC,
             Record::Owamp(_) => obj::OWAMP,
             Record::Tracelb(_) => obj::TRACELB,

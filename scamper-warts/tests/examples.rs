@@ -8,8 +8,11 @@ use scamper_warts::{decompress_reader, json, Record, WartsReader, WartsWriter};
 
 const EXAMPLES: &str = "/work/shared/spec/examples";
 
-/// Object types this crate decodes completely.
-const SUPPORTED: &[u16] = &[1, 2, 3, 4, 6, 7, 8, 9, 10, 16, 17];
+/// Object types this crate decodes completely (all but the deprecated address object).
+const SUPPORTED: &[u16] = &[1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+
+/// Object types whose JSON rendering is not implemented yet.
+const NO_JSON_YET: &[u16] = &[11];
 
 fn warts_files() -> Vec<PathBuf> {
     let mut v = Vec::new();
@@ -80,7 +83,8 @@ fn rewrite_is_byte_identical() {
         );
         checked += 1;
     }
-    assert!(checked >= 15, "only {checked} files checked");
+    // every example file decodes completely
+    assert_eq!(checked, warts_files().len());
 }
 
 #[test]
@@ -93,7 +97,7 @@ fn json_matches_companions() {
             continue;
         };
         let raw = raw_bytes(&p);
-        if !supported(&raw) {
+        if !supported(&raw) || types_in(&raw).iter().any(|t| NO_JSON_YET.contains(t)) {
             continue;
         }
         let mut got = String::new();
@@ -109,5 +113,5 @@ fn json_matches_companions() {
         assert_eq!(got, want, "{}", p.display());
         checked += 1;
     }
-    assert!(checked >= 15, "only {checked} files checked");
+    assert!(checked >= 44, "only {checked} files checked");
 }

@@ -3,12 +3,13 @@
 mod cycle;
 mod dealias;
 mod fmt;
+mod host;
 mod neighbourdisc;
 mod owamp;
-mod tracelb;
-mod udpprobe;
 mod ping;
 mod trace;
+mod tracelb;
+mod udpprobe;
 
 use std::io::Write;
 
@@ -32,7 +33,15 @@ pub fn to_json(rec: &Record) -> Result<Option<String>> {
         Record::Tracelb(x) => tracelb::render(x),
         Record::Owamp(x) => owamp::render(x),
         Record::Neighbourdisc(x) => neighbourdisc::render(x),
-        Record::List(_) | Record::CycleDef(_) => return Ok(None),
+        Record::Host(x) => host::render(x),
+        // tbit JSON is not implemented yet
+        Record::Tbit(_) => return Err(crate::Error::Unsupported("tbit JSON".into())),
+        // sc_warts2json has no writer for these
+        Record::List(_)
+        | Record::CycleDef(_)
+        | Record::Sniff(_)
+        | Record::Sting(_)
+        | Record::Http(_) => return Ok(None),
     }))
 }
 

@@ -11,8 +11,7 @@ pub(crate) fn render(n: &Neighbourdisc) -> String {
         .name()
         .map(str::to_string)
         .unwrap_or_else(|| n.method.0.to_string());
-    let mut s =
-        format!("{{\"type\":\"neighbourdisc\", \"version\":\"0.1\", \"method\":\"{m}\"");
+    let mut s = format!("{{\"type\":\"neighbourdisc\", \"version\":\"0.1\", \"method\":\"{m}\"");
     for (k, a) in [
         ("src_ip", &n.src_ip),
         ("src_mac", &n.src_mac),

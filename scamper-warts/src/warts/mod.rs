@@ -2,13 +2,18 @@
 //! the per-type codecs.
 
 mod dealias;
+mod host;
+mod http;
 mod list;
 mod neighbourdisc;
 mod owamp;
+mod ping;
+mod sniff;
+mod sting;
+mod tbit;
+mod trace;
 mod tracelb;
 mod udpprobe;
-mod ping;
-mod trace;
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -218,6 +223,11 @@ impl<R: Read> WartsReader<R> {
             obj::TRACELB => Record::Tracelb(Box::new(tracelb::read(st, &mut c)?)),
             obj::OWAMP => Record::Owamp(Box::new(owamp::read(st, &mut c)?)),
             obj::NEIGHBOURDISC => Record::Neighbourdisc(Box::new(neighbourdisc::read(st, &mut c)?)),
+            obj::HOST => Record::Host(Box::new(host::read(st, &mut c)?)),
+            obj::SNIFF => Record::Sniff(Box::new(sniff::read(st, &mut c)?)),
+            obj::STING => Record::Sting(Box::new(sting::read(st, &mut c)?)),
+            obj::HTTP => Record::Http(Box::new(http::read(st, &mut c)?)),
+            obj::TBIT => Record::Tbit(Box::new(tbit::read(st, &mut c)?)),
             // Known but not yet decoded types, and unknown types, are skipped.
             _ => return Ok(None),
         }))
@@ -341,6 +351,21 @@ pub(crate) fn encode(st: &mut WriteState, rec: &Record, out: &mut Vec<u8>) -> Re
         }),
         Record::Neighbourdisc(x) => measurement(st, obj::NEIGHBOURDISC, out, |st, side, b| {
             neighbourdisc::write(st, x, side, b)
+        }),
+        Record::Host(x) => measurement(st, obj::HOST, out, |st, side, b| {
+            host::write(st, x, side, b)
+        }),
+        Record::Sniff(x) => measurement(st, obj::SNIFF, out, |st, side, b| {
+            sniff::write(st, x, side, b)
+        }),
+        Record::Sting(x) => measurement(st, obj::STING, out, |st, side, b| {
+            sting::write(st, x, side, b)
+        }),
+        Record::Http(x) => measurement(st, obj::HTTP, out, |st, side, b| {
+            http::write(st, x, side, b)
+        }),
+        Record::Tbit(x) => measurement(st, obj::TBIT, out, |st, side, b| {
+            tbit::write(st, x, side, b)
         }),
     }
 }

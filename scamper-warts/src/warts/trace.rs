@@ -81,7 +81,7 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
 
     let off = c.offset();
     let n = c.u16()?;
-    t.probes = read_hops(c, n, &mut at)?;
+    t.probes = read_hops(c, n, &mut at, t.probe_size)?;
     let max_ttl = t.probes.last().map_or(0, |p| u16::from(p.ttl));
     if t.hop_count == 0 {
         t.hop_count = max_ttl;
@@ -99,11 +99,11 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
         }
         let mut body = c.sub(usize::from(hdr & 0x0fff))?;
         match hdr >> 12 {
-            ATTR_PMTUD => t.pmtud = Some(read_pmtud(&mut body, &mut at)?),
+            ATTR_PMTUD => t.pmtud = Some(read_pmtud(&mut body, &mut at, t.probe_size)?),
             ATTR_LASTDITCH => {
                 ParamsIn::read(&mut body, 0)?;
                 let n = body.u16()?;
-                t.lastditch = Some(read_hops(&mut body, n, &mut at)?);
+                t.lastditch = Some(read_hops(&mut body, n, &mut at, t.probe_size)?);
             }
             ATTR_DTREE => t.dtree = Some(read_dtree(&mut body, &mut at)?),
             _ => {}
@@ -112,12 +112,18 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
     Ok(t)
 }
 
-/// Read `n` hop records and group them into probes.
-fn read_hops(c: &mut Cursor<'_>, n: u16, at: &mut AddrIn<'_>) -> Result<Vec<TraceProbe>> {
+/// Read `n` hop records and group them into probes (`trace_size`: the trace's probe size,
+/// against which quoted IP lengths are stored).
+fn read_hops(
+    c: &mut Cursor<'_>,
+    n: u16,
+    at: &mut AddrIn<'_>,
+    trace_size: u16,
+) -> Result<Vec<TraceProbe>> {
     let mut probes: Vec<TraceProbe> = Vec::new();
     for _ in 0..n {
         let off = c.offset();
-        let (probe, reply) = read_hop(c, at)?;
+        let (probe, reply) = read_hop(c, at, trace_size)?;
         match probes.last_mut() {
             Some(last) if (last.ttl, last.id, last.size) == (probe.ttl, probe.id, probe.size) => {
                 last.replies.push(reply);
@@ -137,7 +143,11 @@ fn read_hops(c: &mut Cursor<'_>, n: u16, at: &mut AddrIn<'_>) -> Result<Vec<Trac
     Ok(probes)
 }
 
-fn read_hop(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<(TraceProbe, TraceReply)> {
+fn read_hop(
+    c: &mut Cursor<'_>,
+    at: &mut AddrIn<'_>,
+    trace_size: u16,
+) -> Result<(TraceProbe, TraceReply)> {
     let mut p = TraceProbe::default();
     let mut r = TraceReply::default();
     let (mut q_iplen, mut q_ttl) = (None, None);
@@ -179,7 +189,8 @@ fn read_hop(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<(TraceProbe, Trac
     // Keep only what the writer would store again (stable read -> write -> read).
     if r.has_quotation() {
         r.icmp_q_ttl = q_ttl.unwrap_or(1);
-        r.icmp_q_iplen = q_iplen.unwrap_or(p.size);
+        // a stored length equal to the trace's probe size would not be stored again
+        r.icmp_q_iplen = q_iplen.filter(|&l| l != trace_size).unwrap_or(p.size);
     } else {
         (r.icmp_q_ttl, r.icmp_q_iplen, r.icmp_q_tos) = (0, 0, 0);
     }
@@ -229,7 +240,7 @@ pub(crate) fn write_icmpexts(out: &mut Vec<u8>, exts: &[IcmpExt]) -> Result<()> 
     Ok(())
 }
 
-fn read_pmtud(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<TracePmtud> {
+fn read_pmtud(c: &mut Cursor<'_>, at: &mut AddrIn<'_>, trace_size: u16) -> Result<TracePmtud> {
     let mut pm = TracePmtud {
         ver: 1,
         ..Default::default()
@@ -247,7 +258,7 @@ fn read_pmtud(c: &mut Cursor<'_>, at: &mut AddrIn<'_>) -> Result<TracePmtud> {
         }
     }
     let n = c.u16()?;
-    pm.probes = read_hops(c, n, at)?;
+    pm.probes = read_hops(c, n, at, trace_size)?;
     for _ in 0..notec {
         let mut note = TracePmtudNote::default();
         let mut pr = ParamsIn::read(c, 3)?;

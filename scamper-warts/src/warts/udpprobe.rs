@@ -191,7 +191,9 @@ pub(crate) fn write(
     let rest = u.probes.iter().skip(1);
     for p in rest.clone() {
         let Some(p) = p else {
-            return Err(Error::Encode("udpprobe probe after the first missing".into()));
+            return Err(Error::Encode(
+                "udpprobe probe after the first missing".into(),
+            ));
         };
         let mut pa = ParamsOut::new();
         pa.tv(1, &p.tx);

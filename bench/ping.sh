@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Side-by-side ping benchmark of scamper-rs and Debian's scamper (20211212) on the namespace lab:
+# one `ping -c 1` to each of 50,000 AnyIP targets at several -p rates. Prints a Markdown table and
+# writes it to bench/results-ping.md. Run as root:
+#
+#   sudo bash bench/ping.sh                       # 50,000 targets, 3 runs per configuration
+#   sudo bash bench/ping.sh --targets 5000 --runs 1      # quick look
+#   sudo bash bench/ping.sh --profile             # also perf + strace of scamper-rs at -p 10000
+#
+# Every other option goes to the runner (tests/src/bin/scrs-bench.rs); `--help` lists them.
+# BENCH_TARGET_DIR sets the cargo target directory of the runner (default: the workspace's).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+ws=$(dirname "$here")
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench/ping.sh: run as root (network namespaces, raw sockets)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Debian's scamper is the reference; the lab needs its own few packages.
+if ! dpkg-query -W -f='${Status}' scamper 2>/dev/null | grep -q "ok installed"; then
+    apt-get install -y scamper
+fi
+missing=$(for p in $(cat "$ws/.ci/lab-packages.txt"); do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"
+done)
+if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086  # one word per package
+    apt-get install -y $missing
+fi
+# Profiling tools are optional: the runner says so in the results if they are missing.
+if [[ " $* " == *" --profile"* ]]; then
+    command -v perf >/dev/null || apt-get install -y linux-perf || true
+    command -v strace >/dev/null || apt-get install -y strace || true
+fi
+echo "reference: $(/usr/bin/scamper -v 2>&1 | head -1) ($(dpkg-query -W -f='${Version}' scamper))" >&2
+
+cd "$ws"
+cargo build --release -p scamper-priv -p scamper-tools
+target=${BENCH_TARGET_DIR:-$ws/target}
+CARGO_TARGET_DIR=$target cargo build --release -p scamper-systests --bin scrs-bench
+exec "$target/release/scrs-bench" ping \
+    --rs-bin "$ws/target/release/scamper" --out "$here/results-ping.md" "$@"
