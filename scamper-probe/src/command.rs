@@ -204,7 +204,9 @@ mod tests {
     #[test]
     fn ping_dispatches_to_ping_options() {
         let c = parse("ping -c 3 -P udp-dport 192.0.2.1").unwrap();
-        let Command::Ping(p) = &c;
+        let Command::Ping(p) = &c else {
+            panic!("not a ping")
+        };
         assert_eq!(p.probe_count, 3);
         assert_eq!(p.method.name(), Some("udp-dport"));
         assert_eq!(c.dsts(), vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);

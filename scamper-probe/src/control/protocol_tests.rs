@@ -720,7 +720,13 @@ fn queued_bytes_track_everything() {
     let mut tail = b"OK id-999\nDATA 8 id-12\n".to_vec();
     tail.extend_from_slice(&uuencode(&[1, 2, 3]));
     assert!(out.ends_with(&tail));
-    assert_eq!(out.len(), 3 + (0..1000).map(|i| format!("OK id-{i}\n").len()).sum::<usize>() + 21);
+    assert_eq!(
+        out.len(),
+        3 + (0..1000)
+            .map(|i| format!("OK id-{i}\n").len())
+            .sum::<usize>()
+            + 21
+    );
 }
 
 #[test]
