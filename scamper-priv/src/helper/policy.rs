@@ -194,6 +194,7 @@ mod tests {
             ..Default::default()
         };
         let only_iface_1 = |i: u32| i == 1;
+        let g = greeted();
         let cases: Vec<(&str, &Policy, &ChannelState, Request)> = vec![
             (
                 "request before hello",
@@ -210,7 +211,7 @@ mod tests {
             (
                 "second hello",
                 &full,
-                &greeted(),
+                &g,
                 Request::Hello {
                     version: PROTO_VERSION,
                 },
@@ -218,27 +219,17 @@ mod tests {
             (
                 "missing interface",
                 &full,
-                &greeted(),
+                &g,
                 Request::OpenDatalink { ifindex: 7 },
             ),
-            (
-                "-U not configured",
-                &empty,
-                &greeted(),
-                Request::BindControlUnix,
-            ),
+            ("-U not configured", &empty, &g, Request::BindControlUnix),
             ("-U bound twice", &full, &bound, Request::BindControlUnix),
-            (
-                "-P not configured",
-                &empty,
-                &greeted(),
-                Request::BindControlTcp,
-            ),
+            ("-P not configured", &empty, &g, Request::BindControlTcp),
             ("-P bound twice", &full, &bound, Request::BindControlTcp),
             (
                 "config not configured",
                 &empty,
-                &greeted(),
+                &g,
                 Request::Reopen {
                     file: ReopenFile::Config,
                 },
@@ -246,7 +237,7 @@ mod tests {
             (
                 "dnp index out of range",
                 &full,
-                &greeted(),
+                &g,
                 Request::Reopen {
                     file: ReopenFile::DoNotProbe(2),
                 },
@@ -254,53 +245,33 @@ mod tests {
             (
                 "firewall without -F",
                 &empty,
-                &greeted(),
+                &g,
                 fw_add(150, V4, V4B, 80, 4000),
             ),
-            (
-                "slot below range",
-                &full,
-                &greeted(),
-                fw_add(99, V4, V4B, 80, 4000),
-            ),
+            ("slot below range", &full, &g, fw_add(99, V4, V4B, 80, 4000)),
             (
                 "slot above range",
                 &full,
-                &greeted(),
+                &g,
                 fw_add(201, V4, V4B, 80, 4000),
             ),
-            (
-                "mixed families",
-                &full,
-                &greeted(),
-                fw_add(150, V4, V6, 80, 4000),
-            ),
-            (
-                "zero sport",
-                &full,
-                &greeted(),
-                fw_add(150, V4, V4B, 0, 4000),
-            ),
-            ("zero dport", &full, &greeted(), fw_add(150, V4, V4B, 80, 0)),
+            ("mixed families", &full, &g, fw_add(150, V4, V6, 80, 4000)),
+            ("zero sport", &full, &g, fw_add(150, V4, V4B, 0, 4000)),
+            ("zero dport", &full, &g, fw_add(150, V4, V4B, 80, 0)),
             (
                 "delete outside range",
                 &full,
-                &greeted(),
+                &g,
                 Request::FirewallDelete { slot: 5 },
             ),
             (
                 "delete without -F",
                 &empty,
-                &greeted(),
+                &g,
                 Request::FirewallDelete { slot: 150 },
             ),
             ("ready twice", &full, &bound, Request::Ready),
-            (
-                "unasked reload",
-                &full,
-                &greeted(),
-                Request::Reloaded { ok: true },
-            ),
+            ("unasked reload", &full, &g, Request::Reloaded { ok: true }),
         ];
         for (what, policy, st, req) in cases {
             match policy.check(&req, st, &only_iface_1) {
@@ -319,52 +290,54 @@ mod tests {
             reload_pending: true,
             ..Default::default()
         };
+        let g = greeted();
+        let fresh = ChannelState::default();
         let ok: Vec<(&ChannelState, Request)> = vec![
             (
-                &ChannelState::default(),
+                &fresh,
                 Request::Hello {
                     version: PROTO_VERSION,
                 },
             ),
             (
-                &greeted(),
+                &g,
                 Request::OpenIcmp {
                     family: Family::Inet6,
                 },
             ),
             (
-                &greeted(),
+                &g,
                 Request::OpenRawIp {
                     family: Family::Inet,
                 },
             ),
-            (&greeted(), Request::OpenRouteSocket),
-            (&greeted(), Request::OpenDatalink { ifindex: 0 }),
-            (&greeted(), Request::OpenDatalink { ifindex: 1 }),
-            (&greeted(), Request::BindControlUnix),
-            (&greeted(), Request::BindControlTcp),
+            (&g, Request::OpenRouteSocket),
+            (&g, Request::OpenDatalink { ifindex: 0 }),
+            (&g, Request::OpenDatalink { ifindex: 1 }),
+            (&g, Request::BindControlUnix),
+            (&g, Request::BindControlTcp),
             (
-                &greeted(),
+                &g,
                 Request::Reopen {
                     file: ReopenFile::DoNotProbe(1),
                 },
             ),
             (
-                &greeted(),
+                &g,
                 Request::Reopen {
                     file: ReopenFile::Config,
                 },
             ),
             (
-                &greeted(),
+                &g,
                 Request::Reopen {
                     file: ReopenFile::ResolvConf,
                 },
             ),
-            (&greeted(), fw_add(100, V4, V4B, 80, 4000)),
-            (&greeted(), fw_add(200, V4, V4B, 80, 4000)),
-            (&greeted(), Request::FirewallDelete { slot: 150 }),
-            (&greeted(), Request::Ready),
+            (&g, fw_add(100, V4, V4B, 80, 4000)),
+            (&g, fw_add(200, V4, V4B, 80, 4000)),
+            (&g, Request::FirewallDelete { slot: 150 }),
+            (&g, Request::Ready),
             (&reloading, Request::Reloaded { ok: false }),
         ];
         for (st, req) in ok {

@@ -112,8 +112,10 @@ impl TlsSettings {
         client_privfile: Option<&Path>,
     ) -> Result<TlsSettings, RemoteError> {
         let read = |p: Option<&Path>| -> Result<Option<Vec<u8>>, RemoteError> {
-            p.map(|p| std::fs::read(p).map_err(|e| RemoteError::Tls(format!("{}: {e}", p.display()))))
-                .transpose()
+            p.map(|p| {
+                std::fs::read(p).map_err(|e| RemoteError::Tls(format!("{}: {e}", p.display())))
+            })
+            .transpose()
         };
         let ca = read(cafile)?;
         let cert = read(client_certfile)?;
@@ -262,8 +264,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Engine-side happenings on a channel, from the per-channel reader tasks.
 enum EngineEvent {
-    Data { channel: u32, token: u64, data: Vec<u8> },
-    Eof { channel: u32, token: u64 },
+    Data {
+        channel: u32,
+        token: u64,
+        data: Vec<u8>,
+    },
+    Eof {
+        channel: u32,
+        token: u64,
+    },
 }
 
 /// Our ends of one channel's pipe to the engine.
@@ -271,12 +280,21 @@ struct ChanIo {
     token: u64,
     /// Controller bytes for the engine; dropping it closes the engine's reader (EOF).
     to_engine: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes handed to `to_engine` and not yet written into the pipe.
+    pending: Arc<AtomicUsize>,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+    /// Wakes the driver if it paused input because of this channel's backlog.
+    drained: Arc<Notify>,
 }
 
 impl Drop for ChanIo {
     fn drop(&mut self) {
+        // Dropping both halves of our pipe end gives the engine EOF even if it stopped
+        // reading; undelivered input is moot once the channel is gone.
         self.reader.abort();
+        self.writer.abort();
+        self.drained.notify_one();
     }
 }
 
@@ -299,7 +317,6 @@ struct Driver {
     next_token: u64,
     eng_tx: mpsc::Sender<EngineEvent>,
     eng_rx: mpsc::Receiver<EngineEvent>,
-    to_engine_bytes: Arc<AtomicUsize>,
     drained: Arc<Notify>,
 }
 
@@ -315,10 +332,7 @@ enum Ended {
 
 /// Connects to sc_remoted and serves its channels until the engine drops `clients` (then
 /// `Ok(())`) or `max_failures` consecutive attempts failed.
-pub async fn run(
-    cfg: RemoteConfig,
-    clients: mpsc::Sender<ClientConn>,
-) -> Result<(), RemoteError> {
+pub async fn run(cfg: RemoteConfig, clients: mpsc::Sender<ClientConn>) -> Result<(), RemoteError> {
     if let Some(n) = &cfg.monitor_name {
         if !wire::valid_monitor_name(n) {
             return Err(RemoteError::InvalidMonitorName);
@@ -341,7 +355,6 @@ pub async fn run(
         next_token: 0,
         eng_tx,
         eng_rx,
-        to_engine_bytes: Arc::new(AtomicUsize::new(0)),
         drained: Arc::new(Notify::new()),
     };
     d.run().await
@@ -445,7 +458,11 @@ impl Driver {
         let mut ka_deadline = Instant::now() + t.keepalive;
         loop {
             wbuf.extend_from_slice(&self.session.take_output());
-            let paused = self.to_engine_bytes.load(Ordering::Relaxed) > INPUT_HIGH_WATER;
+            let paused = self.input_pending() > INPUT_HIGH_WATER;
+            if paused {
+                // Data is waiting in the socket; silence is ours, not the controller's.
+                rx_deadline = Instant::now() + t.rx_abort;
+            }
             let pull = wbuf.len() < OUTPUT_HIGH_WATER
                 && self.session.seq().retained_bytes() < RETAINED_HIGH_WATER
                 && self.session.mode() == session::Mode::Go;
@@ -501,6 +518,14 @@ impl Driver {
         }
     }
 
+    /// Controller bytes not yet taken by the engine, over all channels.
+    fn input_pending(&self) -> usize {
+        self.chans
+            .values()
+            .map(|c| c.pending.load(Ordering::Relaxed))
+            .sum()
+    }
+
     fn engine_event(&mut self, ev: EngineEvent) {
         match ev {
             EngineEvent::Data {
@@ -551,10 +576,11 @@ impl Driver {
                 }
                 Event::ChannelData { channel, data } => {
                     if let Some(c) = self.chans.get(&channel) {
-                        self.to_engine_bytes.fetch_add(data.len(), Ordering::Relaxed);
+                        let n = data.len();
+                        c.pending.fetch_add(n, Ordering::Relaxed);
                         if c.to_engine.send(data).is_err() {
                             // The writer task is gone: the engine closed its reader.
-                            self.to_engine_bytes.store(0, Ordering::Relaxed);
+                            c.pending.fetch_sub(n, Ordering::Relaxed);
                         }
                     }
                 }
@@ -575,18 +601,23 @@ impl Driver {
         self.next_token += 1;
 
         let (to_engine, mut from_ctl) = mpsc::unbounded_channel::<Vec<u8>>();
-        let pending = self.to_engine_bytes.clone();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let pending2 = pending.clone();
         let drained = self.drained.clone();
-        // Ends when the channel is dropped (sender gone) or the engine stops reading.
-        tokio::spawn(async move {
+        // Ends when the channel is dropped (sender gone / aborted) or the engine stops reading.
+        let writer = tokio::spawn(async move {
             while let Some(buf) = from_ctl.recv().await {
                 let r = our_w.write_all(&buf).await;
-                let left = pending.fetch_sub(buf.len(), Ordering::Relaxed) - buf.len();
-                if left <= INPUT_HIGH_WATER {
-                    drained.notify_one();
-                }
+                pending2.fetch_sub(buf.len(), Ordering::Relaxed);
+                drained.notify_one();
                 if r.is_err() {
-                    break;
+                    // Refuse further input and discount what is still queued.
+                    from_ctl.close();
+                    while let Some(b) = from_ctl.recv().await {
+                        pending2.fetch_sub(b.len(), Ordering::Relaxed);
+                    }
+                    drained.notify_one();
+                    return;
                 }
             }
             let _ = our_w.shutdown().await;
@@ -620,7 +651,10 @@ impl Driver {
             ChanIo {
                 token,
                 to_engine,
+                pending,
                 reader,
+                writer,
+                drained: self.drained.clone(),
             },
         );
         ClientConn {
@@ -669,7 +703,10 @@ mod tests {
         let t = RemoteTimers::default();
         for _ in 0..50 {
             let d = reconnect_delay(&t);
-            assert!(d >= Duration::from_secs(30) && d < Duration::from_secs(61), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(30) && d < Duration::from_secs(61),
+                "{d:?}"
+            );
         }
     }
 
@@ -696,5 +733,124 @@ mod tests {
             run(cfg, tx).await,
             Err(RemoteError::GaveUp { failures: 3, .. })
         ));
+    }
+
+    /// A fake controller on loopback: garbage on the first connection makes the VP reconnect
+    /// (with MASTER_NEW, as no session was established); the second one opens a channel.
+    #[tokio::test]
+    async fn driver_recovers_from_hostile_controller() {
+        use wire::{Control, Frame, FrameDecoder};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let mut cfg = RemoteConfig::new("127.0.0.1", addr.port());
+        cfg.addrs = vec![addr];
+        cfg.monitor_name = Some("vp1".into());
+        cfg.timers.reconnect_base = Duration::from_millis(10);
+        cfg.timers.reconnect_jitter = Duration::from_millis(10);
+        cfg.timers.keepalive = Duration::from_millis(100);
+        let vp = tokio::spawn(run(cfg, tx));
+        let limit = Duration::from_secs(10);
+
+        async fn next(s: &mut TcpStream, d: &mut FrameDecoder) -> Frame {
+            let mut buf = [0u8; 512];
+            loop {
+                if let Some(f) = d.next_frame().unwrap() {
+                    return f;
+                }
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "VP closed");
+                d.push(&buf[..n]);
+            }
+        }
+        let ctl = |seq, c: Control| {
+            Frame {
+                seq,
+                channel: 0,
+                payload: c.encode(),
+            }
+            .encode()
+        };
+
+        let (mut s, _) = timeout(limit, l.accept()).await.unwrap().unwrap();
+        let mut d = FrameDecoder::new();
+        let hello = timeout(limit, next(&mut s, &mut d)).await.unwrap();
+        assert!(matches!(
+            Control::parse(&hello.payload),
+            Ok(Control::MasterNew { .. })
+        ));
+        // msglen 0: protocol error at the VP.
+        s.write_all(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).await.unwrap();
+
+        let (mut s, _) = timeout(limit, l.accept()).await.unwrap().unwrap();
+        let mut d = FrameDecoder::new();
+        let hello = timeout(limit, next(&mut s, &mut d)).await.unwrap();
+        assert!(matches!(
+            Control::parse(&hello.payload),
+            Ok(Control::MasterNew { name: Some(n), .. }) if n == "vp1"
+        ));
+        let mut msg = ctl(
+            0,
+            Control::MasterId {
+                id: "127.0.0.1:9".into(),
+            },
+        );
+        msg.extend(ctl(0, Control::ChannelNew { channel: 5 }));
+        msg.extend(
+            Frame {
+                seq: 1,
+                channel: 5,
+                payload: b"ping 192.0.2.1\n".to_vec(),
+            }
+            .encode(),
+        );
+        s.write_all(&msg).await.unwrap();
+        let mut conn = timeout(limit, rx.recv()).await.unwrap().unwrap();
+        assert!(conn.pre_attached);
+        assert_eq!(conn.name_hint, "127.0.0.1:9_0");
+        let mut line = [0u8; 15];
+        conn.reader.read_exact(&mut line).await.unwrap();
+        assert_eq!(&line, b"ping 192.0.2.1\n");
+        conn.writer.write_all(b"MORE\n").await.unwrap();
+        // Two ACKs, then our data, with keepalives allowed in between.
+        let mut acks = Vec::new();
+        let data = timeout(limit, async {
+            loop {
+                let f = next(&mut s, &mut d).await;
+                if f.channel != 0 {
+                    return f;
+                }
+                if let Ok(Control::Ack { seq }) = Control::parse(&f.payload) {
+                    acks.push(seq);
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(acks, vec![0, 1]);
+        assert_eq!(
+            (data.seq, data.channel, &data.payload[..]),
+            (0, 5, &b"MORE\n"[..])
+        );
+        // Idle: the VP sends KEEPALIVE.
+        let ka = timeout(limit, next(&mut s, &mut d)).await.unwrap();
+        assert_eq!(Control::parse(&ka.payload), Ok(Control::Keepalive));
+        assert_eq!(ka.seq, 1);
+        // The engine finishes the channel: CHANNEL_FIN (reliable, seq 1).
+        drop(conn);
+        let fin = timeout(limit, async {
+            loop {
+                let f = next(&mut s, &mut d).await;
+                if let Ok(Control::ChannelFin { channel }) = Control::parse(&f.payload) {
+                    return (f.seq, channel);
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(fin, (1, 5));
+        // The engine goes away: run() returns.
+        drop(rx);
+        assert!(timeout(limit, vp).await.unwrap().unwrap().is_ok());
     }
 }

@@ -273,7 +273,10 @@ impl Session {
         match msg {
             Control::ChannelNew { channel } => {
                 if channel == 0 || self.channels.contains_key(&channel) {
-                    return Err(WireError::Channel(channel, "CHANNEL_NEW for a channel in use"));
+                    return Err(WireError::Channel(
+                        channel,
+                        "CHANNEL_NEW for a channel in use",
+                    ));
                 }
                 let ack = self.seq.accept_reliable(seq);
                 self.emit(&ack);
@@ -424,7 +427,9 @@ mod tests {
     fn worked_example_conversation() {
         let mut s = established();
         // CHANNEL_NEW(1), remoted's first reliable message.
-        let ev = s.receive(&ctl(0, Control::ChannelNew { channel: 1 })).unwrap();
+        let ev = s
+            .receive(&ctl(0, Control::ChannelNew { channel: 1 }))
+            .unwrap();
         assert_eq!(
             ev,
             vec![Event::ChannelOpened {
@@ -446,7 +451,10 @@ mod tests {
         s.send_data(1, b"MORE\n");
         assert_eq!(s.take_output(), data(0, 1, b"MORE\n"));
         // remoted acks with its snd_nxt 2.
-        assert!(s.receive(&ctl(2, Control::Ack { seq: 0 })).unwrap().is_empty());
+        assert!(s
+            .receive(&ctl(2, Control::Ack { seq: 0 }))
+            .unwrap()
+            .is_empty());
         assert_eq!(s.seq().retained_len(), 0);
         assert!(s.receive(&ctl(2, Control::Keepalive)).unwrap().is_empty());
         s.keepalive();
@@ -463,13 +471,18 @@ mod tests {
         let mut s = established();
         assert!(s.receive(&data(0, 7, b"x")).is_err(), "unknown channel");
         let mut s = established();
-        assert!(s.receive(&ctl(0, Control::Ack { seq: 0 })).is_err(), "nothing retained");
+        assert!(
+            s.receive(&ctl(0, Control::Ack { seq: 0 })).is_err(),
+            "nothing retained"
+        );
         let mut s = established();
         assert!(s
             .receive(&ctl(0, Control::MasterId { id: "x".into() }))
             .is_err());
         let mut s = established();
-        assert!(s.receive(&ctl(0, Control::ChannelNew { channel: 0 })).is_err());
+        assert!(s
+            .receive(&ctl(0, Control::ChannelNew { channel: 0 }))
+            .is_err());
     }
 
     #[test]
@@ -481,7 +494,9 @@ mod tests {
         assert!(s.receive(&data(0, 1, b"x")).is_err());
         let mut s = Session::new(None, MAGIC.to_vec());
         s.connected();
-        assert!(s.receive(&ctl(0, Control::MasterOk { rcv_nxt: 0 })).is_err());
+        assert!(s
+            .receive(&ctl(0, Control::MasterOk { rcv_nxt: 0 }))
+            .is_err());
         let mut s = Session::new(None, MAGIC.to_vec());
         s.connected();
         assert!(s
@@ -491,13 +506,29 @@ mod tests {
         let mut s = Session::new(None, MAGIC.to_vec());
         s.connected();
         let out = s.take_output();
-        assert_eq!(&out[10..], &[ctype::MASTER_NEW, 8, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0]);
+        assert_eq!(
+            &out[10..],
+            &[
+                ctype::MASTER_NEW,
+                8,
+                0xa1,
+                0xa2,
+                0xa3,
+                0xa4,
+                0xa5,
+                0xa6,
+                0xa7,
+                0xa8,
+                0
+            ]
+        );
     }
 
     #[test]
     fn resume_after_break_retransmits_unacked() {
         let mut s = established();
-        s.receive(&ctl(0, Control::ChannelNew { channel: 1 })).unwrap();
+        s.receive(&ctl(0, Control::ChannelNew { channel: 1 }))
+            .unwrap();
         s.take_output();
         s.send_data(1, b"OK id-1\n"); // seq 0
         s.send_data(1, b"MORE\n"); // seq 1
@@ -519,7 +550,9 @@ mod tests {
             }
         );
         // remoted had already received seq 1 (its ack was lost).
-        let ev = s.receive(&ctl(0, Control::MasterOk { rcv_nxt: 2 })).unwrap();
+        let ev = s
+            .receive(&ctl(0, Control::MasterOk { rcv_nxt: 2 }))
+            .unwrap();
         assert_eq!(ev, vec![Event::Resumed]);
         let re = frames(&s.take_output());
         assert_eq!(re.len(), 1);
@@ -538,13 +571,16 @@ mod tests {
         s.disconnected();
         s.connected();
         s.take_output();
-        assert!(s.receive(&ctl(0, Control::MasterOk { rcv_nxt: 1 })).is_err());
+        assert!(s
+            .receive(&ctl(0, Control::MasterOk { rcv_nxt: 1 }))
+            .is_err());
     }
 
     #[test]
     fn reject_forgets_everything() {
         let mut s = established();
-        s.receive(&ctl(0, Control::ChannelNew { channel: 4 })).unwrap();
+        s.receive(&ctl(0, Control::ChannelNew { channel: 4 }))
+            .unwrap();
         s.send_data(4, b"MORE\n");
         s.disconnected();
         s.connected();
@@ -566,11 +602,15 @@ mod tests {
     #[test]
     fn channel_close_both_ways() {
         let mut s = established();
-        s.receive(&ctl(0, Control::ChannelNew { channel: 1 })).unwrap();
-        s.receive(&ctl(1, Control::ChannelNew { channel: 2 })).unwrap();
+        s.receive(&ctl(0, Control::ChannelNew { channel: 1 }))
+            .unwrap();
+        s.receive(&ctl(1, Control::ChannelNew { channel: 2 }))
+            .unwrap();
         s.take_output();
         // remoted closes 1.
-        let ev = s.receive(&ctl(2, Control::ChannelFin { channel: 1 })).unwrap();
+        let ev = s
+            .receive(&ctl(2, Control::ChannelFin { channel: 1 }))
+            .unwrap();
         assert_eq!(ev, vec![Event::ChannelClosed { channel: 1 }]);
         s.take_output();
         // Output for it is dropped; in-flight data for it is acked and ignored.
@@ -592,7 +632,9 @@ mod tests {
             .unwrap()
             .is_empty());
         // Names keep counting.
-        let ev = s.receive(&ctl(5, Control::ChannelNew { channel: 3 })).unwrap();
+        let ev = s
+            .receive(&ctl(5, Control::ChannelNew { channel: 3 }))
+            .unwrap();
         assert_eq!(
             ev,
             vec![Event::ChannelOpened {
@@ -605,7 +647,8 @@ mod tests {
     #[test]
     fn large_output_is_chunked() {
         let mut s = established();
-        s.receive(&ctl(0, Control::ChannelNew { channel: 1 })).unwrap();
+        s.receive(&ctl(0, Control::ChannelNew { channel: 1 }))
+            .unwrap();
         s.take_output();
         s.send_data(1, &vec![b'a'; DATA_CHUNK * 2 + 1]);
         let f = frames(&s.take_output());

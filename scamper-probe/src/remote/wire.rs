@@ -215,7 +215,10 @@ impl Control {
 
     /// Reliable messages consume a sequence number and are retained until acknowledged.
     pub fn is_reliable(&self) -> bool {
-        matches!(self, Control::ChannelNew { .. } | Control::ChannelFin { .. })
+        matches!(
+            self,
+            Control::ChannelNew { .. } | Control::ChannelFin { .. }
+        )
     }
 
     pub fn parse(p: &[u8]) -> Result<Control, WireError> {
@@ -490,7 +493,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace() && *c != '|').collect();
+        let s: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '|')
+            .collect();
         (0..s.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())

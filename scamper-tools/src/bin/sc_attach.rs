@@ -434,15 +434,21 @@ impl Session<'_> {
     }
 }
 
-/// Connects, attaches and runs the conversation until scamper closes the connection.
-fn run(cfg: &Config, input: Input, out: &mut dyn Write) -> Result<(), Failure> {
-    let (conn_r, conn_w) = connect(&cfg.target).or_else(|e| {
+type Connection = (Box<dyn Read + Send>, Stream);
+
+fn open_connection(cfg: &Config) -> Result<Connection, Failure> {
+    connect(&cfg.target).or_else(|e| {
         let what = match &cfg.target {
             Target::Inet(a) => a.to_string(),
             Target::Unix(p) | Target::Remote(p) => p.display().to_string(),
         };
         fatal(format!("could not connect to {what}: {e}"))
-    })?;
+    })
+}
+
+/// Attaches and runs the conversation until scamper closes the connection.
+fn run(cfg: &Config, conn: Connection, input: Input, out: &mut dyn Write) -> Result<(), Failure> {
+    let (conn_r, conn_w) = conn;
     let (tx, rx) = mpsc::channel();
     spawn_server_reader(conn_r, tx.clone());
     let mut s = Session {
@@ -522,6 +528,14 @@ fn main() {
             }
         },
     };
+    // Connect first, so a failed connection does not truncate the output file.
+    let conn = match open_connection(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sc_attach: {e}");
+            std::process::exit(1);
+        }
+    };
     let mut out: Box<dyn Write> = match &cfg.outfile {
         None => Box::new(io::BufWriter::new(io::stdout().lock())),
         Some(path) => match File::create(path) {
@@ -532,7 +546,7 @@ fn main() {
             }
         },
     };
-    let result = run(&cfg, input, &mut out);
+    let result = run(&cfg, conn, input, &mut out);
     // Results decoded before a failure are kept.
     let flushed = out.flush();
     match result {
@@ -759,6 +773,10 @@ mod tests {
         }
         want.extend(obj(4, 9));
         want
+    }
+
+    fn run(cfg: &Config, input: Input, out: &mut dyn Write) -> Result<(), Failure> {
+        super::run(cfg, open_connection(cfg)?, input, out)
     }
 
     fn lines(v: &[&str]) -> Input {

@@ -160,7 +160,13 @@ async fn serve(
         .map(tokio::net::TcpListener::from_std)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
+    let debug = cfg.debug;
     let handle = hub::start(cfg, listeners).map_err(|e| format!("could not start: {e}"))?;
+    if debug {
+        for a in &handle.local_addrs {
+            eprintln!("listening on {a}");
+        }
+    }
     let sig = |k| signal(k).map_err(|e| format!("signal: {e}"));
     let (mut hup, mut int, mut term) = (
         sig(SignalKind::hangup())?,

@@ -203,7 +203,12 @@ pub fn start(cfg: Config, listeners: Vec<TcpListener>) -> io::Result<Handle> {
     let initial_rx = cfg.timers.initial_rx;
     for l in listeners {
         local_addrs.push(l.local_addr()?);
-        acceptors.push(tokio::spawn(accept_vps(l, tx.clone(), tls_rx.clone(), initial_rx)));
+        acceptors.push(tokio::spawn(accept_vps(
+            l,
+            tx.clone(),
+            tls_rx.clone(),
+            initial_rx,
+        )));
     }
     let mux_listener = match &cfg.mux_path {
         Some(p) => {
@@ -445,7 +450,9 @@ impl Hub {
             return;
         }
         if self.cfg.times {
-            let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let t = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
             let s = t.as_secs() % 86400;
             eprintln!(
                 "[{:02}:{:02}:{:02}:{:03}] {msg}",
@@ -628,7 +635,7 @@ impl Hub {
                     // The temporary master is gone either way.
                     return;
                 }
-                MEvent::Data { channel, data } => self.to_owner(key, channel, data),
+                MEvent::Data { channel, data } => self.deliver(key, channel, data),
                 MEvent::Fin { channel } => self.fin_from_vp(key, channel),
             }
         }
@@ -657,7 +664,14 @@ impl Hub {
             loop {
                 match l.accept().await {
                     Ok((stream, _)) => {
-                        if tx.send(Ev::LocalConn { master: key, stream }).await.is_err() {
+                        if tx
+                            .send(Ev::LocalConn {
+                                master: key,
+                                stream,
+                            })
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -669,13 +683,12 @@ impl Hub {
         Ok(())
     }
 
-    fn master_new(
-        &mut self,
-        key: u64,
-        magic: Vec<u8>,
-        name: Option<String>,
-    ) -> Result<(), String> {
-        if self.masters.iter().any(|(k, r)| *k != key && r.magic == magic) {
+    fn master_new(&mut self, key: u64, magic: Vec<u8>, name: Option<String>) -> Result<(), String> {
+        if self
+            .masters
+            .iter()
+            .any(|(k, r)| *k != key && r.magic == magic)
+        {
             return Err("MASTER_NEW with a magic already in use".into());
         }
         if let Some(t) = &self.cfg.tls {
@@ -750,7 +763,8 @@ impl Hub {
             self.conns.insert(c.id, key);
         }
         rec.conn = conn;
-        self.debug(&format!("{}: session resumed", peer_string(rec.peer)));
+        let p = peer_string(rec.peer);
+        self.debug(&format!("{p}: session resumed"));
         if let Err(e) = self.make_socket(key) {
             self.debug(&format!("could not create unix socket: {e}"));
             self.lost(key);
@@ -775,8 +789,12 @@ impl Hub {
         })
     }
 
-    fn to_owner(&mut self, key: u64, channel: u32, data: Vec<u8>) {
-        let Some(owner) = self.masters.get(&key).and_then(|r| r.owners.get(&channel)).copied()
+    fn deliver(&mut self, key: u64, channel: u32, data: Vec<u8>) {
+        let Some(owner) = self
+            .masters
+            .get(&key)
+            .and_then(|r| r.owners.get(&channel))
+            .copied()
         else {
             return;
         };
@@ -795,7 +813,10 @@ impl Hub {
     }
 
     fn fin_from_vp(&mut self, key: u64, channel: u32) {
-        let Some(owner) = self.masters.get_mut(&key).and_then(|r| r.owners.remove(&channel))
+        let Some(owner) = self
+            .masters
+            .get_mut(&key)
+            .and_then(|r| r.owners.remove(&channel))
         else {
             return;
         };
@@ -883,7 +904,11 @@ impl Hub {
             }
         }
         if rec.vp_id != 0 {
-            self.debug(&format!("{}: vp {} freed", peer_string(rec.peer), rec.vp_id));
+            self.debug(&format!(
+                "{}: vp {} freed",
+                peer_string(rec.peer),
+                rec.vp_id
+            ));
             let d = mux::vp_depart(rec.vp_id);
             for m in self.muxes.values() {
                 let _ = m.tx.send(d.clone());
@@ -1036,7 +1061,13 @@ impl Hub {
                     };
                     let rec = self.masters.get_mut(&key).expect("found above");
                     let mch = rec.m.open_channel();
-                    rec.owners.insert(mch, Owner::Mux { mux: id, cid: channel });
+                    rec.owners.insert(
+                        mch,
+                        Owner::Mux {
+                            mux: id,
+                            cid: channel,
+                        },
+                    );
                     if let Some(m) = self.muxes.get_mut(&id) {
                         m.chans.insert(channel, (key, mch));
                     }

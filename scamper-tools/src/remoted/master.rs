@@ -71,10 +71,12 @@ impl Master {
         self.mode
     }
 
+    #[cfg(test)]
     pub fn seq(&self) -> &SeqState {
         &self.seq
     }
 
+    #[cfg(test)]
     pub fn has_channel(&self, channel: u32) -> bool {
         self.channels.contains(&channel)
     }
@@ -149,7 +151,11 @@ impl Master {
     /// MASTER_NEW accepted: GO, and tell scamper how we see it.
     pub fn accept_new(&mut self, id: &str) {
         self.mode = Mode::Go;
-        self.emit(&self.seq.unreliable(&Control::MasterId { id: id.to_string() }));
+        self.emit(
+            &self
+                .seq
+                .unreliable(&Control::MasterId { id: id.to_string() }),
+        );
     }
 
     /// MASTER_REJ, then close.
@@ -320,12 +326,25 @@ mod tests {
     #[test]
     fn protocol_errors() {
         let mut m = Master::new();
-        assert!(m.receive(&ctl(0, Control::Keepalive)).is_err(), "keepalive before NEW");
+        assert!(
+            m.receive(&ctl(0, Control::Keepalive)).is_err(),
+            "keepalive before NEW"
+        );
         let mut m = Master::new();
-        assert!(m.receive(&ctl(1, Control::MasterNew { magic: vec![1], name: None })).is_err());
+        assert!(m
+            .receive(&ctl(
+                1,
+                Control::MasterNew {
+                    magic: vec![1],
+                    name: None
+                }
+            ))
+            .is_err());
         let mut m = Master::new();
         m.accept_new("x");
-        assert!(m.receive(&ctl(0, Control::ChannelNew { channel: 1 })).is_err());
+        assert!(m
+            .receive(&ctl(0, Control::ChannelNew { channel: 1 }))
+            .is_err());
         let mut m = Master::new();
         m.accept_new("x");
         assert!(m.receive(&ctl(0, Control::Ack { seq: 0 })).is_err());
@@ -338,7 +357,12 @@ mod tests {
         let mut m = Master::new();
         m.accept_new("x");
         m.take_output();
-        let mut inb = Frame { seq: 0, channel: 9, payload: b"x".to_vec() }.encode();
+        let mut inb = Frame {
+            seq: 0,
+            channel: 9,
+            payload: b"x".to_vec(),
+        }
+        .encode();
         inb.extend(ctl(1, Control::ChannelFin { channel: 9 }));
         assert!(m.receive(&inb).unwrap().is_empty());
         assert_eq!(m.seq().rcv_nxt, 2);
@@ -363,15 +387,29 @@ mod tests {
         assert_eq!(
             sev,
             vec![
-                Event::Established { alias: "127.0.0.1:5000".into() },
-                Event::ChannelOpened { channel: 1, name: "127.0.0.1:5000_0".into() },
-                Event::ChannelData { channel: 1, data: b"ping 192.0.2.1\n".to_vec() },
+                Event::Established {
+                    alias: "127.0.0.1:5000".into()
+                },
+                Event::ChannelOpened {
+                    channel: 1,
+                    name: "127.0.0.1:5000_0".into()
+                },
+                Event::ChannelData {
+                    channel: 1,
+                    data: b"ping 192.0.2.1\n".to_vec()
+                },
             ]
         );
         sev.clear();
         s.send_data(1, b"OK id-1\n");
         pump(&mut s, &mut m, &mut sev, &mut mev);
-        assert_eq!(mev, vec![MEvent::Data { channel: 1, data: b"OK id-1\n".to_vec() }]);
+        assert_eq!(
+            mev,
+            vec![MEvent::Data {
+                channel: 1,
+                data: b"OK id-1\n".to_vec()
+            }]
+        );
         mev.clear();
         assert_eq!(m.seq().retained_len(), 0);
         assert_eq!(s.seq().retained_len(), 0);
@@ -390,7 +428,13 @@ mod tests {
         s.connected();
         let mut tmp = Master::new();
         let ev = tmp.receive(&s.take_output()).unwrap();
-        let MEvent::Resume { rcv_nxt, snd_una, snd_nxt, .. } = ev[0].clone() else {
+        let MEvent::Resume {
+            rcv_nxt,
+            snd_una,
+            snd_nxt,
+            ..
+        } = ev[0].clone()
+        else {
             panic!("{ev:?}")
         };
         assert!(m.can_resume(rcv_nxt, snd_una, snd_nxt));
@@ -400,15 +444,27 @@ mod tests {
         assert_eq!(
             sev[1..],
             [
-                Event::ChannelData { channel: 1, data: b"done\n".to_vec() },
-                Event::ChannelData { channel: 1, data: b"halt 1\n".to_vec() },
+                Event::ChannelData {
+                    channel: 1,
+                    data: b"done\n".to_vec()
+                },
+                Event::ChannelData {
+                    channel: 1,
+                    data: b"halt 1\n".to_vec()
+                },
             ]
         );
         assert_eq!(
             mev,
             vec![
-                MEvent::Data { channel: 1, data: b"MORE\n".to_vec() },
-                MEvent::Data { channel: 1, data: b"DATA 5\n".to_vec() },
+                MEvent::Data {
+                    channel: 1,
+                    data: b"MORE\n".to_vec()
+                },
+                MEvent::Data {
+                    channel: 1,
+                    data: b"DATA 5\n".to_vec()
+                },
             ]
         );
         assert_eq!(m.seq().retained_len() + s.seq().retained_len(), 0);
@@ -434,7 +490,10 @@ mod tests {
         assert!(m.can_resume(2, 0, 0));
         assert!(!m.can_resume(0, 0, 0), "0 was acked, not retained");
         assert!(!m.can_resume(3, 0, 0));
-        assert!(!m.can_resume(1, 1, 1), "scamper's snd_una beyond our rcv_nxt");
+        assert!(
+            !m.can_resume(1, 1, 1),
+            "scamper's snd_una beyond our rcv_nxt"
+        );
         m.zombify();
         m.resume(2);
         assert_eq!(m.take_output(), ctl(0, Control::MasterOk { rcv_nxt: 0 }));

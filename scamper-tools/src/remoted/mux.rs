@@ -56,6 +56,7 @@ pub fn channel_close(channel: u32) -> Vec<u8> {
     control(CHANNEL_CLOSE, &channel.to_be_bytes())
 }
 
+#[cfg(test)]
 pub fn channel_open(vp_id: u32, channel: u32) -> Vec<u8> {
     let mut b = vp_id.to_be_bytes().to_vec();
     b.extend_from_slice(&channel.to_be_bytes());
@@ -116,12 +117,22 @@ pub fn vp_update(info: &VpInfo<'_>) -> Option<Vec<u8>> {
 /// Something a mux client sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MuxIn {
-    Open { vp_id: u32, channel: u32 },
-    Close { channel: u32 },
+    Open {
+        vp_id: u32,
+        channel: u32,
+    },
+    Close {
+        channel: u32,
+    },
     /// A piece of a data frame (frames are forwarded as their bytes arrive).
-    Data { channel: u32, data: Vec<u8> },
+    Data {
+        channel: u32,
+        data: Vec<u8>,
+    },
     /// A channel-0 type the server does not act on (ignored, like unknown types in clients).
-    Ignored { msg_type: u16 },
+    Ignored {
+        msg_type: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,8 +178,10 @@ impl MuxDecoder {
                     if self.buf.len() < 8 {
                         return Ok(None);
                     }
-                    let ch = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-                    let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]);
+                    let ch =
+                        u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+                    let len =
+                        u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]);
                     self.buf.drain(..8);
                     if ch == 0 {
                         if !(2..=CONTROL_MAX).contains(&len) {
@@ -176,7 +189,10 @@ impl MuxDecoder {
                         }
                         self.state = State::Control { len };
                     } else if len > 0 {
-                        self.state = State::Data { channel: ch, left: len };
+                        self.state = State::Data {
+                            channel: ch,
+                            left: len,
+                        };
                     }
                 }
                 State::Data { channel, left } => {
@@ -200,7 +216,8 @@ impl MuxDecoder {
                     let p: Vec<u8> = self.buf.drain(..len as usize).collect();
                     self.state = State::Header;
                     let t = u16::from_be_bytes([p[0], p[1]]);
-                    let u32_at = |at: usize| u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+                    let u32_at =
+                        |at: usize| u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
                     return match t {
                         CHANNEL_OPEN if p.len() == 10 => Ok(Some(MuxIn::Open {
                             vp_id: u32_at(2),
@@ -234,7 +251,10 @@ mod tests {
     #[test]
     fn worked_examples() {
         assert_eq!(go(), hex("00000000 00000002 | 0002"));
-        assert_eq!(channel_open(1, 1), hex("00000000 0000000a | 0003 00000001 00000001"));
+        assert_eq!(
+            channel_open(1, 1),
+            hex("00000000 0000000a | 0003 00000001 00000001")
+        );
         assert_eq!(channel_close(1), hex("00000000 00000006 | 0004 00000001"));
         assert_eq!(vp_depart(1), hex("00000000 00000006 | 0001 00000001"));
         let mut d = hex("00000001 0000000f");
@@ -286,7 +306,14 @@ mod tests {
         };
         assert_eq!(
             attrs,
-            vec![attr::ARRIVAL, attr::IPV6, attr::IPV4_ASN, attr::CC, attr::SHORTNAME, attr::TAG]
+            vec![
+                attr::ARRIVAL,
+                attr::IPV6,
+                attr::IPV4_ASN,
+                attr::CC,
+                attr::SHORTNAME,
+                attr::TAG
+            ]
         );
         let big = VpMeta {
             place: Some("x".repeat(1100)),
@@ -318,7 +345,13 @@ mod tests {
                 got.push(m);
             }
         }
-        assert_eq!(got[0], MuxIn::Open { vp_id: 1, channel: 7 });
+        assert_eq!(
+            got[0],
+            MuxIn::Open {
+                vp_id: 1,
+                channel: 7
+            }
+        );
         let data: Vec<u8> = got
             .iter()
             .filter_map(|m| match m {

@@ -8,9 +8,11 @@ pub const VERSION: &str = "20260420";
 pub const ZOMBIE_DEFAULT: u32 = 900;
 pub const ZOMBIE_MAX: u32 = 10800;
 
-pub const USAGE: &str = "usage: sc_remoted [-?46Dv] -P [ip:]port [-M mux-socket] [-U unix-dir]\n\
-                  [-O option] [-R chroot-dir] [-C ca-file] [-c cert-file] [-p key-file]\n\
-                  [-e pid-file] [-m meta-file] [-Z zombie-time]";
+pub const USAGE: &str = concat!(
+    "usage: sc_remoted [-?46Dv] -P [ip:]port [-M mux-socket] [-U unix-dir]\n",
+    "                  [-O option] [-R chroot-dir] [-C ca-file] [-c cert-file] [-p key-file]\n",
+    "                  [-e pid-file] [-m meta-file] [-Z zombie-time]"
+);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flags {
@@ -63,7 +65,9 @@ fn parse_listen(s: &str) -> Result<(Option<IpAddr>, u16), String> {
     if port == 0 {
         return Err(bad());
     }
-    let ip = ip.map(|i| i.parse::<IpAddr>().map_err(|_| bad())).transpose()?;
+    let ip = ip
+        .map(|i| i.parse::<IpAddr>().map_err(|_| bad()))
+        .transpose()?;
     Ok((ip, port))
 }
 
@@ -97,8 +101,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         let Some(body) = a.strip_prefix('-').filter(|b| !b.is_empty()) else {
             return Err(format!("unexpected argument {a}"));
         };
-        let mut chars = body.char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in body.char_indices() {
             match c {
                 '?' => return Ok(Parsed::Help),
                 '4' => o.only_v4 = true,
@@ -201,9 +204,27 @@ mod tests {
     #[test]
     fn full_command_line() {
         let o = run(&[
-            "-4D", "-P", "127.0.0.1:31337", "-U/tmp/vps", "-M", "/tmp/mux", "-O", "allowgroup",
-            "-Oskipnameverification", "-c", "c.pem", "-p", "k.pem", "-C", "ca.pem", "-e", "pid",
-            "-m", "meta", "-Z", "60",
+            "-4D",
+            "-P",
+            "127.0.0.1:31337",
+            "-U/tmp/vps",
+            "-M",
+            "/tmp/mux",
+            "-O",
+            "allowgroup",
+            "-Oskipnameverification",
+            "-c",
+            "c.pem",
+            "-p",
+            "k.pem",
+            "-C",
+            "ca.pem",
+            "-e",
+            "pid",
+            "-m",
+            "meta",
+            "-Z",
+            "60",
         ]);
         assert_eq!(o.listen_ip, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(o.port, 31337);

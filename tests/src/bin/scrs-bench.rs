@@ -493,7 +493,9 @@ fn run_one(
     // accepted range there); otherwise the first line.
     let first_err = stderr_text
         .lines()
-        .find(|l| l.contains("-p ") || l.contains("pps"))
+        .find(|l| {
+            (l.contains("-p ") || l.contains("pps")) && l.contains(|c: char| c.is_ascii_digit())
+        })
         .or_else(|| stderr_text.lines().next())
         .unwrap_or("")
         .trim()
@@ -745,35 +747,53 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     run_bounded(lab, cmd, limit)?;
-    let mut rep = Command::new(&perf);
-    rep.args([
-        "report",
-        "--stdio",
-        "--no-children",
-        "-g",
-        "none",
-        "--percent-limit",
-        "1.5",
-        "--sort",
-        "comm,dso,symbol",
-        "-i",
-    ])
-    .arg(&data)
-    .stdin(Stdio::null());
-    let out = run_with_timeout(rep, Duration::from_secs(300)).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let _ = writeln!(
-        report,
-        "scamper-rs, `perf record -F 4999 -g` (self time, entries ≥ 1.5 %):\n\n```text"
-    );
-    for l in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .take(40)
-    {
-        let _ = writeln!(report, "{l}");
+    // Self time per function, then inclusive time of the system calls (where kernel time goes).
+    let views: [(&str, &[&str], &str, usize); 2] = [
+        (
+            "self time per function, entries >= 1 %",
+            &[
+                "--no-children",
+                "--percent-limit",
+                "1",
+                "--sort",
+                "comm,dso,symbol",
+            ],
+            "",
+            30,
+        ),
+        (
+            "inclusive time per system call",
+            &["--children", "--sort", "symbol"],
+            "__x64_sys_",
+            12,
+        ),
+    ];
+    for (title, args, keep, max) in views {
+        let mut rep = Command::new(&perf);
+        rep.args(["report", "--stdio", "-g", "none", "-i"])
+            .arg(&data)
+            .args(args)
+            .stdin(Stdio::null());
+        let out = run_with_timeout(rep, Duration::from_secs(300)).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let samples = text
+            .lines()
+            .find(|l| l.starts_with("# Samples"))
+            .unwrap_or("");
+        let _ = writeln!(
+            report,
+            "scamper-rs, `perf record -F 4999 -g`, {title} ({}):\n\n```text",
+            samples.trim_start_matches("# ").trim()
+        );
+        let rows = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && l.contains(keep));
+        for l in rows.take(max) {
+            // perf pads every row to the terminal width and appends empty columns.
+            let _ = writeln!(report, "{}", l.trim_end().trim_end_matches(['-', ' ']));
+        }
+        let _ = writeln!(report, "```\n");
     }
-    let _ = writeln!(report, "```\n");
 
     // Syscall counts of each implementation (strace slows the run, so no timing from these).
     if let Ok(strace) = which("strace") {
