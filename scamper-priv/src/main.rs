@@ -15,7 +15,10 @@ use ids::Identity;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::User;
 use scamper_probe::engine::{EngineParams, Input};
-use scamper_probe::options::{self, Firewall, InputFile, Mode, Options, OutFile, RunOptions};
+use scamper_probe::options::{
+    self, ControlSockets, Firewall, InputFile, Mode, Options, OutFile, RunOptions,
+};
+use scamper_probe::remote;
 use scamper_probe::sandbox::{self, SandboxSpec};
 use std::io::IsTerminal;
 use std::os::unix::net::UnixStream;
@@ -104,11 +107,6 @@ fn main() -> ExitCode {
 
 /// Options whose behaviour belongs to later work fail loudly rather than being ignored.
 fn refuse_unimplemented(opts: &RunOptions) -> Result<(), String> {
-    if let Mode::Control(c) = &opts.mode {
-        if c.remote.is_some() {
-            return Err("-R: remote control is not yet supported by scamper-rs".into());
-        }
-    }
     let x = &opts.extra;
     for (set, name) in [
         (x.planetlab, "planetlab"),
@@ -171,6 +169,33 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
         dnp_texts.push((p.display().to_string(), read_all(p)?));
     }
     let dnp = scamper_probe::reload::parse_dnp(&dnp_texts)?;
+    // -R: the controller's name is resolved and the TLS material read now, with the user's
+    // rights; the confined prober can do neither.
+    let remote = match &opts.mode {
+        Mode::Control(ControlSockets {
+            remote: Some(r), ..
+        }) => {
+            let mut cfg = remote::RemoteConfig::new(r.host.clone(), r.port);
+            cfg.addrs = remote::resolve(&r.host, r.port)
+                .map_err(|e| format!("-R {}:{}: {e}", r.host, r.port))?;
+            cfg.monitor_name = opts.monitor_name.clone();
+            let x = &opts.extra;
+            cfg.tls = if x.notls || x.notls_remote {
+                None
+            } else {
+                Some(
+                    remote::TlsSettings::load(
+                        x.cafile.as_deref(),
+                        x.client_certfile.as_deref(),
+                        x.client_privfile.as_deref(),
+                    )
+                    .map_err(|e| format!("-R: {e}"))?,
+                )
+            };
+            Some(cfg)
+        }
+        _ => None,
+    };
     let pidfile = match &opts.pid_file {
         Some(p) => {
             Some(startup::PidFile::create(&id, p).map_err(|e| format!("{}: {e}", p.display()))?)
@@ -212,7 +237,7 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
         scamper_sys::Forked::Child => {
             drop(helper_end);
             drop(pidfile);
-            let code = prober(spec, prober_end, opts, output, input, config, dnp);
+            let code = prober(spec, prober_end, opts, output, input, config, dnp, remote);
             std::process::exit(code);
         }
         scamper_sys::Forked::Parent { child } => {
@@ -289,6 +314,7 @@ fn prober(
     input: Input,
     config: scamper_probe::config_file::Config,
     dnp: scamper_probe::dnp::DoNotProbe,
+    remote: Option<remote::RemoteConfig>,
 ) -> i32 {
     scamper_probe::log::set_pid(std::process::id());
     let default_sport = options::default_sport(std::process::id());
@@ -309,6 +335,7 @@ fn prober(
         config,
         dnp,
         default_sport,
+        remote,
         sandbox_note: report.landlock,
     };
     scamper_probe::engine::run(params)

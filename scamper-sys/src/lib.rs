@@ -127,6 +127,13 @@ pub fn bind_packet_socket(
     Ok(())
 }
 
+/// Register an owned descriptor with the tokio reactor.
+pub fn async_fd(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so nothing else can close or reuse the
+    // descriptor number while it is registered, which is what `register` requires.
+    unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,11 +197,4 @@ mod tests {
         f.write_all(content).unwrap();
         f
     }
-}
-
-/// Register an owned descriptor with the tokio reactor.
-pub fn async_fd(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
-    // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so nothing else can close or reuse the
-    // descriptor number while it is registered, which is what `register` requires.
-    unsafe { tokio::io::unix::AsyncFd::register(fd) }.map_err(|e| e.into())
 }

@@ -58,6 +58,8 @@ pub struct EngineParams {
     pub config: Config,
     pub dnp: DoNotProbe,
     pub default_sport: u16,
+    /// `-R`: the controller to connect out to, prepared before confinement.
+    pub remote: Option<crate::remote::RemoteConfig>,
     /// What the sandbox reported (logged once the engine runs).
     pub sandbox_note: String,
 }
@@ -166,8 +168,6 @@ struct Engine {
     next_client: u64,
     client_events_tx: mpsc::Sender<(u64, ClientEvent)>,
     client_events: mpsc::Receiver<(u64, ClientEvent)>,
-    /// Kept so the channel stays open while no listener exists; `-R` adds clients through it.
-    new_clients_tx: mpsc::Sender<ClientConn>,
     new_clients: mpsc::Receiver<ClientConn>,
     /// `shutdown done`: exit once every source is finished.
     exit_when_done: bool,
@@ -269,6 +269,14 @@ impl Engine {
                 tokio::spawn(server::accept_tcp(listener, new_clients_tx.clone()));
             }
         }
+        if let Some(cfg) = p.remote.take() {
+            let clients = new_clients_tx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::remote::run(cfg, clients).await {
+                    log::error(&format!("-R: {e}"));
+                }
+            });
+        }
         let input_file = match &p.opts.mode {
             Mode::File(crate::options::InputFile::Path(f)) => Some(f.display().to_string()),
             Mode::File(crate::options::InputFile::Stdin) => Some("-".into()),
@@ -301,7 +309,6 @@ impl Engine {
             next_client: 0,
             client_events_tx,
             client_events,
-            new_clients_tx,
             new_clients,
             exit_when_done: false,
             exit_now: false,
