@@ -491,3 +491,102 @@ fn many_clients_at_once_and_one_that_stops_reading() {
     }
     drop(stalled);
 }
+
+/// Our sc_attach drives both listeners; the warts file it writes is complete and readable by
+/// Debian's sc_warts2json too.
+#[test]
+fn sc_attach_over_unix_and_tcp() {
+    if !Lab::require_root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        ecmp_branches: 0,
+        delay: None,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let dir = TempDir::new("ctl-attach");
+    let sock = dir.path("ctl.sock");
+    let mut cmd = lab.command(Role::Vp, scamper_bin());
+    cmd.args(["-U", sock.to_str().unwrap(), "-P", "31338", "-p", "200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let server = lab.spawn(cmd).unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < end, "control socket never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cmds = dir.path("cmds.txt");
+    std::fs::write(
+        &cmds,
+        format!(
+            "ping -c 2 -i 0.1 {TARGET_V4}\ntrace -q 1 {TARGET_V6}\nping -c 1 -P udp {TARGET_V6}\n"
+        ),
+    )
+    .unwrap();
+    for (how, target) in [
+        ("-U", sock.to_str().unwrap().to_string()),
+        ("-p", "31338".to_string()),
+    ] {
+        let out = dir.path(&format!("out{how}.warts"));
+        let o = lab
+            .exec(
+                Role::Vp,
+                &[
+                    tool_bin("sc_attach").to_str().unwrap(),
+                    how,
+                    &target,
+                    "-i",
+                    cmds.to_str().unwrap(),
+                    "-o",
+                    out.to_str().unwrap(),
+                ],
+            )
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "sc_attach {how}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        let recs = records(&bytes);
+        let kinds: Vec<&str> = recs
+            .iter()
+            .map(|r| match r {
+                Record::List(_) => "list",
+                Record::CycleStart(_) => "cycle-start",
+                Record::CycleStop(_) => "cycle-stop",
+                Record::Ping(_) => "ping",
+                Record::Trace(_) => "trace",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds.len(), 6, "{how}: {kinds:?}");
+        assert_eq!(&kinds[..2], ["list", "cycle-start"], "{how}");
+        assert_eq!(kinds[5], "cycle-stop", "{how}");
+        let mut middle = kinds[2..5].to_vec();
+        middle.sort_unstable();
+        assert_eq!(middle, ["ping", "ping", "trace"], "{how}");
+        let deb = std::process::Command::new("/usr/bin/sc_warts2json")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            deb.status.success(),
+            "Debian sc_warts2json on sc_attach output ({how})"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&deb.stdout).lines().count(),
+            5,
+            "{how}: cycle-start, 3 results, cycle-stop"
+        );
+    }
+    server.signal(nix::sys::signal::SIGTERM).unwrap();
+    assert!(server
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap()
+        .expect("exits")
+        .success());
+    assert!(!sock.exists(), "the helper removes the -U socket at exit");
+}

@@ -552,6 +552,34 @@ async fn plain_tcp_hostile_peers_and_zombie_expiry() {
     assert_eq!(read_line(&mut r).await, "OK id-1\n");
     assert_eq!(engine.lock().unwrap().names, vec![format!("{fname}_0")]);
 
+    // A mux client reusing a channel id is a fatal mux error: its channels are FINed (the
+    // engine sees EOF) and the mux connection is closed.
+    let mut m2 = UnixStream::connect(dir.join("mux")).await.unwrap();
+    let (_, upd2) = read_mux_frame(&mut m2).await;
+    assert_eq!(&upd2[..6], &[0, 0, 0, 0, 0, 1]);
+    assert_eq!(read_mux_frame(&mut m2).await, (0, vec![0, 2]));
+    let mut open = 3u16.to_be_bytes().to_vec();
+    open.extend_from_slice(&1u32.to_be_bytes());
+    open.extend_from_slice(&1u32.to_be_bytes());
+    m2.write_all(&mux::frame(0, &open)).await.unwrap();
+    m2.write_all(&mux::frame(1, b"ping 192.0.2.7\n"))
+        .await
+        .unwrap();
+    assert_eq!(read_mux_frame(&mut m2).await, (1, b"OK id-1\n".to_vec()));
+    m2.write_all(&mux::frame(0, &open)).await.unwrap();
+    let mut rest = Vec::new();
+    timeout(WAIT, m2.read_to_end(&mut rest))
+        .await
+        .expect("mux not closed")
+        .unwrap();
+    timeout(WAIT, async {
+        while engine.lock().unwrap().eofs < 1 {
+            sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("engine saw no EOF for the mux channel");
+
     // The VP disappears for good: zombie (socket gone), then freed after -Z: local clients
     // closed, mux clients get VP_DEPART.
     vp.abort();
