@@ -123,7 +123,12 @@ fn refuse_unimplemented(opts: &RunOptions) -> Result<(), String> {
 
 fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitCode, String> {
     if opts.daemon {
-        scamper_probe::log::use_syslog("scamper").map_err(|e| format!("syslog: {e}"))?;
+        // Without a syslog daemon (containers, minimal systems) a daemon still runs; it then
+        // logs only to the -d debug file, if any.
+        if let Err(e) = scamper_probe::log::use_syslog("scamper") {
+            eprintln!("scamper: syslog unavailable ({e}); logging to the -d file only");
+            scamper_probe::log::quiet_stderr();
+        }
         nix::unistd::daemon(true, false).map_err(|e| format!("daemon: {e}"))?;
     }
 

@@ -34,6 +34,11 @@ pub fn use_syslog(process: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Stop writing to stderr (a daemon's stderr is /dev/null).
+pub fn quiet_stderr() {
+    SINKS.lock().unwrap_or_else(|p| p.into_inner()).stderr = false;
+}
+
 /// Send a copy of every message to the `-d` debug file.
 pub fn set_debug_file(file: std::fs::File) {
     SINKS.lock().unwrap_or_else(|p| p.into_inner()).debug = Some(file);

@@ -334,3 +334,66 @@ fn setuid_install_writes_as_the_invoking_user() {
     assert!(err.contains("Permission denied"), "{err}");
     assert!(!std::path::Path::new(&forbidden).exists());
 }
+
+#[test]
+fn daemon_mode_with_a_control_socket() {
+    if !Lab::require_root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        ecmp_branches: 0,
+        delay: None,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let dir = TempDir::new("daemon");
+    let (sock, pidfile, debug) = (
+        dir.path("ctl.sock"),
+        dir.path("scamper.pid"),
+        dir.path("debug.log"),
+    );
+    let run = scamper(
+        &lab,
+        &[
+            "-D",
+            "-U",
+            sock.to_str().unwrap(),
+            "-e",
+            pidfile.to_str().unwrap(),
+            "-d",
+            debug.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    // The foreground process returns once the daemon is detached.
+    assert!(run.status.success(), "{}", run.stderr);
+    let pid: i32 = wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    })
+    .expect("daemon wrote its pidfile");
+    assert_eq!(
+        status_field(pid as u32, "PPid").as_deref(),
+        Some("1"),
+        "detached from its parent"
+    );
+    let reply = wait_for(Duration::from_secs(10), || {
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(b"get version\n").ok()?;
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    })
+    .expect("daemon answers on its control socket");
+    assert_eq!(reply, "OK version 20260420\n");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGTERM).unwrap();
+    let gone = wait_for(Duration::from_secs(15), || {
+        (!pidfile.exists() && !sock.exists()).then_some(())
+    });
+    assert!(gone.is_some(), "pidfile and socket removed at exit");
+    assert!(std::fs::read_to_string(&debug)
+        .unwrap()
+        .contains("prober confined"));
+}
