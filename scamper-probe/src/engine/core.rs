@@ -119,6 +119,7 @@ pub struct Core {
     next_id: TaskId,
     finished: Vec<Finished>,
     sent: u64,
+    next_sweep: Time,
 }
 
 /// How long to recheck a probe whose signature another live task holds.
@@ -136,6 +137,7 @@ impl Core {
             next_id: 1,
             finished: Vec::new(),
             sent: 0,
+            next_sweep: now,
         }
     }
 
@@ -350,8 +352,13 @@ impl Core {
         std::mem::take(&mut self.finished)
     }
 
-    /// Forget held signatures whose hold time has passed (bounded memory on long runs).
+    /// Forget held signatures whose hold time has passed (bounded memory on long runs). The
+    /// sweep walks every key, so it runs at most once a second, not on every loop turn.
     pub fn expire_holds(&mut self, now: Time) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + Duration::from_secs(1);
         self.keys
             .retain(|_, h| !matches!(h, Holder::Until(t) if *t <= now));
     }

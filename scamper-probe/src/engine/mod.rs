@@ -173,6 +173,7 @@ struct Engine {
     exit_when_done: bool,
     /// `shutdown now`.
     exit_now: bool,
+    sources_of: net::SourceFinder,
 }
 
 impl Engine {
@@ -312,6 +313,7 @@ impl Engine {
             new_clients,
             exit_when_done: false,
             exit_now: false,
+            sources_of: net::SourceFinder::default(),
         })
     }
 
@@ -391,7 +393,10 @@ impl Engine {
         let dst = *dsts.first().ok_or("invalid destination address")?;
         let src_addr = match cmd.src() {
             Some(a) => a,
-            None => net::source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?,
+            None => self
+                .sources_of
+                .source_for(dst)
+                .map_err(|e| format!("no route to {dst}: {e}"))?,
         };
         let source = self.sources.get(sid).ok_or("source gone")?;
         let env = TaskEnv {

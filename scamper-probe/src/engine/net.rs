@@ -196,14 +196,26 @@ fn no_socket(family: &str) -> std::io::Error {
     std::io::Error::other(format!("no {family} raw socket available"))
 }
 
-/// The source address the kernel would use towards `dst`, learned by connecting a UDP socket
-/// (no packet is sent).
-pub fn source_for(dst: IpAddr) -> std::io::Result<IpAddr> {
-    let bind: std::net::SocketAddr = match dst {
-        IpAddr::V4(_) => "0.0.0.0:0".parse().expect("literal"),
-        IpAddr::V6(_) => "[::]:0".parse().expect("literal"),
-    };
-    let s = std::net::UdpSocket::bind(bind)?;
-    s.connect((dst, 33434))?;
-    Ok(s.local_addr()?.ip())
+/// The source address the kernel would use towards a destination, learned by connecting a
+/// UDP socket (no packet is sent). One socket per family is kept and re-connected for each
+/// look-up, which saves two system calls per task at high task rates.
+#[derive(Default)]
+pub struct SourceFinder {
+    v4: Option<std::net::UdpSocket>,
+    v6: Option<std::net::UdpSocket>,
+}
+
+impl SourceFinder {
+    pub fn source_for(&mut self, dst: IpAddr) -> std::io::Result<IpAddr> {
+        let (slot, bind) = match dst {
+            IpAddr::V4(_) => (&mut self.v4, "0.0.0.0:0"),
+            IpAddr::V6(_) => (&mut self.v6, "[::]:0"),
+        };
+        let sock = match slot {
+            Some(s) => s,
+            None => slot.insert(std::net::UdpSocket::bind(bind)?),
+        };
+        sock.connect((dst, 33434))?;
+        Ok(sock.local_addr()?.ip())
+    }
 }
