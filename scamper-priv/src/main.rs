@@ -146,12 +146,19 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
         scamper_probe::log::set_debug_file(f);
     }
     let input = match &opts.mode {
-        Mode::File(InputFile::Path(p)) => Input::File(Box::new(std::io::BufReader::new(
-            startup::open_input(&id, p)
-                .map_err(|e| format!("could not open {}: {e}", p.display()))?,
-        ))),
+        Mode::File(InputFile::Path(p)) => {
+            let f = startup::open_input(&id, p)
+                .map_err(|e| format!("could not open {}: {e}", p.display()))?;
+            let regular = f.metadata().map(|m| m.is_file()).unwrap_or(false);
+            let reader = Box::new(std::io::BufReader::new(f));
+            if regular {
+                Input::RegularFile(reader)
+            } else {
+                Input::Stream(reader)
+            }
+        }
         Mode::File(InputFile::Stdin) => {
-            Input::File(Box::new(std::io::BufReader::new(std::io::stdin())))
+            Input::Stream(Box::new(std::io::BufReader::new(std::io::stdin())))
         }
         Mode::Addresses(_) | Mode::Commands(_) => Input::Args,
         Mode::Control(_) => Input::None,

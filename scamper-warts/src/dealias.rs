@@ -193,6 +193,31 @@ impl Default for Prefixscan {
     }
 }
 
+impl Prefixscan {
+    /// The prefix length printed with the alias `ab`: the leading bits `b` and `ab` share,
+    /// shortened while either host part is all zeros or all ones (IPv4 only).
+    pub fn ab_prefix(&self) -> Option<u32> {
+        let (Some(Addr::V4(b)), Some(Addr::V4(ab))) = (self.b, self.ab) else {
+            return None;
+        };
+        let (b, ab) = (u32::from(b), u32::from(ab));
+        let mut p = (b ^ ab).leading_zeros();
+        if p >= 31 {
+            return Some(p);
+        }
+        while p > 0 {
+            let mask = u32::MAX >> p;
+            let edge = |x: u32| x & mask == 0 || x & mask == mask;
+            if edge(b) || edge(ab) {
+                p -= 1;
+            } else {
+                break;
+            }
+        }
+        Some(p)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Bump {
     /// Milliseconds on disk (whole seconds only survive: see warts.md 7.4).

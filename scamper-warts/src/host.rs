@@ -40,6 +40,41 @@ pub mod dns {
     }
 
     /// Name of a type, if scamper has one.
+    /// The response code's name as the C tools print it.
+        pub fn rcode_name(r: u8) -> String {
+        const NAMES: [&str; 12] = [
+            "NoError",
+            "FormErr",
+            "ServFail",
+            "NXDomain",
+            "NotImp",
+            "Refused",
+            "YXDomain",
+            "YXRRSet",
+            "NXRRSet",
+            "NotAuth",
+            "NotZone",
+            "DSOTYPENI",
+        ];
+        // 12..15 have no name in the C table (glibc prints "(null)"); 19 lacks a comma in the
+        // C source, so two names run together.
+        const HIGH: [&str; 7] = [
+            "BADVERS",
+            "BADKEY",
+            "BADTIME",
+            "BADMODEBADNAME",
+            "BADALG",
+            "BADTRUNC",
+            "BADCOOKIE",
+        ];
+        match r {
+            0..=11 => NAMES[usize::from(r)].into(),
+            12..=15 => "(null)".into(),
+            16..=22 => HIGH[usize::from(r - 16)].into(),
+            _ => r.to_string(),
+        }
+    }
+
     pub fn type_name(t: u16) -> Option<&'static str> {
         Some(match t {
             1 => "A",

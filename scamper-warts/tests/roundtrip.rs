@@ -9,6 +9,12 @@ use scamper_warts::ping::{
 use scamper_warts::trace::{
     Trace, TraceDtree, TraceMethod, TracePmtud, TracePmtudNote, TraceProbe, TraceReply, TraceStop,
 };
+use scamper_warts::dealias::*;
+use scamper_warts::host::{dns, Host, HostQuery, HostRr, HostStop, RrData, RrOption, Soa};
+use scamper_warts::tracelb::{
+    Tracelb, TracelbLink, TracelbMethod, TracelbNode, TracelbProbe, TracelbReply,
+};
+use scamper_warts::udpprobe::{Udpprobe, UdpprobeProbe, UdpprobeReply, UdpprobeStop};
 use scamper_warts::{
     icmpext::IcmpExt, Addr, Cycle, List, Record, Timeval, WartsReader, WartsWriter,
 };
@@ -408,6 +414,495 @@ fn trace() -> impl Strategy<Value = Trace> {
         )
 }
 
+fn icmpexts() -> impl Strategy<Value = Vec<IcmpExt>> {
+    proptest::collection::vec(
+        (any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..12)).prop_map(
+            |(class_num, class_type, data)| IcmpExt {
+                class_num,
+                class_type,
+                data,
+            },
+        ),
+        0..3,
+    )
+}
+
+/// Milliseconds as a Timeval (the dealias wait fields are stored in ms).
+fn ms_tv(max: u32) -> impl Strategy<Value = Timeval> {
+    (0..max).prop_map(|v| Timeval::new(v / 1000, v % 1000 * 1000))
+}
+
+fn probedef() -> impl Strategy<Value = DealiasProbedef> {
+    (
+        (any::<u32>(), 1u8..=6, addr(), proptest::option::of(addr())),
+        (any::<u8>(), any::<u8>(), any::<u16>(), any::<u16>()),
+        (any::<u16>(), any::<u16>(), any::<u8>(), any::<u16>(), any::<u16>()),
+    )
+        .prop_map(
+            |((id, m, dst, src), (ttl, tos, size, mtu), (sport, dport, tcp_flags, icmp_id, icmp_csum))| {
+                DealiasProbedef {
+                    id,
+                    method: ProbedefMethod(m),
+                    dst: Some(dst),
+                    src,
+                    ttl,
+                    tos,
+                    size,
+                    mtu,
+                    sport,
+                    dport,
+                    tcp_flags,
+                    icmp_id,
+                    icmp_csum,
+                }
+            },
+        )
+}
+
+fn dealias_reply() -> impl Strategy<Value = DealiasReply> {
+    (
+        (addr(), tv(), any::<u8>(), any::<u16>(), any::<u16>(), any::<u32>()),
+        (0u8..2, prop_oneof![Just(1u8), Just(58), Just(6), Just(17)]),
+        (any::<u8>(), any::<u8>(), any::<u8>(), icmpexts(), any::<u8>()),
+    )
+        .prop_map(
+            |((src, rx, ttl, size, ipid, ipid32), (flags, proto), (it, ic, qttl, exts, tf))| {
+                DealiasReply {
+                    src: Some(src),
+                    rx,
+                    ttl,
+                    size,
+                    ipid,
+                    ipid32,
+                    flags,
+                    proto,
+                    icmp_type: it,
+                    icmp_code: ic,
+                    icmp_q_ttl: qttl,
+                    icmp_exts: exts,
+                    tcp_flags: tf,
+                }
+            },
+        )
+}
+
+/// Method parameters with the number of probedefs the method needs.
+fn dealias_data() -> impl Strategy<Value = (DealiasMethod, DealiasData, std::ops::Range<usize>)> {
+    prop_oneof![
+        (any::<u8>(), 0u32..256).prop_map(|(attempts, w)| (
+            DealiasMethod::MERCATOR,
+            DealiasData::Mercator(Mercator {
+                attempts,
+                wait_timeout: Timeval::new(w, 0),
+            }),
+            1..2
+        )),
+        (ms_tv(65536), 0u32..256, any::<u8>(), any::<u16>(), 0u8..2).prop_map(
+            |(wait_probe, w, attempts, fudge, flags)| (
+                DealiasMethod::ALLY,
+                DealiasData::Ally(Ally {
+                    wait_probe,
+                    wait_timeout: Timeval::new(w, 0),
+                    attempts,
+                    fudge,
+                    flags,
+                }),
+                2..3
+            )
+        ),
+        (any::<u16>(), ms_tv(65536), ms_tv(10_000_000), 0u32..256, 0u8..2).prop_map(
+            |(rounds, wait_probe, wait_round, w, flags)| (
+                DealiasMethod::RADARGUN,
+                DealiasData::Radargun(Radargun {
+                    rounds,
+                    wait_probe,
+                    wait_round,
+                    wait_timeout: Timeval::new(w, 0),
+                    flags,
+                }),
+                1..5
+            )
+        ),
+        (
+            (proptest::option::of(addr()), proptest::option::of(addr()), proptest::option::of(addr())),
+            proptest::collection::vec(addr(), 0..4),
+            (any::<u8>(), any::<u8>(), any::<u16>(), ms_tv(65536), 0u32..256),
+            (0u8..4, any::<u8>()),
+        )
+            .prop_map(|((a, b, ab), xs, (prefix, attempts, fudge, wait_probe, w), (flags, replyc))| (
+                DealiasMethod::PREFIXSCAN,
+                DealiasData::Prefixscan(Prefixscan {
+                    a,
+                    b,
+                    ab,
+                    xs,
+                    prefix,
+                    attempts,
+                    fudge,
+                    wait_probe,
+                    wait_timeout: Timeval::new(w, 0),
+                    flags,
+                    replyc,
+                }),
+                0..4
+            )),
+        (ms_tv(65536), any::<u16>(), any::<u8>()).prop_map(|(wait_probe, bump_limit, attempts)| (
+            DealiasMethod::BUMP,
+            DealiasData::Bump(Bump {
+                wait_probe,
+                bump_limit,
+                attempts,
+            }),
+            2..3
+        )),
+        (any::<u8>(), 0u32..4_000_000_000, 0u32..4_000_000_000, 0u32..4_000_000_000).prop_map(
+            |(rounds, a, b, c)| (
+                DealiasMethod::MIDAREST,
+                DealiasData::Midarest(Midarest {
+                    rounds,
+                    wait_probe: Timeval::from_usec32(a),
+                    wait_round: Timeval::from_usec32(b),
+                    wait_timeout: Timeval::from_usec32(c),
+                }),
+                1..4
+            )
+        ),
+        (
+            0u32..4_000_000_000,
+            proptest::collection::vec((tv(), any::<u32>(), any::<u32>()), 0..3),
+            proptest::option::of(tv()),
+        )
+            .prop_map(|(w, rounds, startat)| (
+                DealiasMethod::MIDARDISC,
+                DealiasData::Midardisc(Midardisc {
+                    wait_timeout: Timeval::from_usec32(w),
+                    schedule: rounds
+                        .into_iter()
+                        .map(|(start, begin, end)| MidardiscRound { start, begin, end })
+                        .collect(),
+                    startat,
+                }),
+                1..4
+            )),
+    ]
+}
+
+fn dealias() -> impl Strategy<Value = Dealias> {
+    (
+        dealias_data(),
+        (cycle(), any::<u32>(), tv(), 0u8..6, proptest::option::of(short_str())),
+    )
+        .prop_flat_map(|((method, data, ndefs), (cy, userid, start, result, errmsg))| {
+            proptest::collection::vec(probedef(), ndefs).prop_flat_map(move |defs| {
+                let n = defs.len() as u32;
+                let probe = (
+                    0..n.max(1),
+                    any::<u32>(),
+                    tv(),
+                    any::<u16>(),
+                    proptest::collection::vec(dealias_reply(), 0..3),
+                )
+                    .prop_map(|(def, seq, tx, ipid, replies)| DealiasProbe {
+                        def,
+                        seq,
+                        tx,
+                        ipid,
+                        replies,
+                    });
+                // a probe needs a probedef to refer to
+                let nprobes = if defs.is_empty() { 0..1 } else { 0..4 };
+                let (data, cy, errmsg) = (data.clone(), cy.clone(), errmsg.clone());
+                proptest::collection::vec(probe, nprobes).prop_map(move |probes| Dealias {
+                    list: cy.as_ref().map(|c| c.list.clone()),
+                    cycle: cy.clone(),
+                    userid,
+                    start,
+                    method,
+                    result: DealiasResult(result),
+                    errmsg: errmsg.clone(),
+                    data: data.clone(),
+                    probedefs: defs.clone(),
+                    probes,
+                })
+            })
+        })
+}
+
+fn tracelb_reply() -> impl Strategy<Value = TracelbReply> {
+    (
+        (addr(), tv(), any::<u16>(), any::<u8>(), 0u8..4),
+        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), icmpexts(), any::<u8>()),
+    )
+        .prop_map(|((from, rx, ipid, ttl, flags), (it, ic, qttl, qtos, exts, tf))| TracelbReply {
+            from: Some(from),
+            rx,
+            ipid,
+            ttl,
+            flags,
+            icmp_type: it,
+            icmp_code: ic,
+            icmp_q_ttl: qttl,
+            icmp_q_tos: qtos,
+            icmp_exts: exts,
+            tcp_flags: tf,
+        })
+}
+
+fn tracelb_probe() -> impl Strategy<Value = TracelbProbe> {
+    (
+        tv(),
+        any::<u16>(),
+        any::<u8>(),
+        any::<u8>(),
+        proptest::collection::vec(tracelb_reply(), 0..3),
+    )
+        .prop_map(|(tx, flowid, ttl, attempt, replies)| TracelbProbe {
+            tx,
+            flowid,
+            ttl,
+            attempt,
+            replies,
+        })
+}
+
+fn tracelb() -> impl Strategy<Value = Tracelb> {
+    let node = (
+        proptest::option::of(addr()),
+        proptest::option::of(short_str()),
+        0u8..2,
+        any::<u8>(),
+    )
+        .prop_map(|(addr, name, flags, q_ttl)| TracelbNode {
+            addr,
+            name,
+            flags,
+            q_ttl,
+        });
+    (
+        (cycle(), any::<u32>(), proptest::option::of(addr()), addr(), proptest::option::of(addr()), tv()),
+        (any::<u16>(), any::<u16>(), any::<u16>(), 1u8..=5, any::<u8>(), 0u32..256, 0u32..256),
+        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u32>(), any::<u32>(), 0u8..2),
+        proptest::option::of(short_str()),
+        proptest::collection::vec(node, 0..5),
+    )
+        .prop_flat_map(|(hdr, par, more, errmsg, nodes)| {
+            let n = nodes.len() as u16;
+            let link = (
+                0..n.max(1),
+                proptest::option::of(0..n.max(1)),
+                proptest::collection::vec(proptest::collection::vec(tracelb_probe(), 0..3), 0..3),
+            )
+                .prop_map(|(from, to, probesets)| TracelbLink {
+                    from,
+                    to,
+                    probesets,
+                });
+            let nlinks = if n == 0 { 0..1 } else { 0..5 };
+            proptest::collection::vec(link, nlinks).prop_map(move |mut links| {
+                let (cy, userid, src, dst, rtr, start) = hdr.clone();
+                let (sport, dport, probe_size, m, firsthop, wt, wp) = par;
+                let (attempts, confidence, tos, gaplimit, probec, probec_max, flags) = more;
+                // the warts link order is by source node
+                links.sort_by_key(|l| l.from);
+                Tracelb {
+                    list: cy.as_ref().map(|c| c.list.clone()),
+                    cycle: cy,
+                    userid,
+                    src,
+                    dst: Some(dst),
+                    rtr,
+                    start,
+                    sport,
+                    dport,
+                    probe_size,
+                    method: TracelbMethod(m),
+                    firsthop,
+                    wait_timeout: Timeval::new(wt, 0),
+                    wait_probe: Timeval::new(wp / 100, wp % 100 * 10_000),
+                    attempts,
+                    confidence,
+                    tos,
+                    gaplimit,
+                    probec,
+                    probec_max,
+                    flags,
+                    errmsg: errmsg.clone(),
+                    nodes: nodes.clone(),
+                    links,
+                }
+            })
+        })
+}
+
+fn dns_name() -> impl Strategy<Value = String> {
+    "[a-z0-9.-]{0,20}"
+}
+
+fn rr_options() -> impl Strategy<Value = Vec<RrOption>> {
+    proptest::collection::vec(
+        (any::<u16>(), proptest::collection::vec(any::<u8>(), 0..8))
+            .prop_map(|(code, data)| RrOption { code, data }),
+        0..3,
+    )
+}
+
+/// A resource record whose data kind agrees with its class and type.
+fn host_rr() -> impl Strategy<Value = HostRr> {
+    use dns::*;
+    let data = prop_oneof![
+        (prop_oneof![Just(TYPE_A), Just(TYPE_AAAA)], addr())
+            .prop_map(|(t, a)| (CLASS_IN, t, Some(RrData::Addr(a)))),
+        (prop_oneof![Just(TYPE_NS), Just(TYPE_CNAME), Just(TYPE_PTR)], dns_name())
+            .prop_map(|(t, n)| (CLASS_IN, t, Some(RrData::Str(n)))),
+        (dns_name(), dns_name(), any::<[u32; 5]>()).prop_map(|(m, r, v)| (
+            CLASS_IN,
+            TYPE_SOA,
+            Some(RrData::Soa(Soa {
+                mname: m,
+                rname: r,
+                serial: v[0],
+                refresh: v[1],
+                retry: v[2],
+                expire: v[3],
+                minimum: v[4],
+            }))
+        )),
+        (any::<u16>(), dns_name()).prop_map(|(preference, exchange)| (
+            CLASS_IN,
+            TYPE_MX,
+            Some(RrData::Mx {
+                preference,
+                exchange
+            })
+        )),
+        (
+            prop_oneof![Just(CLASS_IN), Just(CLASS_CH)],
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..10), 0..3)
+        )
+            .prop_map(|(c, v)| (c, TYPE_TXT, Some(RrData::Txt(v)))),
+        (any::<u16>(), rr_options()).prop_map(|(c, o)| (c, TYPE_OPT, Some(RrData::Opt(o)))),
+        (
+            prop_oneof![Just(TYPE_SVCB), Just(TYPE_HTTPS)],
+            any::<u16>(),
+            proptest::option::of(dns_name()),
+            rr_options()
+        )
+            .prop_map(|(t, priority, target, params)| (
+                CLASS_IN,
+                t,
+                Some(RrData::Svcb {
+                    priority,
+                    target,
+                    params
+                })
+            )),
+        // types without a data encoding
+        prop_oneof![Just(43u16), Just(46), Just(48)].prop_map(|t| (CLASS_IN, t, None)),
+    ];
+    (data, dns_name(), any::<u32>()).prop_map(|((class, rtype, data), name, ttl)| HostRr {
+        class,
+        rtype,
+        name,
+        ttl,
+        data,
+    })
+}
+
+fn host() -> impl Strategy<Value = Host> {
+    let rrs = || proptest::collection::vec(host_rr(), 0..3);
+    let query = (
+        (tv(), tv(), any::<u16>(), any::<u8>(), any::<u8>()),
+        (rrs(), rrs(), rrs()),
+    )
+        .prop_map(|((tx, rx, id, rcode, flags), (an, ns, ar))| HostQuery {
+            tx,
+            rx,
+            id,
+            rcode,
+            flags,
+            an,
+            ns,
+            ar,
+        });
+    (
+        (cycle(), any::<u32>(), proptest::option::of(addr()), addr(), tv(), 0u16..8),
+        (ms_tv(65536), 0u8..5, any::<u8>(), any::<u16>(), any::<u16>()),
+        (
+            proptest::option::of(dns_name()),
+            proptest::option::of(short_str()),
+            proptest::option::of(short_str()),
+        ),
+        proptest::collection::vec(query, 0..3),
+    )
+        .prop_map(
+            |((cy, userid, src, dst, start, flags), (wait, stop, retries, qtype, qclass), (qname, ecs, errmsg), queries)| Host {
+                list: cy.as_ref().map(|c| c.list.clone()),
+                cycle: cy,
+                userid,
+                src,
+                dst: Some(dst),
+                start,
+                flags,
+                wait_timeout: wait,
+                stop: HostStop(stop),
+                retries,
+                qtype,
+                qclass,
+                qname,
+                ecs,
+                errmsg,
+                queries,
+            },
+        )
+}
+
+fn udpprobe() -> impl Strategy<Value = Udpprobe> {
+    let reply = (
+        tv(),
+        proptest::collection::vec(any::<u8>(), 0..10),
+        proptest::option::of("[a-z0-9]{1,6}"),
+    )
+        .prop_map(|(rx, data, ifname)| UdpprobeReply { rx, data, ifname });
+    let probe = (
+        tv(),
+        any::<u16>(),
+        proptest::collection::vec(reply, 0..3),
+    )
+        .prop_map(|(tx, sport, replies)| Some(UdpprobeProbe { tx, sport, replies }));
+    (
+        (cycle(), any::<u32>(), proptest::option::of(addr()), proptest::option::of(addr())),
+        (any::<u16>(), any::<u16>(), tv(), any::<u32>(), any::<u32>(), 0u8..2, 0u8..4),
+        (
+            proptest::collection::vec(any::<u8>(), 0..10),
+            any::<u8>(),
+            any::<u8>(),
+            proptest::option::of(short_str()),
+        ),
+        proptest::collection::vec(probe, 0..4),
+    )
+        .prop_map(
+            |((cy, userid, src, dst), (sport, dport, start, wt, wp, flags, stop), (data, probe_count, stop_count, errmsg), probes)| Udpprobe {
+                list: cy.as_ref().map(|c| c.list.clone()),
+                cycle: cy,
+                userid,
+                src,
+                dst,
+                sport,
+                dport,
+                start,
+                wait_timeout: Timeval::from_usec32(wt),
+                wait_probe: Timeval::from_usec32(wp),
+                flags,
+                stop: UdpprobeStop(stop),
+                data,
+                probe_count,
+                stop_count,
+                errmsg,
+                probes,
+            },
+        )
+}
+
 fn write_all(recs: &[Record]) -> Vec<u8> {
     let mut w = WartsWriter::new(Vec::new());
     for r in recs {
@@ -440,6 +935,26 @@ proptest! {
     #[test]
     fn trace_roundtrip(t in trace()) {
         stable(vec![Record::Trace(Box::new(t))]);
+    }
+
+    #[test]
+    fn dealias_roundtrip(d in dealias()) {
+        stable(vec![Record::Dealias(Box::new(d))]);
+    }
+
+    #[test]
+    fn tracelb_roundtrip(t in tracelb()) {
+        stable(vec![Record::Tracelb(Box::new(t))]);
+    }
+
+    #[test]
+    fn host_roundtrip(h in host()) {
+        stable(vec![Record::Host(Box::new(h))]);
+    }
+
+    #[test]
+    fn udpprobe_roundtrip(u in udpprobe()) {
+        stable(vec![Record::Udpprobe(Box::new(u))]);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use net::{RxKind, RxSocket, TxSockets};
 use scamper_proto::{Family, ReopenFile, Request};
 use scamper_warts::{Cycle, List, Record, RecordWriter};
 use sink::Sink;
-use sources::{Feed, Queued, Source, SourceId, Sources};
+use sources::{Feed, LineFeed, Queued, Source, SourceId, Sources};
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
@@ -41,8 +41,10 @@ pub fn now() -> Time {
 
 /// Where commands come from.
 pub enum Input {
-    /// `-f`: a list file (or stdin), read lazily.
-    File(Box<dyn BufRead + Send>),
+    /// `-f` naming a regular file, read lazily.
+    RegularFile(Box<dyn BufRead + Send>),
+    /// `-f -` or a pipe, read lazily by a thread.
+    Stream(Box<dyn BufRead + Send>),
     /// `-i` / `-I`: the positional arguments.
     Args,
     /// Control sockets only.
@@ -67,40 +69,36 @@ pub struct EngineParams {
 /// Lines read ahead of the tasks that use them: memory follows this, not the list's length.
 const READ_AHEAD: usize = 256;
 
-/// Start the thread that reads the command line's commands or the list file into a bounded
-/// channel, so a slow file or stdin blocks that thread, never the engine. `wake` is poked after
-/// each line.
-fn spawn_reader(
-    p: &mut EngineParams,
-    wake: Arc<Notify>,
-) -> Result<Option<mpsc::Receiver<Result<InputLine, String>>>, String> {
+/// The lines of the command line or list file. Stdin and pipes are read by a thread into a
+/// bounded channel, so a slow producer blocks that thread, never the engine; `wake` is poked
+/// after each line. Regular files and the positional arguments are read in place.
+fn line_feed(p: &mut EngineParams, wake: Arc<Notify>) -> Result<Option<LineFeed>, String> {
+    let kind = InputKind::from_options(&p.opts);
+    let reader = match std::mem::replace(&mut p.input, Input::None) {
+        Input::None => return Ok(None),
+        // The entry point already refused commands that do not parse (start-up error).
+        Input::Args => {
+            let cmds = input::positional_commands(&p.opts).unwrap_or_default();
+            let lines = cmds.into_iter().enumerate().map(|(i, command)| {
+                Ok(InputLine {
+                    line: i as u64 + 1,
+                    command,
+                })
+            });
+            return Ok(Some(LineFeed::Direct(Box::new(lines))));
+        }
+        Input::RegularFile(reader) => {
+            let lines = InputReader::new(reader, kind).map(|r| r.map_err(|e| e.to_string()));
+            return Ok(Some(LineFeed::Direct(Box::new(lines))));
+        }
+        Input::Stream(reader) => reader,
+    };
     let (tx, rx) = mpsc::channel(READ_AHEAD);
-    let items: Box<dyn Iterator<Item = Result<InputLine, String>> + Send> =
-        match std::mem::replace(&mut p.input, Input::None) {
-            Input::File(reader) => {
-                let kind = InputKind::from_options(&p.opts);
-                Box::new(InputReader::new(reader, kind).map(|r| r.map_err(|e| e.to_string())))
-            }
-            // The entry point already refused commands that do not parse (start-up error).
-            Input::Args => Box::new(
-                input::positional_commands(&p.opts)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, command)| {
-                        Ok(InputLine {
-                            line: i as u64 + 1,
-                            command,
-                        })
-                    }),
-            ),
-            Input::None => return Ok(None),
-        };
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || {
-            for item in items {
-                if tx.blocking_send(item).is_err() {
+            for item in InputReader::new(reader, kind) {
+                if tx.blocking_send(item.map_err(|e| e.to_string())).is_err() {
                     return;
                 }
                 wake.notify_one();
@@ -109,7 +107,7 @@ fn spawn_reader(
             wake.notify_one();
         })
         .map_err(|e| format!("could not start the input reader: {e}"))?;
-    Ok(Some(rx))
+    Ok(Some(LineFeed::Channel(rx)))
 }
 
 /// Run the prober until its work is done or the helper says exit. Returns the exit status.
@@ -174,6 +172,8 @@ struct Engine {
     /// `shutdown now`.
     exit_now: bool,
     sources_of: net::SourceFinder,
+    /// Receive buffer, reused for every packet.
+    rx_buf: Vec<u8>,
 }
 
 impl Engine {
@@ -216,7 +216,7 @@ impl Engine {
         let wake = Arc::new(Notify::new());
         let mut sources = Sources::default();
         let output = std::mem::replace(&mut p.output, Box::new(std::io::sink()));
-        if let Some(lines) = spawn_reader(&mut p, wake.clone())? {
+        if let Some(lines) = line_feed(&mut p, wake.clone())? {
             let format = scamper_warts::OutputFormat::from_name(p.opts.output_format.name())
                 .ok_or_else(|| {
                     format!("output format {} unavailable", p.opts.output_format.name())
@@ -230,7 +230,7 @@ impl Engine {
             });
             let cycle = new_cycle(&list, p.opts.cycle_id, start, &hostname);
             let feed = Feed::Lines {
-                rx: lines,
+                lines,
                 peeked: None,
                 closed: false,
             };
@@ -314,6 +314,7 @@ impl Engine {
             exit_when_done: false,
             exit_now: false,
             sources_of: net::SourceFinder::default(),
+            rx_buf: vec![0u8; 65536],
         })
     }
 
@@ -471,14 +472,14 @@ impl Engine {
     /// Read what socket `i` has queued (a bounded batch, so one busy socket cannot starve the
     /// timers and the others) and deliver it.
     async fn drain_socket(&mut self, i: usize) {
-        let mut buf = vec![0u8; 65536];
+        let buf = &mut self.rx_buf;
         let mut batch = Vec::new();
         let sock = &self.rx[i];
         while batch.len() < 256 {
             let Ok(mut guard) = sock.fd.readable().await else {
                 return;
             };
-            match guard.try_io(|_| sock.recv_one(&mut buf)) {
+            match guard.try_io(|_| sock.recv_one(buf)) {
                 Ok(Ok(Some(pkt))) => batch.push(pkt),
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
@@ -574,7 +575,11 @@ impl Engine {
                 .core
                 .next_deadline()
                 .unwrap_or(t + Duration::from_secs(1));
-            let sleep = wake.saturating_sub(now()).min(Duration::from_secs(1));
+            // At least a millisecond: the token bucket holds 10 ms of probes, so waking per
+            // millisecond keeps the rate while sparing a wake-up per probe at high rates.
+            let sleep = wake
+                .saturating_sub(now())
+                .clamp(Duration::from_millis(1), Duration::from_secs(1));
             let want_input = self.window_allows(now());
             let which = tokio::select! {
                 biased;

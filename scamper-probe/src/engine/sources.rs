@@ -23,11 +23,20 @@ pub enum Queued {
     Task { id: u32, task: Box<dyn Task> },
 }
 
+/// Lines of the command line or a list file.
+pub enum LineFeed {
+    /// From the reader thread (stdin or a pipe, which may block).
+    Channel(mpsc::Receiver<Result<InputLine, String>>),
+    /// Read on the engine's own thread: the positional arguments, or a regular file, which
+    /// never blocks for long; this saves a thread hand-off per line.
+    Direct(Box<dyn Iterator<Item = Result<InputLine, String>> + Send>),
+}
+
 /// Where the source's commands come from.
 pub enum Feed {
-    /// `-i`, `-I`, `-f`: lines from the reader thread, parsed when taken.
+    /// `-i`, `-I`, `-f`: lines parsed when taken.
     Lines {
-        rx: mpsc::Receiver<Result<InputLine, String>>,
+        lines: LineFeed,
         peeked: Option<Result<InputLine, String>>,
         closed: bool,
     },
@@ -89,20 +98,35 @@ impl Source {
         if !self.queue.is_empty() {
             return true;
         }
-        if let Feed::Lines { rx, peeked, closed } = &mut self.feed {
+        if let Feed::Lines {
+            lines,
+            peeked,
+            closed,
+        } = &mut self.feed
+        {
             if peeked.is_some() {
                 return true;
             }
-            match rx.try_recv() {
-                Ok(item) => {
+            if *closed {
+                return false;
+            }
+            let next = match lines {
+                LineFeed::Channel(rx) => match rx.try_recv() {
+                    Ok(item) => Some(item),
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    Err(mpsc::error::TryRecvError::Empty) => return false,
+                },
+                LineFeed::Direct(it) => it.next(),
+            };
+            match next {
+                Some(item) => {
                     *peeked = Some(item);
                     return true;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => {
+                None => {
                     *closed = true;
                     self.done = true;
                 }
-                Err(mpsc::error::TryRecvError::Empty) => {}
             }
         }
         false

@@ -22,25 +22,6 @@ fn ms(t: &crate::Timeval) -> u32 {
     t.sec.wrapping_mul(1000).wrapping_add(t.usec / 1000)
 }
 
-/// Leading bits two IPv4 addresses share, shortened while either host part is all zeros or
-/// all ones (the prefix printed with `"ab"`).
-fn prefix_hosts(b: u32, ab: u32) -> u32 {
-    let mut p = (b ^ ab).leading_zeros();
-    if p >= 31 {
-        return p;
-    }
-    while p > 0 {
-        let mask = u32::MAX >> p;
-        let edge = |x: u32| x & mask == 0 || x & mask == mask;
-        if edge(b) || edge(ab) {
-            p -= 1;
-        } else {
-            break;
-        }
-    }
-    p
-}
-
 pub(crate) fn render(d: &Dealias) -> Result<String> {
     let Some(mname) = d.method.name().filter(|_| d.method.0 <= 5) else {
         return Err(Error::Unsupported(format!(
@@ -104,8 +85,7 @@ pub(crate) fn render(d: &Dealias) -> Result<String> {
             }
             if let Some(b) = &x.b {
                 write!(s, ", \"b\":\"{b}/{}\"", x.prefix).ok();
-                if let (Addr::V4(b), Some(ab @ Addr::V4(abv))) = (b, &x.ab) {
-                    let n = prefix_hosts(u32::from(*b), u32::from(*abv));
+                if let (Some(ab), Some(n)) = (&x.ab, x.ab_prefix()) {
                     write!(s, ", \"ab\":\"{ab}/{n}\"").ok();
                 }
             }

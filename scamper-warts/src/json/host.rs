@@ -14,37 +14,7 @@ fn rtype(t: u16) -> String {
 }
 
 fn rcode(r: u8) -> String {
-    const NAMES: [&str; 12] = [
-        "NoError",
-        "FormErr",
-        "ServFail",
-        "NXDomain",
-        "NotImp",
-        "Refused",
-        "YXDomain",
-        "YXRRSet",
-        "NXRRSet",
-        "NotAuth",
-        "NotZone",
-        "DSOTYPENI",
-    ];
-    // 12..15 have no name in the C table (glibc prints "(null)"); 19 lacks a comma in the
-    // C source, so two names run together.
-    const HIGH: [&str; 7] = [
-        "BADVERS",
-        "BADKEY",
-        "BADTIME",
-        "BADMODEBADNAME",
-        "BADALG",
-        "BADTRUNC",
-        "BADCOOKIE",
-    ];
-    match r {
-        0..=11 => NAMES[usize::from(r)].into(),
-        12..=15 => "(null)".into(),
-        16..=22 => HIGH[usize::from(r - 16)].into(),
-        _ => r.to_string(),
-    }
+    dns::rcode_name(r)
 }
 
 pub(crate) fn render(h: &Host) -> String {

@@ -6,6 +6,7 @@ mod fmt;
 mod host;
 mod neighbourdisc;
 mod owamp;
+mod tbit;
 mod ping;
 mod trace;
 mod tracelb;
@@ -34,8 +35,7 @@ pub fn to_json(rec: &Record) -> Result<Option<String>> {
         Record::Owamp(x) => owamp::render(x),
         Record::Neighbourdisc(x) => neighbourdisc::render(x),
         Record::Host(x) => host::render(x),
-        // tbit JSON is not implemented yet
-        Record::Tbit(_) => return Err(crate::Error::Unsupported("tbit JSON".into())),
+        Record::Tbit(x) => tbit::render(x),
         // sc_warts2json has no writer for these
         Record::List(_)
         | Record::CycleDef(_)

@@ -811,9 +811,14 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
                 .stderr(Stdio::null());
             run_bounded(lab, cmd, limit * 2)?;
             let text = fs::read_to_string(&sum).unwrap_or_default();
+            // strace slows the program down, which can cost replies: say how many arrived, so
+            // that receive-side counts are read with that in mind.
+            let got = read_pings(c, &warts)
+                .map(|p| format!("{}/{} replies under strace", p.replies, p.probes))
+                .unwrap_or_else(|e| e);
             let _ = writeln!(
                 report,
-                "{}, `strace -f -c` (top 12 by calls):\n\n```text",
+                "{}, `strace -f -c` (top 12 by calls; {got}):\n\n```text",
                 imp.name()
             );
             let mut rows: Vec<(u64, &str)> = text

@@ -1,4 +1,12 @@
-//! The verbose object dump of sc_wartsdump, for list, cycle, ping and trace objects.
+//! The verbose object dump of sc_wartsdump. The format is the one sc_wartsdump 20260420
+//! prints, derived from its output on the example files; fields those files never show are
+//! printed in the same style.
+
+mod dealias;
+mod host;
+mod misc;
+mod tbit;
+mod tracelb;
 
 use std::fmt::Write;
 
@@ -16,6 +24,17 @@ pub fn dump(rec: &Record) -> String {
         Record::CycleStop(c) => cycle("cycle stop", c, c.stop_time),
         Record::Ping(p) => ping_dump(p),
         Record::Trace(t) => trace_dump(t),
+        Record::Dealias(d) => dealias::dump(d),
+        Record::Tracelb(t) => tracelb::dump(t),
+        Record::Host(h) => host::dump(h),
+        Record::Http(h) => host::http(h),
+        Record::Neighbourdisc(n) => misc::neighbourdisc(n),
+        Record::Owamp(o) => misc::owamp(o),
+        Record::Udpprobe(u) => misc::udpprobe(u),
+        Record::Sniff(x) => misc::sniff(x),
+        Record::Sting(x) => tbit::sting(x),
+        Record::Tbit(t) => tbit::dump(t),
+        // Record is non_exhaustive: a type added later has no dump yet
         _ => String::new(),
     }
 }
@@ -41,9 +60,70 @@ fn cycle(kind: &str, c: &Cycle, t: u32) -> String {
     )
 }
 
-/// Seconds with six decimals.
+/// Seconds with six decimals and a unit.
 fn secs(t: &Timeval) -> String {
     format!("{}.{:06}s", t.sec, t.usec)
+}
+
+/// Seconds with six decimals, no unit (absolute times and the newer types' rtts).
+fn tv6(t: &Timeval) -> String {
+    format!("{}.{:06}", t.sec, t.usec)
+}
+
+/// A duration as the shortest decimal number of seconds: `5s`, `0.15s`, `0.01s`.
+fn dur(t: &Timeval) -> String {
+    if t.usec == 0 {
+        return format!("{}s", t.sec);
+    }
+    let frac = format!("{:06}", t.usec);
+    format!("{}.{}s", t.sec, frac.trim_end_matches('0'))
+}
+
+/// ` start: <ctime> <usec>` line.
+fn start_line(s: &mut String, t: &Timeval) {
+    writeln!(s, " start: {} {:06}", ctime(t.sec), t.usec).ok();
+}
+
+/// TCP flags as `( syn ack )`, lowest bit first.
+fn tcp_flags(f: u8) -> String {
+    let mut s = String::from("(");
+    for (b, n) in scamper_warts::tbit::TCP_FLAG_NAMES.iter().enumerate() {
+        if f & (1 << b) != 0 {
+            s.push(' ');
+            s += n;
+        }
+    }
+    s + " )"
+}
+
+/// `0x01 ( name name )` for a flag value with named bits.
+fn named_flags(v: u32, width: usize, names: &[&str]) -> String {
+    let set: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|(b, _)| v & (1 << b) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    format!("0x{v:0width$x} ( {} )", set.join(" "))
+}
+
+/// Base64 (standard alphabet, padded).
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                s.push(char::from(A[(n >> (18 - 6 * k)) as usize & 63]));
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
 }
 
 fn header(
@@ -220,7 +300,7 @@ fn trace_dump(t: &Trace) -> String {
     }
     writeln!(s, "to {}", opt(&t.dst)).ok();
     header(&mut s, &t.list, &t.cycle, t.userid);
-    writeln!(s, " start: {} {:06}", ctime(t.start.sec), t.start.usec).ok();
+    start_line(&mut s, &t.start);
     writeln!(s, " type: {}", trace_type(t)).ok();
     if let Some(d) = &t.dtree {
         write!(s, " doubletree firsthop: {}", d.firsthop).ok();
@@ -388,5 +468,33 @@ fn hops(s: &mut String, t: &Trace, probes: &[TraceProbe]) {
             }
             s.push('\n');
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_shortest_decimals() {
+        assert_eq!(dur(&Timeval::new(5, 0)), "5s");
+        assert_eq!(dur(&Timeval::new(0, 150_000)), "0.15s");
+        assert_eq!(dur(&Timeval::new(0, 10_000)), "0.01s");
+        assert_eq!(dur(&Timeval::new(1, 5)), "1.000005s");
+    }
+
+    #[test]
+    fn base64_pads() {
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fooba"), "Zm9vYmE=");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b""), "");
+    }
+
+    #[test]
+    fn tcp_flag_names_lowest_first() {
+        assert_eq!(tcp_flags(0x12), "( syn ack )");
+        assert_eq!(tcp_flags(0), "( )");
+        assert_eq!(named_flags(2, 2, &["all-attempts", "first-response"]), "0x02 ( first-response )");
     }
 }
