@@ -128,6 +128,15 @@ fn refuse_unimplemented_ping(p: &PingOptions) -> Result<(), CommandError> {
     }
 }
 
+/// Trace options the task parses but the engine cannot honour yet.
+fn refuse_unimplemented_trace(t: &TraceOptions) -> Result<(), CommandError> {
+    let missing = [(t.stream != 0, "-y"), (t.rtr.is_some(), "-r")];
+    match missing.iter().find(|(set, _)| *set) {
+        Some((_, opt)) => Err(CommandError::NotSupported(format!("trace {opt}"))),
+        None => Ok(()),
+    }
+}
+
 /// Parse one complete command (name, options, destination).
 pub fn parse(line: &str) -> Result<Command, CommandError> {
     let words = split_words(line)?;
@@ -139,7 +148,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             refuse_unimplemented_ping(&opts)?;
             Ok(Command::Ping(opts))
         }
-        "trace" => Ok(Command::Trace(crate::trace::parse(args)?)),
+        "trace" => {
+            let opts = crate::trace::parse(args)?;
+            refuse_unimplemented_trace(&opts)?;
+            Ok(Command::Trace(opts))
+        }
         other if NOT_YET_SUPPORTED.contains(&other) => {
             Err(CommandError::NotSupported(other.to_string()))
         }
@@ -258,6 +271,8 @@ mod tests {
             ("ping -O spoof -S 192.0.2.9 192.0.2.1", "ping -O spoof"),
             ("ping -O tbt -M 1280 192.0.2.1", "ping -M"),
             ("ping -O dl 192.0.2.1", "ping -O dl"),
+            ("trace -y 1 192.0.2.1", "trace -y"),
+            ("trace -r 192.0.2.254 192.0.2.1", "trace -r"),
         ] {
             assert_eq!(
                 parse(line),
