@@ -50,10 +50,13 @@ fn ping(rng: &mut Rng, i: u32, start: u32, cycle: &Arc<Cycle>) -> Ping {
         method,
         probe_ttl: 64,
         probe_sport: 0x8000 | (i as u16 & 0x7fff),
-        probe_dport: if method == PingMethod::ICMP_ECHO { 0 } else { 33435 },
+        probe_dport: if method == PingMethod::ICMP_ECHO {
+            0
+        } else {
+            33435
+        },
         wait_probe: Timeval::new(1, 0),
         wait_timeout: Timeval::new(5, 0),
-        data: vec![0; 56],
         ..Default::default()
     };
     // UDP probes are answered with ICMP port unreachable, TCP SYNs with SYN/ACK

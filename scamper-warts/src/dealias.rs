@@ -331,3 +331,25 @@ impl Dealias {
         self.probedefs.get(p.def as usize)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ab_prefix_shrinks_past_network_and_broadcast() {
+        let p = |b: &str, ab: &str| {
+            Prefixscan {
+                b: Some(Addr::V4(b.parse().unwrap())),
+                ab: Some(Addr::V4(ab.parse().unwrap())),
+                ..Default::default()
+            }
+            .ab_prefix()
+        };
+        assert_eq!(p("198.51.100.1", "198.51.100.2"), Some(30));
+        // .4 is the network address of the shared /30, so the prefix shrinks to /29
+        assert_eq!(p("198.51.100.4", "198.51.100.6"), Some(29));
+        assert_eq!(p("10.0.0.1", "10.0.0.1"), Some(32));
+        assert_eq!(Prefixscan::default().ab_prefix(), None);
+    }
+}

@@ -41,7 +41,7 @@ pub mod dns {
 
     /// Name of a type, if scamper has one.
     /// The response code's name as the C tools print it.
-        pub fn rcode_name(r: u8) -> String {
+    pub fn rcode_name(r: u8) -> String {
         const NAMES: [&str; 12] = [
             "NoError",
             "FormErr",

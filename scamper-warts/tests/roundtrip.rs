@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use scamper_warts::dealias::*;
+use scamper_warts::host::{dns, Host, HostQuery, HostRr, HostStop, RrData, RrOption, Soa};
 use scamper_warts::ping::{
     Ping, PingMethod, PingProbe, PingReply, PingStop, PingTsReply, PingV4Ts,
 };
 use scamper_warts::trace::{
     Trace, TraceDtree, TraceMethod, TracePmtud, TracePmtudNote, TraceProbe, TraceReply, TraceStop,
 };
-use scamper_warts::dealias::*;
-use scamper_warts::host::{dns, Host, HostQuery, HostRr, HostStop, RrData, RrOption, Soa};
 use scamper_warts::tracelb::{
     Tracelb, TracelbLink, TracelbMethod, TracelbNode, TracelbProbe, TracelbReply,
 };
@@ -416,13 +416,16 @@ fn trace() -> impl Strategy<Value = Trace> {
 
 fn icmpexts() -> impl Strategy<Value = Vec<IcmpExt>> {
     proptest::collection::vec(
-        (any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..12)).prop_map(
-            |(class_num, class_type, data)| IcmpExt {
+        (
+            any::<u8>(),
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 0..12),
+        )
+            .prop_map(|(class_num, class_type, data)| IcmpExt {
                 class_num,
                 class_type,
                 data,
-            },
-        ),
+            }),
         0..3,
     )
 }
@@ -436,10 +439,20 @@ fn probedef() -> impl Strategy<Value = DealiasProbedef> {
     (
         (any::<u32>(), 1u8..=6, addr(), proptest::option::of(addr())),
         (any::<u8>(), any::<u8>(), any::<u16>(), any::<u16>()),
-        (any::<u16>(), any::<u16>(), any::<u8>(), any::<u16>(), any::<u16>()),
+        (
+            any::<u16>(),
+            any::<u16>(),
+            any::<u8>(),
+            any::<u16>(),
+            any::<u16>(),
+        ),
     )
         .prop_map(
-            |((id, m, dst, src), (ttl, tos, size, mtu), (sport, dport, tcp_flags, icmp_id, icmp_csum))| {
+            |(
+                (id, m, dst, src),
+                (ttl, tos, size, mtu),
+                (sport, dport, tcp_flags, icmp_id, icmp_csum),
+            )| {
                 DealiasProbedef {
                     id,
                     method: ProbedefMethod(m),
@@ -461,9 +474,22 @@ fn probedef() -> impl Strategy<Value = DealiasProbedef> {
 
 fn dealias_reply() -> impl Strategy<Value = DealiasReply> {
     (
-        (addr(), tv(), any::<u8>(), any::<u16>(), any::<u16>(), any::<u32>()),
+        (
+            addr(),
+            tv(),
+            any::<u8>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u32>(),
+        ),
         (0u8..2, prop_oneof![Just(1u8), Just(58), Just(6), Just(17)]),
-        (any::<u8>(), any::<u8>(), any::<u8>(), icmpexts(), any::<u8>()),
+        (
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            icmpexts(),
+            any::<u8>(),
+        ),
     )
         .prop_map(
             |((src, rx, ttl, size, ipid, ipid32), (flags, proto), (it, ic, qttl, exts, tf))| {
@@ -510,8 +536,14 @@ fn dealias_data() -> impl Strategy<Value = (DealiasMethod, DealiasData, std::ops
                 2..3
             )
         ),
-        (any::<u16>(), ms_tv(65536), ms_tv(10_000_000), 0u32..256, 0u8..2).prop_map(
-            |(rounds, wait_probe, wait_round, w, flags)| (
+        (
+            any::<u16>(),
+            ms_tv(65536),
+            ms_tv(10_000_000),
+            0u32..256,
+            0u8..2
+        )
+            .prop_map(|(rounds, wait_probe, wait_round, w, flags)| (
                 DealiasMethod::RADARGUN,
                 DealiasData::Radargun(Radargun {
                     rounds,
@@ -521,31 +553,42 @@ fn dealias_data() -> impl Strategy<Value = (DealiasMethod, DealiasData, std::ops
                     flags,
                 }),
                 1..5
-            )
-        ),
+            )),
         (
-            (proptest::option::of(addr()), proptest::option::of(addr()), proptest::option::of(addr())),
+            (
+                proptest::option::of(addr()),
+                proptest::option::of(addr()),
+                proptest::option::of(addr())
+            ),
             proptest::collection::vec(addr(), 0..4),
-            (any::<u8>(), any::<u8>(), any::<u16>(), ms_tv(65536), 0u32..256),
+            (
+                any::<u8>(),
+                any::<u8>(),
+                any::<u16>(),
+                ms_tv(65536),
+                0u32..256
+            ),
             (0u8..4, any::<u8>()),
         )
-            .prop_map(|((a, b, ab), xs, (prefix, attempts, fudge, wait_probe, w), (flags, replyc))| (
-                DealiasMethod::PREFIXSCAN,
-                DealiasData::Prefixscan(Prefixscan {
-                    a,
-                    b,
-                    ab,
-                    xs,
-                    prefix,
-                    attempts,
-                    fudge,
-                    wait_probe,
-                    wait_timeout: Timeval::new(w, 0),
-                    flags,
-                    replyc,
-                }),
-                0..4
-            )),
+            .prop_map(
+                |((a, b, ab), xs, (prefix, attempts, fudge, wait_probe, w), (flags, replyc))| (
+                    DealiasMethod::PREFIXSCAN,
+                    DealiasData::Prefixscan(Prefixscan {
+                        a,
+                        b,
+                        ab,
+                        xs,
+                        prefix,
+                        attempts,
+                        fudge,
+                        wait_probe,
+                        wait_timeout: Timeval::new(w, 0),
+                        flags,
+                        replyc,
+                    }),
+                    0..4
+                )
+            ),
         (ms_tv(65536), any::<u16>(), any::<u8>()).prop_map(|(wait_probe, bump_limit, attempts)| (
             DealiasMethod::BUMP,
             DealiasData::Bump(Bump {
@@ -555,8 +598,13 @@ fn dealias_data() -> impl Strategy<Value = (DealiasMethod, DealiasData, std::ops
             }),
             2..3
         )),
-        (any::<u8>(), 0u32..4_000_000_000, 0u32..4_000_000_000, 0u32..4_000_000_000).prop_map(
-            |(rounds, a, b, c)| (
+        (
+            any::<u8>(),
+            0u32..4_000_000_000,
+            0u32..4_000_000_000,
+            0u32..4_000_000_000
+        )
+            .prop_map(|(rounds, a, b, c)| (
                 DealiasMethod::MIDAREST,
                 DealiasData::Midarest(Midarest {
                     rounds,
@@ -565,8 +613,7 @@ fn dealias_data() -> impl Strategy<Value = (DealiasMethod, DealiasData, std::ops
                     wait_timeout: Timeval::from_usec32(c),
                 }),
                 1..4
-            )
-        ),
+            )),
         (
             0u32..4_000_000_000,
             proptest::collection::vec((tv(), any::<u32>(), any::<u32>()), 0..3),
@@ -590,62 +637,81 @@ fn dealias_data() -> impl Strategy<Value = (DealiasMethod, DealiasData, std::ops
 fn dealias() -> impl Strategy<Value = Dealias> {
     (
         dealias_data(),
-        (cycle(), any::<u32>(), tv(), 0u8..6, proptest::option::of(short_str())),
+        (
+            cycle(),
+            any::<u32>(),
+            tv(),
+            0u8..6,
+            proptest::option::of(short_str()),
+        ),
     )
-        .prop_flat_map(|((method, data, ndefs), (cy, userid, start, result, errmsg))| {
-            proptest::collection::vec(probedef(), ndefs).prop_flat_map(move |defs| {
-                let n = defs.len() as u32;
-                let probe = (
-                    0..n.max(1),
-                    any::<u32>(),
-                    tv(),
-                    any::<u16>(),
-                    proptest::collection::vec(dealias_reply(), 0..3),
-                )
-                    .prop_map(|(def, seq, tx, ipid, replies)| DealiasProbe {
-                        def,
-                        seq,
-                        tx,
-                        ipid,
-                        replies,
-                    });
-                // a probe needs a probedef to refer to
-                let nprobes = if defs.is_empty() { 0..1 } else { 0..4 };
-                let (data, cy, errmsg) = (data.clone(), cy.clone(), errmsg.clone());
-                proptest::collection::vec(probe, nprobes).prop_map(move |probes| Dealias {
-                    list: cy.as_ref().map(|c| c.list.clone()),
-                    cycle: cy.clone(),
-                    userid,
-                    start,
-                    method,
-                    result: DealiasResult(result),
-                    errmsg: errmsg.clone(),
-                    data: data.clone(),
-                    probedefs: defs.clone(),
-                    probes,
+        .prop_flat_map(
+            |((method, data, ndefs), (cy, userid, start, result, errmsg))| {
+                proptest::collection::vec(probedef(), ndefs).prop_flat_map(move |defs| {
+                    let n = defs.len() as u32;
+                    let probe = (
+                        0..n.max(1),
+                        any::<u32>(),
+                        tv(),
+                        any::<u16>(),
+                        proptest::collection::vec(dealias_reply(), 0..3),
+                    )
+                        .prop_map(|(def, seq, tx, ipid, replies)| {
+                            DealiasProbe {
+                                def,
+                                seq,
+                                tx,
+                                ipid,
+                                replies,
+                            }
+                        });
+                    // a probe needs a probedef to refer to
+                    let nprobes = if defs.is_empty() { 0..1 } else { 0..4 };
+                    let (data, cy, errmsg) = (data.clone(), cy.clone(), errmsg.clone());
+                    proptest::collection::vec(probe, nprobes).prop_map(move |probes| Dealias {
+                        list: cy.as_ref().map(|c| c.list.clone()),
+                        cycle: cy.clone(),
+                        userid,
+                        start,
+                        method,
+                        result: DealiasResult(result),
+                        errmsg: errmsg.clone(),
+                        data: data.clone(),
+                        probedefs: defs.clone(),
+                        probes,
+                    })
                 })
-            })
-        })
+            },
+        )
 }
 
 fn tracelb_reply() -> impl Strategy<Value = TracelbReply> {
     (
         (addr(), tv(), any::<u16>(), any::<u8>(), 0u8..4),
-        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), icmpexts(), any::<u8>()),
+        (
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            icmpexts(),
+            any::<u8>(),
+        ),
     )
-        .prop_map(|((from, rx, ipid, ttl, flags), (it, ic, qttl, qtos, exts, tf))| TracelbReply {
-            from: Some(from),
-            rx,
-            ipid,
-            ttl,
-            flags,
-            icmp_type: it,
-            icmp_code: ic,
-            icmp_q_ttl: qttl,
-            icmp_q_tos: qtos,
-            icmp_exts: exts,
-            tcp_flags: tf,
-        })
+        .prop_map(
+            |((from, rx, ipid, ttl, flags), (it, ic, qttl, qtos, exts, tf))| TracelbReply {
+                from: Some(from),
+                rx,
+                ipid,
+                ttl,
+                flags,
+                icmp_type: it,
+                icmp_code: ic,
+                icmp_q_ttl: qttl,
+                icmp_q_tos: qtos,
+                icmp_exts: exts,
+                tcp_flags: tf,
+            },
+        )
 }
 
 fn tracelb_probe() -> impl Strategy<Value = TracelbProbe> {
@@ -679,9 +745,32 @@ fn tracelb() -> impl Strategy<Value = Tracelb> {
             q_ttl,
         });
     (
-        (cycle(), any::<u32>(), proptest::option::of(addr()), addr(), proptest::option::of(addr()), tv()),
-        (any::<u16>(), any::<u16>(), any::<u16>(), 1u8..=5, any::<u8>(), 0u32..256, 0u32..256),
-        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u32>(), any::<u32>(), 0u8..2),
+        (
+            cycle(),
+            any::<u32>(),
+            proptest::option::of(addr()),
+            addr(),
+            proptest::option::of(addr()),
+            tv(),
+        ),
+        (
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>(),
+            1u8..=5,
+            any::<u8>(),
+            0u32..256,
+            0u32..256,
+        ),
+        (
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u32>(),
+            any::<u32>(),
+            0u8..2,
+        ),
         proptest::option::of(short_str()),
         proptest::collection::vec(node, 0..5),
     )
@@ -750,9 +839,15 @@ fn rr_options() -> impl Strategy<Value = Vec<RrOption>> {
 fn host_rr() -> impl Strategy<Value = HostRr> {
     use dns::*;
     let data = prop_oneof![
-        (prop_oneof![Just(TYPE_A), Just(TYPE_AAAA)], addr())
-            .prop_map(|(t, a)| (CLASS_IN, t, Some(RrData::Addr(a)))),
-        (prop_oneof![Just(TYPE_NS), Just(TYPE_CNAME), Just(TYPE_PTR)], dns_name())
+        (prop_oneof![Just(TYPE_A), Just(TYPE_AAAA)], addr()).prop_map(|(t, a)| (
+            CLASS_IN,
+            t,
+            Some(RrData::Addr(a))
+        )),
+        (
+            prop_oneof![Just(TYPE_NS), Just(TYPE_CNAME), Just(TYPE_PTR)],
+            dns_name()
+        )
             .prop_map(|(t, n)| (CLASS_IN, t, Some(RrData::Str(n)))),
         (dns_name(), dns_name(), any::<[u32; 5]>()).prop_map(|(m, r, v)| (
             CLASS_IN,
@@ -825,8 +920,21 @@ fn host() -> impl Strategy<Value = Host> {
             ar,
         });
     (
-        (cycle(), any::<u32>(), proptest::option::of(addr()), addr(), tv(), 0u16..8),
-        (ms_tv(65536), 0u8..5, any::<u8>(), any::<u16>(), any::<u16>()),
+        (
+            cycle(),
+            any::<u32>(),
+            proptest::option::of(addr()),
+            addr(),
+            tv(),
+            0u16..8,
+        ),
+        (
+            ms_tv(65536),
+            0u8..5,
+            any::<u8>(),
+            any::<u16>(),
+            any::<u16>(),
+        ),
         (
             proptest::option::of(dns_name()),
             proptest::option::of(short_str()),
@@ -835,7 +943,12 @@ fn host() -> impl Strategy<Value = Host> {
         proptest::collection::vec(query, 0..3),
     )
         .prop_map(
-            |((cy, userid, src, dst, start, flags), (wait, stop, retries, qtype, qclass), (qname, ecs, errmsg), queries)| Host {
+            |(
+                (cy, userid, src, dst, start, flags),
+                (wait, stop, retries, qtype, qclass),
+                (qname, ecs, errmsg),
+                queries,
+            )| Host {
                 list: cy.as_ref().map(|c| c.list.clone()),
                 cycle: cy,
                 userid,
@@ -863,15 +976,24 @@ fn udpprobe() -> impl Strategy<Value = Udpprobe> {
         proptest::option::of("[a-z0-9]{1,6}"),
     )
         .prop_map(|(rx, data, ifname)| UdpprobeReply { rx, data, ifname });
-    let probe = (
-        tv(),
-        any::<u16>(),
-        proptest::collection::vec(reply, 0..3),
-    )
+    let probe = (tv(), any::<u16>(), proptest::collection::vec(reply, 0..3))
         .prop_map(|(tx, sport, replies)| Some(UdpprobeProbe { tx, sport, replies }));
     (
-        (cycle(), any::<u32>(), proptest::option::of(addr()), proptest::option::of(addr())),
-        (any::<u16>(), any::<u16>(), tv(), any::<u32>(), any::<u32>(), 0u8..2, 0u8..4),
+        (
+            cycle(),
+            any::<u32>(),
+            proptest::option::of(addr()),
+            proptest::option::of(addr()),
+        ),
+        (
+            any::<u16>(),
+            any::<u16>(),
+            tv(),
+            any::<u32>(),
+            any::<u32>(),
+            0u8..2,
+            0u8..4,
+        ),
         (
             proptest::collection::vec(any::<u8>(), 0..10),
             any::<u8>(),
@@ -881,7 +1003,12 @@ fn udpprobe() -> impl Strategy<Value = Udpprobe> {
         proptest::collection::vec(probe, 0..4),
     )
         .prop_map(
-            |((cy, userid, src, dst), (sport, dport, start, wt, wp, flags, stop), (data, probe_count, stop_count, errmsg), probes)| Udpprobe {
+            |(
+                (cy, userid, src, dst),
+                (sport, dport, start, wt, wp, flags, stop),
+                (data, probe_count, stop_count, errmsg),
+                probes,
+            )| Udpprobe {
                 list: cy.as_ref().map(|c| c.list.clone()),
                 cycle: cy,
                 userid,

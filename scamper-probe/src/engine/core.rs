@@ -262,6 +262,8 @@ impl Core {
             self.sent += 1;
             let slot = self.slots.get_mut(&id).expect("present");
             if !slot.keys.contains(&probe.key) {
+                // Most tasks use one signature; keep thousands of slots small.
+                slot.keys.reserve_exact(1);
                 slot.keys.push(probe.key);
             }
             self.keys.insert(probe.key, Holder::Task(id));

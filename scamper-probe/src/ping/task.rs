@@ -358,6 +358,11 @@ impl Task for PingTask {
             };
             // Provisional; on_sent replaces both with the real transmit time.
             self.next_tx = now + self.opts.wait_probe;
+            if self.sent.capacity() == 0 {
+                // Exactly the probes this ping sends (capped): thousands of tasks run at once
+                // at high rates, so the default growth to 4 would dominate memory.
+                self.sent.reserve_exact(usize::from(self.opts.probe_count).min(64));
+            }
             self.sent.push(Sent {
                 fields: f,
                 tx: now,
@@ -400,6 +405,8 @@ impl Task for PingTask {
         let reply = self.reply_record(pkt, rtt);
         let target = self.is_from_target(&reply);
         let s = &mut self.sent[i];
+        // Most probes get one reply; do not let the first push reserve room for four.
+        s.replies.reserve_exact(1);
         s.replies.push(reply);
         if target && !s.answered {
             s.answered = true;

@@ -71,7 +71,13 @@ pub(super) fn owamp(o: &Owamp) -> String {
     let mut s = format!("owamp from {} to {}\n", opt(&o.src), opt(&o.dst));
     header(&mut s, &o.list, &o.cycle, o.userid);
     start_line(&mut s, &o.start);
-    writeln!(s, " startat: {} {:06}", ctime(o.startat.sec), o.startat.usec).ok();
+    writeln!(
+        s,
+        " startat: {} {:06}",
+        ctime(o.startat.sec),
+        o.startat.usec
+    )
+    .ok();
     writeln!(
         s,
         " wait-timeout: {}, attempts: {}, dport: {}, pktsize: {}, dscp: {}, ttl: {}",

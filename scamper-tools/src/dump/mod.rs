@@ -495,6 +495,9 @@ mod tests {
     fn tcp_flag_names_lowest_first() {
         assert_eq!(tcp_flags(0x12), "( syn ack )");
         assert_eq!(tcp_flags(0), "( )");
-        assert_eq!(named_flags(2, 2, &["all-attempts", "first-response"]), "0x02 ( first-response )");
+        assert_eq!(
+            named_flags(2, 2, &["all-attempts", "first-response"]),
+            "0x02 ( first-response )"
+        );
     }
 }

@@ -11,7 +11,14 @@ use super::{dur, header, opt, start_line, tv6};
 
 /// One packet line: ` [  0.051] RX SYN/ACK         44  0:1             0002` — time since
 /// the start in milliseconds, direction, TCP flags, length, relative seq[:ack], IPv4 IP-ID.
-fn pkt_line(s: &mut String, t: Option<&Tbit>, isns: (u32, u32), dir: u8, tv: &Timeval, data: &[u8]) {
+fn pkt_line(
+    s: &mut String,
+    t: Option<&Tbit>,
+    isns: (u32, u32),
+    dir: u8,
+    tv: &Timeval,
+    data: &[u8],
+) {
     let dirs = match dir {
         1 => "TX".to_string(),
         2 => "RX".to_string(),
@@ -159,7 +166,12 @@ pub(super) fn sting(x: &Sting) -> String {
     header(&mut s, &x.list, &x.cycle, x.userid);
     start_line(&mut s, &x.start);
     writeln!(s, " sport: {}, dport: {}", x.sport, x.dport).ok();
-    let ms = |v: u16| dur(&Timeval::new(u32::from(v) / 1000, u32::from(v) % 1000 * 1000));
+    let ms = |v: u16| {
+        dur(&Timeval::new(
+            u32::from(v) / 1000,
+            u32::from(v) % 1000 * 1000,
+        ))
+    };
     writeln!(
         s,
         " count: {}, mean: {}, inter: {}, seqskip {}",
@@ -184,7 +196,14 @@ pub(super) fn sting(x: &Sting) -> String {
     writeln!(s, " result: {result}").ok();
     for p in &x.pkts {
         // sting packet flags carry the direction in their low two bits (0x01 tx, 0x02 rx)
-        pkt_line(&mut s, None, (0, 0), p.flags & 3, &p.tv.sub(&x.start), &p.data);
+        pkt_line(
+            &mut s,
+            None,
+            (0, 0),
+            p.flags & 3,
+            &p.tv.sub(&x.start),
+            &p.data,
+        );
     }
     s
 }

@@ -110,7 +110,12 @@ fn probe(s: &mut String, p: &TracelbProbe) {
         }
         write!(s, "     icmp: {}/{}", r.icmp_type, r.icmp_code).ok();
         if r.is_unreach_or_ttl_exp() {
-            write!(s, ", q-tos: 0x{:02x}, q-ttl: {}", r.icmp_q_tos, r.icmp_q_ttl).ok();
+            write!(
+                s,
+                ", q-tos: 0x{:02x}, q-ttl: {}",
+                r.icmp_q_tos, r.icmp_q_ttl
+            )
+            .ok();
         }
         s.push('\n');
         for e in r.icmp_exts.iter().filter(|e| e.is_mpls()) {

@@ -2,13 +2,15 @@
 
 use std::fmt::Write;
 
-use super::fmt::{esc, hex, rtt, tv};
+use super::fmt::{esc, hex, push_addr, push_num, push_rtt, push_tv};
 use crate::addr::Addr;
 use crate::ping::{flags, reply_flags, Ping, PingProbe, PingReply};
 use crate::timeval::Timeval;
 
 pub(crate) fn render(p: &Ping) -> String {
-    let mut s = String::from("{\"type\":\"ping\",\"version\":\"0.4\"");
+    // one allocation for a typical ping line
+    let mut s = String::with_capacity(512 + 320 * p.probes.len());
+    s.push_str("{\"type\":\"ping\",\"version\":\"0.4\"");
     match p.method.name() {
         Some(n) => write!(s, ",\"method\":\"{n}\""),
         None => write!(s, ",\"method\":\"{}\"", p.method.0),
@@ -16,29 +18,41 @@ pub(crate) fn render(p: &Ping) -> String {
     .ok();
     for (k, a) in [("src", &p.src), ("dst", &p.dst), ("rtr", &p.rtr)] {
         if let Some(a) = a {
-            write!(s, ",\"{k}\":\"{a}\"").ok();
+            s.push_str(",\"");
+            s.push_str(k);
+            s.push_str("\":\"");
+            push_addr(&mut s, a);
+            s.push('"');
         }
     }
-    write!(s, ",\"start\":{}", tv(&p.start, "")).ok();
+    s.push_str(",\"start\":");
+    push_tv(&mut s, &p.start);
     match p.stop_reason.name() {
         Some(n) => write!(s, ",\"stop_reason\":\"{n}\""),
         None => write!(s, ",\"stop_reason\":\"{}\"", p.stop_reason.0),
     }
     .ok();
-    write!(s, ",\"stop_data\":{}", p.stop_data).ok();
+    s.push_str(",\"stop_data\":");
+    push_num(&mut s, p.stop_data);
     if let Some(e) = &p.errmsg {
         write!(s, ",\"errmsg\":\"{}\"", esc(e)).ok();
     }
-    write!(
-        s,
-        ",\"ping_sent\":{},\"probe_size\":{},\"userid\":{},\"ttl\":{},\"tos\":{},\"wait\":{}",
-        p.ping_sent, p.probe_size, p.userid, p.probe_ttl, p.probe_tos, p.wait_probe.sec
-    )
-    .ok();
+    for (k, v) in [
+        (",\"ping_sent\":", u64::from(p.ping_sent)),
+        (",\"probe_size\":", u64::from(p.probe_size)),
+        (",\"userid\":", u64::from(p.userid)),
+        (",\"ttl\":", u64::from(p.probe_ttl)),
+        (",\"tos\":", u64::from(p.probe_tos)),
+        (",\"wait\":", u64::from(p.wait_probe.sec)),
+    ] {
+        s.push_str(k);
+        push_num(&mut s, v);
+    }
     if p.wait_probe.usec != 0 {
         write!(s, ",\"wait_us\":{}", p.wait_probe.usec).ok();
     }
-    write!(s, ",\"timeout\":{}", p.wait_timeout.sec).ok();
+    s.push_str(",\"timeout\":");
+    push_num(&mut s, p.wait_timeout.sec);
     if p.wait_timeout.usec != 0 {
         write!(s, ",\"timeout_us\":{}", p.wait_timeout.usec).ok();
     }
@@ -84,20 +98,20 @@ pub(crate) fn render(p: &Ping) -> String {
     if let Some(m) = p.list.as_ref().and_then(|l| l.monitor.as_ref()) {
         write!(s, ",\"monitor\":\"{}\"", esc(m)).ok();
     }
-    let mut replies = Vec::new();
+    s += ",\"responses\":[";
+    let mut first = true;
     for (i, probe) in p.probes.iter().enumerate() {
         if let Some(probe) = probe {
             for r in &probe.replies {
-                replies.push(reply(p, i, probe, r));
+                if !first {
+                    s.push(',');
+                }
+                first = false;
+                reply(&mut s, p, i, probe, r);
             }
         }
     }
-    write!(
-        s,
-        ",\"responses\":[{}],\"no_responses\":[",
-        replies.join(",")
-    )
-    .ok();
+    s += "],\"no_responses\":[";
     let nores: Vec<String> = p
         .probes
         .iter()
@@ -110,7 +124,7 @@ pub(crate) fn render(p: &Ping) -> String {
         .collect();
     s += &nores.join(",");
     s += "],";
-    s += &statistics(p);
+    statistics(&mut s, p);
     s += "}";
     s
 }
@@ -118,17 +132,15 @@ pub(crate) fn render(p: &Ping) -> String {
 /// tx, port and probe-ipid fragments shared by reply and no-reply objects.
 fn probe_fields(s: &mut String, p: &Ping, i: usize, pb: &PingProbe, with_tx: bool) {
     if with_tx && pb.tx.sec != 0 {
-        write!(s, ",\"tx\":{}", tv(&pb.tx, "")).ok();
+        s.push_str(",\"tx\":");
+        push_tv(s, &pb.tx);
     }
     let i16 = i as u16;
     if p.method.is_icmp() {
-        write!(
-            s,
-            ",\"icmp_id\":{},\"icmp_seq\":{}",
-            p.probe_sport,
-            p.probe_dport.wrapping_add(i16)
-        )
-        .ok();
+        s.push_str(",\"icmp_id\":");
+        push_num(s, p.probe_sport);
+        s.push_str(",\"icmp_seq\":");
+        push_num(s, p.probe_dport.wrapping_add(i16));
     } else {
         let pt = if p.method.is_udp() {
             "udp"
@@ -156,22 +168,25 @@ fn probe_fields(s: &mut String, p: &Ping, i: usize, pb: &PingProbe, with_tx: boo
     }
 }
 
-fn reply(p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) -> String {
-    let mut s = String::from("{");
+/// Appends one reply object to `s`.
+fn reply(s: &mut String, p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) {
+    s.push('{');
     if let Some(a) = &r.addr {
-        write!(s, "\"from\":\"{a}\",").ok();
+        s.push_str("\"from\":\"");
+        push_addr(s, a);
+        s.push_str("\",");
     }
-    write!(
-        s,
-        "\"reply_size\":{},\"reply_ttl\":{},\"seq\":{}",
-        r.reply_size, r.reply_ttl, i
-    )
-    .ok();
-    probe_fields(&mut s, p, i, pb, true);
+    s.push_str("\"reply_size\":");
+    push_num(s, r.reply_size);
+    s.push_str(",\"reply_ttl\":");
+    push_num(s, r.reply_ttl);
+    s.push_str(",\"seq\":");
+    push_num(s, i as u64);
+    probe_fields(s, p, i, pb, true);
     match r.reply_proto {
-        1 | 58 => s += ",\"reply_proto\":\"icmp\"",
-        6 => s += ",\"reply_proto\":\"tcp\"",
-        17 => s += ",\"reply_proto\":\"udp\"",
+        1 | 58 => s.push_str(",\"reply_proto\":\"icmp\""),
+        6 => s.push_str(",\"reply_proto\":\"tcp\""),
+        17 => s.push_str(",\"reply_proto\":\"udp\""),
         n => write!(s, ",\"reply_proto\":{n}").unwrap_or(()),
     }
     if let Some(n) = &r.ifname {
@@ -188,13 +203,19 @@ fn reply(p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) -> String {
         write!(s, ",\"reply_flags\":[{}]", v.join(",")).ok();
     }
     if pb.tx.sec != 0 {
-        write!(s, ",\"rx\":{}", tv(&pb.tx.add(&r.rtt), "")).ok();
+        s.push_str(",\"rx\":");
+        push_tv(s, &pb.tx.add(&r.rtt));
     }
-    write!(s, ",\"rtt\":{}", rtt(&r.rtt)).ok();
+    s.push_str(",\"rtt\":");
+    push_rtt(s, &r.rtt);
     match r.addr {
-        Some(Addr::V4(_)) => write!(s, ",\"reply_ipid\":{}", r.reply_ipid as u16).unwrap_or(()),
+        Some(Addr::V4(_)) => {
+            s.push_str(",\"reply_ipid\":");
+            push_num(s, r.reply_ipid as u16);
+        }
         Some(Addr::V6(_)) if r.flags & reply_flags::REPLY_IPID != 0 => {
-            write!(s, ",\"reply_ipid\":{}", r.reply_ipid).unwrap_or(())
+            s.push_str(",\"reply_ipid\":");
+            push_num(s, r.reply_ipid);
         }
         _ => {}
     }
@@ -202,12 +223,10 @@ fn reply(p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) -> String {
         write!(s, ",\"reply_tos\":{}", r.reply_tos).ok();
     }
     if r.is_icmp() {
-        write!(
-            s,
-            ",\"icmp_type\":{},\"icmp_code\":{}",
-            r.icmp_type, r.icmp_code
-        )
-        .ok();
+        s.push_str(",\"icmp_type\":");
+        push_num(s, r.icmp_type);
+        s.push_str(",\"icmp_code\":");
+        push_num(s, r.icmp_code);
         if r.is_icmp_ptb() {
             write!(s, ",\"icmp_nhmtu\":{}", r.icmp_nhmtu).ok();
         }
@@ -235,8 +254,7 @@ fn reply(p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) -> String {
             write!(s, ",\"tsandaddr\":[{}]", v.join(",")).ok();
         }
     }
-    s += "}";
-    s
+    s.push('}');
 }
 
 fn no_reply(p: &Ping, i: usize, pb: &PingProbe) -> String {
@@ -336,31 +354,33 @@ pub(crate) fn stats(p: &Ping) -> Stats {
     st
 }
 
-fn statistics(p: &Ping) -> String {
+/// Appends the statistics object.
+fn statistics(s: &mut String, p: &Ping) {
     let st = stats(p);
-    let mut s = format!("\"statistics\":{{\"replies\":{}", st.replies);
+    s.push_str("\"statistics\":{\"replies\":");
+    push_num(s, st.replies);
     let sent = u32::from(p.ping_sent);
     if sent > st.npend {
         let total = sent - st.npend;
         if st.replies == 0 {
-            s += ",\"loss\":1";
+            s.push_str(",\"loss\":1");
         } else if st.replies == total {
-            s += ",\"loss\":0";
+            s.push_str(",\"loss\":0");
         } else {
             let loss = (i64::from(total) - i64::from(st.replies)) as f32 / total as f32;
             write!(s, ",\"loss\":{loss:.2}").ok();
         }
     }
     if st.replies > 0 {
-        write!(
-            s,
-            ",\"min\":{},\"max\":{},\"avg\":{},\"stddev\":{}",
-            rtt(&st.min),
-            rtt(&st.max),
-            rtt(&Timeval::from_usec32(st.avg_us)),
-            rtt(&Timeval::from_usec32(st.stddev_us))
-        )
-        .ok();
+        for (k, v) in [
+            (",\"min\":", st.min),
+            (",\"max\":", st.max),
+            (",\"avg\":", Timeval::from_usec32(st.avg_us)),
+            (",\"stddev\":", Timeval::from_usec32(st.stddev_us)),
+        ] {
+            s.push_str(k);
+            push_rtt(s, &v);
+        }
     }
     if st.ndups > 0 {
         write!(s, ",\"ndups\":{}", st.ndups).ok();
@@ -371,6 +391,5 @@ fn statistics(p: &Ping) -> String {
     if st.npend > 0 {
         write!(s, ",\"npend\":{}", st.npend).ok();
     }
-    s += "}";
-    s
+    s.push('}');
 }

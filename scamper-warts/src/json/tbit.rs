@@ -42,7 +42,12 @@ pub(crate) fn render(t: &Tbit) -> String {
         t.client_ipttl
     );
     if t.options != 0 {
-        write!(s, ", \"options\":{}", bits(t.options, 16, &["tcpts", "sack"])).ok();
+        write!(
+            s,
+            ", \"options\":{}",
+            bits(t.options, 16, &["tcpts", "sack"])
+        )
+        .ok();
     }
     if let Some(e) = &t.errmsg {
         write!(s, ",\"errmsg\":\"{}\"", esc(e)).ok();
@@ -241,7 +246,12 @@ fn tcp_options(o: &[u8], sack_base: u32) -> String {
                         )
                     })
                     .collect();
-                write!(s, "{{\"kind\":\"sack\", \"blocks\":[{}]}}", blocks.join(",")).ok();
+                write!(
+                    s,
+                    "{{\"kind\":\"sack\", \"blocks\":[{}]}}",
+                    blocks.join(",")
+                )
+                .ok();
             }
             (8, 10) => {
                 sep(&mut s, false);
@@ -280,9 +290,7 @@ mod tests {
 
     #[test]
     fn options_use_the_c_separators_and_quirks() {
-        let o = [
-            1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 3, 3, 7, 4, 2, 34, 2, 0,
-        ];
+        let o = [1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 3, 3, 7, 4, 2, 34, 2, 0];
         assert_eq!(
             tcp_options(&o, 0),
             "{\"kind\":\"nop\"}, {\"kind\":\"nop\"},{\"kind\":\"ts\", \"val\":5, \"ecr\":6},{\"kind\":\"wscale\", \"shift\":7},{\"kind\":\"sack-ok\"}, {\"kind\":\"fo\", {\"kind\":\"eol\"}"

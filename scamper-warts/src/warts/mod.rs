@@ -106,6 +106,8 @@ pub struct WartsReader<R> {
     filter: TypeFilter,
     state: ReadState,
     failed: bool,
+    /// Object body buffer, reused so reading does not allocate per object.
+    buf: Vec<u8>,
 }
 
 impl<R: Read> WartsReader<R> {
@@ -120,6 +122,7 @@ impl<R: Read> WartsReader<R> {
             filter,
             state: ReadState::default(),
             failed: false,
+            buf: Vec::new(),
         }
     }
 
@@ -182,7 +185,8 @@ impl<R: Read> WartsReader<R> {
                 continue;
             }
             // Read through `take` so a lying length costs only as much memory as the input has.
-            let mut body = Vec::new();
+            let mut body = std::mem::take(&mut self.buf);
+            body.clear();
             (&mut self.inner)
                 .take(u64::from(len))
                 .read_to_end(&mut body)?;
@@ -197,7 +201,9 @@ impl<R: Read> WartsReader<R> {
                 });
             }
             let c = Cursor::new(&body, body_off);
-            if let Some(rec) = self.decode(kind, c)? {
+            let rec = self.decode(kind, c);
+            self.buf = body;
+            if let Some(rec) = rec? {
                 if self.filter.contains(kind) {
                     return Ok(Some(rec));
                 }

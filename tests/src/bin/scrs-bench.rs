@@ -3,6 +3,8 @@
 //! ```text
 //! scrs-bench ping [--targets N] [--pps 1000,10000,...] [--runs R] [--impls rs,debian]
 //!                 [--out FILE] [--profile] [--profile-only] [--keep]
+//! scrs-bench trace [--targets N] [--pps P] [--runs R] [--impls rs,debian] [--routers K]
+//!                  [--command 'trace -q 1 -w 1'] [--out FILE] [--keep]
 //! scrs-bench measure --timeout-ms T --stderr FILE -- PROG ARGS...   (internal)
 //! ```
 //!
@@ -12,6 +14,9 @@
 //! process tree (user+sys CPU, the largest max RSS of any process in it). Replies and the achieved
 //! rate come from the warts output through `sc_warts2json`. This is a benchmark that prints a
 //! table, not a timed test: it never fails on numbers.
+//!
+//! `trace` does the same with one traceroute per target on a lab of K routers in a row
+//! (`vp – r1 – … – rK – tgt`), counting traces, probes and replies from the warts output.
 #![forbid(unsafe_code)]
 
 use nix::sys::resource::{getrusage, UsageWho};
@@ -32,7 +37,10 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: scrs-bench ping [--targets N] [--pps LIST] [--runs R] \
 [--impls rs,debian] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
-[--workdir DIR] [--profile] [--profile-only] [--profile-pps N] [--keep]";
+[--workdir DIR] [--profile] [--profile-only] [--profile-pps N] [--keep]
+       scrs-bench trace [--targets N] [--pps P] [--runs R] [--impls rs,debian] [--routers K] \
+[--command CMD] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
+[--workdir DIR] [--keep]";
 
 /// Markers around the generated parts of the results file, so that hand-written notes around
 /// them survive a re-run.
@@ -46,6 +54,7 @@ fn main() -> ExitCode {
     let res = match args.first().map(String::as_str) {
         Some("measure") => measure(&args[1..]),
         Some("ping") => Config::parse(&args[1..]).and_then(|c| ping_bench(&c)),
+        Some("trace") => TraceConfig::parse(&args[1..]).and_then(|c| trace_bench(&c)),
         _ => Err(USAGE.to_string()),
     };
     match res {
@@ -66,6 +75,10 @@ fn main() -> ExitCode {
 struct Usage {
     wall: Duration,
     cpu: Duration,
+    /// The user part of `cpu`. In this lab the kernel forwards and answers probes inline in the
+    /// sender's system calls (veth), so system time includes the lab's routers; user time
+    /// does not. Zero if the wrapper did not say.
+    user: Duration,
     max_rss_kib: u64,
     /// Exit code of the main process, or 128+signal.
     status: i32,
@@ -147,9 +160,10 @@ fn measure(args: &[String]) -> Result<(), String> {
     let ru = getrusage(UsageWho::RUSAGE_CHILDREN).map_err(|e| format!("getrusage: {e}"))?;
     let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
     println!(
-        "wall_us={} cpu_us={} maxrss_kib={} status={} timed_out={}",
+        "wall_us={} cpu_us={} user_us={} maxrss_kib={} status={} timed_out={}",
         (end - start).as_micros(),
         tv(ru.user_time()) + tv(ru.system_time()),
+        tv(ru.user_time()),
         ru.max_rss(),
         status,
         u8::from(killed_at.is_some() && end >= deadline),
@@ -186,6 +200,7 @@ fn parse_usage(line: &str) -> Option<Usage> {
     Some(Usage {
         wall: Duration::from_micros(n("wall_us")? as u64),
         cpu: Duration::from_micros(n("cpu_us")? as u64),
+        user: Duration::from_micros(n("user_us").unwrap_or(0) as u64),
         max_rss_kib: n("maxrss_kib")? as u64,
         status: n("status")? as i32,
         timed_out: n("timed_out")? != 0,
@@ -867,6 +882,590 @@ fn which(name: &str) -> Result<PathBuf, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The trace benchmark: one traceroute per AnyIP target, several routers deep. Kept apart from
+// the ping code (rather than generalising it) so that the ping workload runs exactly as before.
+
+const TRACE_TABLE_BEGIN: &str = "<!-- scrs-bench:trace-table:begin -->";
+const TRACE_TABLE_END: &str = "<!-- scrs-bench:trace-table:end -->";
+
+struct TraceConfig {
+    targets: u32,
+    pps: u32,
+    runs: u32,
+    impls: Vec<Impl>,
+    routers: u8,
+    /// The `-c` command, identical for both implementations.
+    command: String,
+    rs_bin: PathBuf,
+    debian_bin: PathBuf,
+    warts2json: Vec<PathBuf>,
+    out: PathBuf,
+    workdir: PathBuf,
+    keep: bool,
+    /// After the timed runs, also run `strace -f -c` of each implementation and `perf record`
+    /// of ours; the raw files stay in the workdir (implies --keep).
+    profile: bool,
+}
+
+impl TraceConfig {
+    fn parse(args: &[String]) -> Result<TraceConfig, String> {
+        let rs_tools = |name: &str| try_tool_bin(name).unwrap_or_else(|_| PathBuf::from(name));
+        let mut c = TraceConfig {
+            targets: 2_000,
+            pps: 5_000,
+            runs: 3,
+            impls: vec![Impl::Rs, Impl::Debian],
+            routers: 3,
+            // One attempt per hop and a 1 s reply timeout: the lab answers every probe within a
+            // millisecond, so the defaults (-q 2 -w 5) would only change the unanswered tail.
+            command: "trace -q 1 -w 1".into(),
+            rs_bin: rs_tools("scamper"),
+            debian_bin: PathBuf::from("/usr/bin/scamper"),
+            warts2json: vec![
+                PathBuf::from("/usr/bin/sc_warts2json"),
+                rs_tools("sc_warts2json"),
+            ],
+            out: workspace_root().join("bench").join("results-trace.md"),
+            workdir: std::env::temp_dir().join(format!("scrs-bench-trace-{}", std::process::id())),
+            keep: false,
+            profile: false,
+        };
+        let num = |v: &str| {
+            v.replace('_', "")
+                .parse::<u32>()
+                .map_err(|e| format!("{v}: {e}"))
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || it.next().cloned().ok_or(format!("{a}: missing value"));
+            match a.as_str() {
+                "--targets" => c.targets = num(&val()?)?,
+                "--pps" => c.pps = num(&val()?)?,
+                "--runs" => c.runs = num(&val()?)?.max(1),
+                "--routers" => {
+                    c.routers = num(&val()?)?
+                        .try_into()
+                        .ok()
+                        .filter(|r| (1..=16).contains(r))
+                        .ok_or("--routers must be 1..16")?
+                }
+                "--command" => c.command = val()?,
+                "--impls" => {
+                    c.impls = val()?
+                        .split(',')
+                        .map(|s| match s {
+                            "rs" => Ok(Impl::Rs),
+                            "debian" => Ok(Impl::Debian),
+                            o => Err(format!("unknown implementation {o} (rs, debian)")),
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "--rs-bin" => c.rs_bin = val()?.into(),
+                "--debian-bin" => c.debian_bin = val()?.into(),
+                "--warts2json" => c.warts2json = vec![val()?.into()],
+                "--out" => c.out = val()?.into(),
+                "--workdir" => c.workdir = val()?.into(),
+                "--keep" => c.keep = true,
+                "--profile" => {
+                    c.profile = true;
+                    c.keep = true;
+                }
+                "-h" | "--help" => return Err(USAGE.into()),
+                o => return Err(format!("unknown option {o}\n{USAGE}")),
+            }
+        }
+        if c.targets == 0 || c.targets >= (1 << 17) - 2 {
+            return Err("--targets must be 1..131069 (the IPv4 AnyIP prefix)".into());
+        }
+        if c.pps == 0 {
+            return Err("--pps must be at least 1".into());
+        }
+        Ok(c)
+    }
+
+    fn bin(&self, i: Impl) -> &Path {
+        match i {
+            Impl::Rs => &self.rs_bin,
+            Impl::Debian => &self.debian_bin,
+        }
+    }
+}
+
+/// What the warts output of one trace run says.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct TraceStats {
+    traces: u64,
+    /// Sum of `probe_count`.
+    probes: u64,
+    /// Hop objects, i.e. replies.
+    replies: u64,
+    /// Traces per stop reason.
+    stop: BTreeMap<String, u64>,
+    first_tx_us: i64,
+    last_tx_us: i64,
+    /// Trace start times, to see how starts are spread over the run.
+    last_start_us: i64,
+    /// Per trace: last reply's tx + rtt − start, the time the trace spent probing.
+    durations_us: Vec<i64>,
+}
+
+#[derive(Clone, Debug)]
+struct TraceRun {
+    usage: Usage,
+    stats: TraceStats,
+    /// Wall-clock time the run was started (µs since the epoch), to relate the probe times in
+    /// the output to the process lifetime.
+    started_us: i64,
+    note: String,
+}
+
+impl TraceRun {
+    fn achieved_pps(&self) -> f64 {
+        let s = &self.stats;
+        if s.probes > 1 && s.last_tx_us > s.first_tx_us {
+            (s.probes - 1) as f64 / ((s.last_tx_us - s.first_tx_us) as f64 / 1e6)
+        } else {
+            f64::NAN
+        }
+    }
+    /// Seconds from the start of the run to the first probe, and from the last probe to the
+    /// exit of the process: time not spent probing.
+    fn head_tail(&self) -> (f64, f64) {
+        let s = &self.stats;
+        let head = (s.first_tx_us - self.started_us) as f64 / 1e6;
+        let tail = self.usage.wall.as_secs_f64() - (s.last_tx_us - self.started_us) as f64 / 1e6;
+        (head, tail)
+    }
+}
+
+fn trace_bench(c: &TraceConfig) -> Result<(), String> {
+    if !Lab::require_root() {
+        return Err("needs root (network namespaces, raw sockets)".into());
+    }
+    for i in &c.impls {
+        if !c.bin(*i).is_file() {
+            return Err(format!("{} not found ({})", c.bin(*i).display(), i.name()));
+        }
+    }
+    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    fs::create_dir_all(&c.workdir).map_err(|e| format!("{}: {e}", c.workdir.display()))?;
+    let targets = c.workdir.join("targets.txt");
+    let mut text = String::with_capacity(c.targets as usize * 14);
+    for n in 0..c.targets {
+        let _ = writeln!(text, "{}", anyip_addr(Family::V4, n));
+    }
+    fs::write(&targets, text).map_err(|e| format!("{}: {e}", targets.display()))?;
+
+    // Routers in a row and no ECMP split, so every trace has the same K + 1 hops.
+    let lab = Lab::build(LabSpec {
+        routers: c.routers,
+        ecmp_branches: 0,
+        delay: None,
+        tcp_listener: false,
+    })
+    .map_err(|e| format!("lab: {e}"))?;
+    eprintln!(
+        "lab {} built ({} routers); {} targets, -p {}, -c '{}', {} run(s) each",
+        lab.id(),
+        c.routers,
+        c.targets,
+        c.pps,
+        c.command,
+        c.runs
+    );
+
+    let mut results: BTreeMap<Impl, Vec<Result<TraceRun, String>>> = BTreeMap::new();
+    for run in 0..c.runs {
+        let mut order = c.impls.clone();
+        // Alternate who goes first (slow drift of the shared machine).
+        if run % 2 == 1 {
+            order.reverse();
+        }
+        for imp in order {
+            let prior = results.entry(imp).or_default();
+            // A refusal is deterministic: no point asking again.
+            if prior.iter().any(|o| o.is_err()) {
+                continue;
+            }
+            let tag = format!("trace-{}-{run}", short(imp));
+            let o = run_trace_one(c, &lab, &me, imp, &targets, &tag)?;
+            match &o {
+                Ok(r) => {
+                    let (head, tail) = r.head_tail();
+                    eprintln!(
+                        "run {}/{} {:<24} wall {:.2} s, cpu {:.3} s (user {:.3}), rss {:.1} MiB, {} traces, \
+                         {} probes, {} replies, {:.0} pps, head {head:.2} s, tail {tail:.2} s, \
+                         median trace {:.3} s, stop {:?}{}",
+                        run + 1,
+                        c.runs,
+                        imp.name(),
+                        r.usage.wall.as_secs_f64(),
+                        r.usage.cpu.as_secs_f64(),
+                        r.usage.user.as_secs_f64(),
+                        r.usage.max_rss_kib as f64 / 1024.0,
+                        r.stats.traces,
+                        r.stats.probes,
+                        r.stats.replies,
+                        r.achieved_pps(),
+                        median(
+                            r.stats
+                                .durations_us
+                                .iter()
+                                .map(|&d| d as f64 / 1e6)
+                                .collect()
+                        ),
+                        r.stats.stop,
+                        if r.note.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", r.note)
+                        }
+                    )
+                }
+                Err(why) => eprintln!("run {}/{} {:<24} {why}", run + 1, c.runs, imp.name()),
+            }
+            results.entry(imp).or_default().push(o);
+        }
+    }
+    let table = render_trace_table(c, &results);
+    println!("{table}");
+    if !c.out.exists() {
+        // update_section's fallback heading is the ping one.
+        fs::write(&c.out, "# Trace benchmark results\n")
+            .map_err(|e| format!("{}: {e}", c.out.display()))?;
+    }
+    update_section(&c.out, TRACE_TABLE_BEGIN, TRACE_TABLE_END, &table)?;
+    eprintln!("table written to {}", c.out.display());
+    if c.profile {
+        trace_profile(c, &lab, &targets)?;
+    }
+    drop(lab);
+    if !c.keep {
+        let _ = fs::remove_dir_all(&c.workdir);
+    }
+    Ok(())
+}
+
+/// strace and perf runs (not timed: both tools slow the program). Their output files stay in
+/// the workdir for reading with `perf report -i`.
+fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), String> {
+    let limit = trace_time_limit(c) * 2;
+    let scamper_args = |imp: Impl, tag: &str| -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec![c.bin(imp).into()];
+        for s in [
+            "-c",
+            &c.command,
+            "-p",
+            &c.pps.to_string(),
+            "-O",
+            "warts",
+            "-o",
+        ] {
+            a.push(s.into());
+        }
+        a.push(c.workdir.join(format!("{tag}.warts")).into());
+        a.push("-f".into());
+        a.push(targets.into());
+        a
+    };
+    let mut tools: Vec<(String, Vec<std::ffi::OsString>)> = Vec::new();
+    if let Ok(strace) = which("strace") {
+        for &imp in &c.impls {
+            let out = c.workdir.join(format!("strace-trace-{}.txt", short(imp)));
+            let mut a: Vec<std::ffi::OsString> =
+                vec![strace.clone().into(), "-f".into(), "-c".into(), "-o".into()];
+            a.push(out.into());
+            a.push("--".into());
+            a.extend(scamper_args(imp, &format!("strace-{}", short(imp))));
+            tools.push((format!("strace {}", imp.name()), a));
+        }
+    }
+    if let Ok(perf) = which("perf") {
+        for &imp in &c.impls {
+            let data = c.workdir.join(format!("perf-trace-{}.data", short(imp)));
+            let mut a: Vec<std::ffi::OsString> = vec![perf.clone().into()];
+            for s in ["record", "-q", "-F", "4999", "-g", "-o"] {
+                a.push(s.into());
+            }
+            a.push(data.into());
+            a.push("--".into());
+            a.extend(scamper_args(imp, &format!("perf-{}", short(imp))));
+            tools.push((format!("perf {}", imp.name()), a));
+        }
+    }
+    for (what, argv) in tools {
+        let mut cmd = lab.command(Role::Vp, &argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        run_bounded(lab, cmd, limit)?;
+        eprintln!("{what}: done ({})", c.workdir.display());
+    }
+    Ok(())
+}
+
+/// Generous limit: three times the nominal duration (K + 1 probes per trace at -p), plus the
+/// per-trace reply timeouts and hold times scamper may add at the end, plus a minute.
+fn trace_time_limit(c: &TraceConfig) -> Duration {
+    let probes = c.targets as f64 * (c.routers as f64 + 1.0);
+    Duration::from_secs_f64(3.0 * probes / c.pps as f64 + 90.0)
+}
+
+/// Runs one implementation once under `measure`. `Ok(Err(why))` is a refusal (nothing written);
+/// `Err` is a failure of the benchmark itself.
+fn run_trace_one(
+    c: &TraceConfig,
+    lab: &Lab,
+    me: &Path,
+    imp: Impl,
+    targets: &Path,
+    tag: &str,
+) -> Result<Result<TraceRun, String>, String> {
+    let warts = c.workdir.join(format!("{tag}.warts"));
+    let errf = c.workdir.join(format!("{tag}.stderr"));
+    let _ = fs::remove_file(&warts);
+    let limit = trace_time_limit(c);
+    let mut cmd = lab.command(Role::Vp, me);
+    cmd.arg("measure")
+        .args(["--timeout-ms", &limit.as_millis().to_string()])
+        .arg("--stderr")
+        .arg(&errf)
+        .arg("--")
+        .arg(c.bin(imp))
+        .args([
+            "-c",
+            &c.command,
+            "-p",
+            &c.pps.to_string(),
+            "-O",
+            "warts",
+            "-o",
+        ])
+        .arg(&warts)
+        .arg("-f")
+        .arg(targets)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let started_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let child = lab.spawn(cmd).map_err(|e| e.to_string())?;
+    let mut stdout = child.take_stdout().ok_or("no stdout")?;
+    // The wrapper kills the measured tree at `limit`; this only catches a stuck wrapper (the
+    // handle's drop kills it by PID).
+    let status = child
+        .wait_timeout(limit + Duration::from_secs(30))
+        .map_err(|e| format!("wait: {e}"))?;
+    if status.is_none() {
+        return Err(format!("{tag}: measure wrapper did not finish"));
+    }
+    let mut line = String::new();
+    let _ = stdout.read_to_string(&mut line);
+    let usage = parse_usage(line.trim()).ok_or(format!("{tag}: measure said {line:?}"))?;
+    let stderr_text = fs::read_to_string(&errf).unwrap_or_default();
+    let first_err = stderr_text.lines().next().unwrap_or("").trim().to_string();
+    if usage.status != 0 && !warts.exists() {
+        return Ok(Err(format!("refused: exit {}: {first_err}", usage.status)));
+    }
+    let json = warts_json(&c.warts2json, &warts)?;
+    let stats = trace_stats(&json)?;
+    let mut note = String::new();
+    if usage.timed_out {
+        note.push_str("killed at time limit; ");
+    }
+    if usage.status != 0 {
+        let _ = write!(note, "exit status {}: {first_err}; ", usage.status);
+    }
+    Ok(Ok(TraceRun {
+        usage,
+        stats,
+        started_us,
+        note: note.trim_end_matches("; ").to_string(),
+    }))
+}
+
+/// The JSON lines of a warts file, from the first converter that accepts it.
+fn warts_json(convs: &[PathBuf], warts: &Path) -> Result<String, String> {
+    let mut last_err = String::from("no sc_warts2json found");
+    for conv in convs.iter().filter(|p| p.is_file()) {
+        let mut cmd = Command::new(conv);
+        cmd.arg(warts).stdin(Stdio::null());
+        let out = run_with_timeout(cmd, Duration::from_secs(300)).map_err(|e| e.to_string())?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        last_err = format!(
+            "{} {}: {}",
+            conv.display(),
+            warts.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Err(last_err)
+}
+
+fn trace_stats(json_lines: &str) -> Result<TraceStats, String> {
+    let mut s = TraceStats {
+        first_tx_us: i64::MAX,
+        last_tx_us: i64::MIN,
+        last_start_us: i64::MIN,
+        ..Default::default()
+    };
+    for (n, line) in json_lines.lines().enumerate() {
+        if !line.contains("\"trace\"") {
+            continue;
+        }
+        let v = json::parse(line).map_err(|e| format!("sc_warts2json line {}: {e}", n + 1))?;
+        if v.get("type").and_then(json::Value::as_str) != Some("trace") {
+            continue;
+        }
+        s.traces += 1;
+        // probe_count is every probe the trace sent, answered or not (json.md §2.1).
+        s.probes += v
+            .get("probe_count")
+            .and_then(json::Value::as_f64)
+            .unwrap_or(0.0) as u64;
+        let stop = v
+            .get("stop_reason")
+            .and_then(json::Value::as_str)
+            .unwrap_or("?");
+        *s.stop.entry(stop.to_string()).or_default() += 1;
+        let start = v.get("start").and_then(timeval);
+        if let Some(t) = start {
+            // Probes without a reply leave no tx in warts; the first probe of a trace goes out
+            // when it starts, so the start bounds the first tx.
+            s.first_tx_us = s.first_tx_us.min(t);
+            s.last_start_us = s.last_start_us.max(t);
+        }
+        let mut end = None;
+        for h in ["hops", "extra_hops"]
+            .iter()
+            .filter_map(|k| v.get(k).and_then(json::Value::as_array))
+            .flatten()
+        {
+            s.replies += 1;
+            if let Some(tx) = h.get("tx").and_then(timeval) {
+                s.first_tx_us = s.first_tx_us.min(tx);
+                s.last_tx_us = s.last_tx_us.max(tx);
+                let rtt = h.get("rtt").and_then(json::Value::as_f64).unwrap_or(0.0);
+                let rx = tx + (rtt * 1000.0) as i64;
+                end = Some(end.map_or(rx, |e: i64| e.max(rx)));
+            }
+        }
+        if let (Some(st), Some(e)) = (start, end) {
+            s.durations_us.push(e - st);
+        }
+    }
+    if s.last_tx_us == i64::MIN {
+        s.last_tx_us = s.last_start_us;
+    }
+    Ok(s)
+}
+
+fn render_trace_table(
+    c: &TraceConfig,
+    results: &BTreeMap<Impl, Vec<Result<TraceRun, String>>>,
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "`scamper -c '{}' -p {} -O warts -o <file> -f <targets>`: one trace to each of {} AnyIP \
+         targets (198.18.0.0/15) through {} routers (lab vp – r1 … r{} – tgt, {} hops); median \
+         of {} run(s) (min–max in brackets), 2 cores shared with other work, so expect noise. \
+         CPU = user+sys of the whole process tree (sys includes the lab's forwarding and ICMP \
+         work, which veth runs inline in the sender's sendto), user CPU = its user part; max RSS = the largest single process. \
+         Probes = sum of `probe_count`, replies = hop records. Achieved pps = (probes − 1) / \
+         (last probe tx − first trace start). Head = run start to first probe, tail = last \
+         probe to exit.\n",
+        c.command,
+        c.pps,
+        c.targets,
+        c.routers,
+        c.routers,
+        c.routers as u32 + 1,
+        c.runs
+    );
+    let _ = writeln!(
+        t,
+        "| implementation | wall s | CPU s | user CPU s | max RSS MiB | traces | probes | replies | achieved pps | head s | tail s | median trace s | stop reasons |"
+    );
+    let _ = writeln!(
+        t,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for &imp in &c.impls {
+        let Some(runs) = results.get(&imp) else {
+            continue;
+        };
+        if let Some(Err(why)) = runs.iter().find(|o| o.is_err()) {
+            let _ = writeln!(
+                t,
+                "| {} | – | – | – | – | – | – | – | `{}` | – | – | – | – |",
+                imp.name(),
+                why.replace('|', "\\|")
+            );
+            continue;
+        }
+        let done: Vec<&TraceRun> = runs.iter().filter_map(|o| o.as_ref().ok()).collect();
+        if done.is_empty() {
+            continue;
+        }
+        let col = |f: &dyn Fn(&TraceRun) -> f64| done.iter().map(|r| f(r)).collect::<Vec<f64>>();
+        let mut stops: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for r in &done {
+            for k in r.stats.stop.keys() {
+                stops.entry(k).or_default();
+            }
+        }
+        for (k, v) in stops.iter_mut() {
+            v.extend(
+                done.iter()
+                    .map(|r| *r.stats.stop.get(*k).unwrap_or(&0) as f64),
+            );
+        }
+        let stops: Vec<String> = stops
+            .iter()
+            .map(|(k, v)| format!("{k} {:.0}", median(v.clone())))
+            .collect();
+        let notes: Vec<&str> = done
+            .iter()
+            .map(|r| r.note.as_str())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.3} | {}{} |",
+            imp.name(),
+            fmt_range(&col(&|r| r.usage.wall.as_secs_f64()), 2),
+            fmt_range(&col(&|r| r.usage.cpu.as_secs_f64()), 3),
+            fmt_range(&col(&|r| r.usage.user.as_secs_f64()), 3),
+            fmt_range(&col(&|r| r.usage.max_rss_kib as f64 / 1024.0), 1),
+            median(col(&|r| r.stats.traces as f64)),
+            fmt_range(&col(&|r| r.stats.probes as f64), 0),
+            median(col(&|r| r.stats.replies as f64)),
+            median(col(&|r| r.achieved_pps())),
+            median(col(&|r| r.head_tail().0)),
+            median(col(&|r| r.head_tail().1)),
+            median(col(&|r| median(
+                r.stats
+                    .durations_us
+                    .iter()
+                    .map(|&d| d as f64 / 1e6)
+                    .collect()
+            ))),
+            stops.join(", "),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            },
+        );
+    }
+    t
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// Just enough JSON to read `sc_warts2json` output (the lab crate has no JSON dependency and
 /// adding one to it for a benchmark is not worth it).
@@ -1101,6 +1700,22 @@ mod tests {
         assert_eq!((s.probes, s.replies), (3, 2));
         assert_eq!(s.first_tx_us, 10_000_000);
         assert_eq!(s.last_tx_us, 11_000_100);
+    }
+
+    #[test]
+    fn trace_stats_from_json_lines() {
+        let text = concat!(
+            "{\"type\":\"cycle-start\", \"id\":0}\n",
+            "{\"type\":\"trace\",\"stop_reason\":\"COMPLETED\",\"start\":{\"sec\":10,\"usec\":0,\"ftime\":\"x\"},\"probe_count\":2,\"hops\":[{\"addr\":\"192.0.2.10\",\"tx\":{\"sec\":10,\"usec\":10},\"rtt\":0.5},{\"addr\":\"198.18.0.0\",\"tx\":{\"sec\":10,\"usec\":2000},\"rtt\":1.0}]}\n",
+            "{\"type\":\"trace\",\"stop_reason\":\"GAPLIMIT\",\"start\":{\"sec\":11,\"usec\":0,\"ftime\":\"x\"},\"probe_count\":5}\n",
+        );
+        let s = trace_stats(text).unwrap();
+        assert_eq!((s.traces, s.probes, s.replies), (2, 7, 2));
+        assert_eq!(s.stop.get("COMPLETED"), Some(&1));
+        assert_eq!(s.stop.get("GAPLIMIT"), Some(&1));
+        assert_eq!((s.first_tx_us, s.last_tx_us), (10_000_000, 10_002_000));
+        assert_eq!(s.last_start_us, 11_000_000);
+        assert_eq!(s.durations_us, vec![3000]);
     }
 
     #[test]
