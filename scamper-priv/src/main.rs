@@ -135,10 +135,13 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
     // Everything the user named is opened now, with the user's rights.
     let output: Box<dyn std::io::Write + Send> = match &opts.outfile {
         OutFile::Stdout => Box::new(std::io::stdout()),
-        OutFile::Path(p) => Box::new(
+        // Buffered: one write per record would be one system call per result. The engine
+        // flushes at least once a second.
+        OutFile::Path(p) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
             startup::open_output(&id, p, false)
                 .map_err(|e| format!("could not open {}: {e}", p.display()))?,
-        ),
+        )),
     };
     if let Some(p) = &opts.debug_file {
         let f = startup::open_output(&id, p, opts.extra.debugfile_append)

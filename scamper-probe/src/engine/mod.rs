@@ -174,6 +174,8 @@ struct Engine {
     sources_of: net::SourceFinder,
     /// Receive buffer, reused for every packet.
     rx_buf: Vec<u8>,
+    /// When buffered file output is next pushed out.
+    next_flush: Time,
 }
 
 impl Engine {
@@ -315,6 +317,7 @@ impl Engine {
             exit_now: false,
             sources_of: net::SourceFinder::default(),
             rx_buf: vec![0u8; 65536],
+            next_flush: start,
         })
     }
 
@@ -564,6 +567,12 @@ impl Engine {
                 .run(t, &mut |probe| tx.send(probe.dst, &probe.packet));
             self.write_finished();
             self.core.expire_holds(t);
+            if t >= self.next_flush {
+                self.next_flush = t + Duration::from_secs(1);
+                for s in self.sources.iter_mut() {
+                    s.sink.flush();
+                }
+            }
             let idle = self.sources.is_empty() && self.core.active() == 0;
             if exit
                 || self.exit_now

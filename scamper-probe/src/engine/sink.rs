@@ -28,6 +28,13 @@ impl Sink {
         }
     }
 
+    /// Push buffered file output to the kernel (results appear in the file within a second).
+    pub fn flush(&mut self) {
+        if let Sink::File(w) = self {
+            let _ = w.flush();
+        }
+    }
+
     /// Flush buffered output and end compressed streams; a client connection closes once its
     /// queue is written.
     pub fn finish(self) -> Result<(), String> {

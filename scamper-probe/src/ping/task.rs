@@ -361,7 +361,8 @@ impl Task for PingTask {
             if self.sent.capacity() == 0 {
                 // Exactly the probes this ping sends (capped): thousands of tasks run at once
                 // at high rates, so the default growth to 4 would dominate memory.
-                self.sent.reserve_exact(usize::from(self.opts.probe_count).min(64));
+                self.sent
+                    .reserve_exact(usize::from(self.opts.probe_count).min(64));
             }
             self.sent.push(Sent {
                 fields: f,

@@ -39,7 +39,7 @@ const USAGE: &str = "usage: scrs-bench ping [--targets N] [--pps LIST] [--runs R
 [--impls rs,debian] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
 [--workdir DIR] [--profile] [--profile-only] [--profile-pps N] [--keep]
        scrs-bench trace [--targets N] [--pps P] [--runs R] [--impls rs,debian] [--routers K] \
-[--command CMD] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
+[--command CMD] [--offload-lab] [--profile] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
 [--workdir DIR] [--keep]";
 
 /// Markers around the generated parts of the results file, so that hand-written notes around
@@ -887,6 +887,9 @@ fn which(name: &str) -> Result<PathBuf, String> {
 
 const TRACE_TABLE_BEGIN: &str = "<!-- scrs-bench:trace-table:begin -->";
 const TRACE_TABLE_END: &str = "<!-- scrs-bench:trace-table:end -->";
+/// The --offload-lab table has its own place, so that both can stand side by side.
+const TRACE_OFFLOAD_BEGIN: &str = "<!-- scrs-bench:trace-offload-table:begin -->";
+const TRACE_OFFLOAD_END: &str = "<!-- scrs-bench:trace-offload-table:end -->";
 
 struct TraceConfig {
     targets: u32,
@@ -905,6 +908,9 @@ struct TraceConfig {
     /// After the timed runs, also run `strace -f -c` of each implementation and `perf record`
     /// of ours; the raw files stay in the workdir (implies --keep).
     profile: bool,
+    /// Pin the measured tree to CPU 0 and steer r1's receive processing (RPS) to CPU 1, so
+    /// that the lab's forwarding and ICMP generation is not charged to the sender's sendto.
+    offload_lab: bool,
 }
 
 impl TraceConfig {
@@ -929,6 +935,7 @@ impl TraceConfig {
             workdir: std::env::temp_dir().join(format!("scrs-bench-trace-{}", std::process::id())),
             keep: false,
             profile: false,
+            offload_lab: false,
         };
         let num = |v: &str| {
             v.replace('_', "")
@@ -970,6 +977,7 @@ impl TraceConfig {
                     c.profile = true;
                     c.keep = true;
                 }
+                "--offload-lab" => c.offload_lab = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 o => return Err(format!("unknown option {o}\n{USAGE}")),
             }
@@ -1064,6 +1072,22 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
         tcp_listener: false,
     })
     .map_err(|e| format!("lab: {e}"))?;
+    if c.offload_lab {
+        // veth hands a sent packet to the peer's receive path in the sender's context, so
+        // without this every router hop and ICMP error is system time of scamper. RPS moves
+        // that work to CPU 1's backlog (the way back inherits it: r1 answers from there).
+        let ifname = lab.ifname_towards(Role::Router(1), Role::Vp);
+        let path = format!("/sys/class/net/{ifname}/queues/rx-0/rps_cpus");
+        let out = lab
+            .exec(Role::Router(1), &["sh", "-c", &format!("echo 2 > {path}")])
+            .map_err(|e| format!("rps: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "rps on r1 {ifname}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
     eprintln!(
         "lab {} built ({} routers); {} targets, -p {}, -c '{}', {} run(s) each",
         lab.id(),
@@ -1134,7 +1158,12 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
         fs::write(&c.out, "# Trace benchmark results\n")
             .map_err(|e| format!("{}: {e}", c.out.display()))?;
     }
-    update_section(&c.out, TRACE_TABLE_BEGIN, TRACE_TABLE_END, &table)?;
+    let (begin, end) = if c.offload_lab {
+        (TRACE_OFFLOAD_BEGIN, TRACE_OFFLOAD_END)
+    } else {
+        (TRACE_TABLE_BEGIN, TRACE_TABLE_END)
+    };
+    update_section(&c.out, begin, end, &table)?;
     eprintln!("table written to {}", c.out.display());
     if c.profile {
         trace_profile(c, &lab, &targets)?;
@@ -1193,7 +1222,11 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
             tools.push((format!("perf {}", imp.name()), a));
         }
     }
-    for (what, argv) in tools {
+    for (what, mut argv) in tools {
+        if c.offload_lab {
+            // Same placement as the timed runs.
+            argv.splice(0..0, ["taskset".into(), "-c".into(), "0".into()]);
+        }
         let mut cmd = lab.command(Role::Vp, &argv[0]);
         cmd.args(&argv[1..])
             .stdin(Stdio::null())
@@ -1226,7 +1259,13 @@ fn run_trace_one(
     let errf = c.workdir.join(format!("{tag}.stderr"));
     let _ = fs::remove_file(&warts);
     let limit = trace_time_limit(c);
-    let mut cmd = lab.command(Role::Vp, me);
+    let mut cmd = if c.offload_lab {
+        let mut cmd = lab.command(Role::Vp, "taskset");
+        cmd.args(["-c", "0"]).arg(me);
+        cmd
+    } else {
+        lab.command(Role::Vp, me)
+    };
     cmd.arg("measure")
         .args(["--timeout-ms", &limit.as_millis().to_string()])
         .arg("--stderr")
@@ -1377,14 +1416,21 @@ fn render_trace_table(
          work, which veth runs inline in the sender's sendto), user CPU = its user part; max RSS = the largest single process. \
          Probes = sum of `probe_count`, replies = hop records. Achieved pps = (probes − 1) / \
          (last probe tx − first trace start). Head = run start to first probe, tail = last \
-         probe to exit.\n",
+         probe to exit.{}\n",
         c.command,
         c.pps,
         c.targets,
         c.routers,
         c.routers,
         c.routers as u32 + 1,
-        c.runs
+        c.runs,
+        if c.offload_lab {
+            " With `--offload-lab`: the measured tree pinned to CPU 0 (`taskset -c 0`), r1's \
+             receive processing steered to CPU 1 (RPS), so the lab's forwarding is mostly not \
+             charged to scamper."
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         t,
