@@ -8,8 +8,9 @@
 
 use scamper_packet::Rx;
 use scamper_warts::{Cycle, List};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Wall-clock time as seconds and nanoseconds since the Unix epoch; warts records timevals.
@@ -70,6 +71,23 @@ pub struct TaskEnv {
     /// List and cycle this task belongs to (the record refers to them).
     pub list: Arc<List>,
     pub cycle: Arc<Cycle>,
+    /// The address the kernel would use as source towards the destination; differs from `src`
+    /// when `-S` names another (possibly spoofed) address.
+    pub real_src: IpAddr,
+    /// The MTU of the route towards the destination, as the kernel knows it (IPv4 only: IP_MTU
+    /// on a connected socket), for path-MTU discovery.
+    pub route_mtu: Option<u16>,
+    /// Doubletree's stop sets, shared by every task of this scamper.
+    pub stop_sets: Arc<Mutex<StopSets>>,
+}
+
+/// Doubletree stop sets: the global stop set (addresses any trace may stop at going forward,
+/// `-z` entries and what traces learn) and named local stop sets (`-Z`, for backwards
+/// probing), cleared by the control socket's `lss-clear <name>`.
+#[derive(Debug, Default)]
+pub struct StopSets {
+    pub global: HashSet<IpAddr>,
+    pub local: HashMap<String, HashSet<IpAddr>>,
 }
 
 /// One measurement in progress.
@@ -83,6 +101,12 @@ pub trait Task: Send {
     fn on_sent(&mut self, tx: Time);
     /// A parsed packet that matched one of this task's keys, received at `rx`.
     fn on_response(&mut self, pkt: &Rx, rx: Time);
+    /// The same, with the packet's bytes as received (the IP header included), for tasks
+    /// that must quote a reply (ping `-M` answers with a packet-too-big carrying its start).
+    /// The engine calls this; by default it forwards to [`Task::on_response`].
+    fn on_response_raw(&mut self, pkt: &Rx, _raw: &[u8], rx: Time) {
+        self.on_response(pkt, rx)
+    }
     /// The result record; called once, after `poll` returned `Done` or when the engine halts the
     /// task.
     fn finish(self: Box<Self>, now: Time) -> Record;

@@ -201,10 +201,10 @@ impl Core {
     }
 
     /// Deliver a received packet to the task holding `key`.
-    pub fn deliver(&mut self, key: &MatchKey, pkt: &Rx, rx: Time) {
+    pub fn deliver(&mut self, key: &MatchKey, pkt: &Rx, raw: &[u8], rx: Time) {
         if let Some(Holder::Task(id)) = self.keys.get(key).copied() {
             if let Some(slot) = self.slots.get_mut(&id) {
-                slot.task.on_response(pkt, rx);
+                slot.task.on_response_raw(pkt, raw, rx);
                 // Let the task react (e.g. stop early) at the next run.
                 if slot.pending.is_none() {
                     self.schedule(id, rx);
@@ -521,9 +521,9 @@ mod tests {
             proto: PROTO_ICMP,
             local_id: 7,
         };
-        core.deliver(&key, &rx, t(6));
+        core.deliver(&key, &rx, &[], t(6));
         let unknown = MatchKey { local_id: 8, ..key };
-        core.deliver(&unknown, &rx, t(7));
+        core.deliver(&unknown, &rx, &[], t(7));
         assert_eq!(log.lock().unwrap().responses, vec![(2, t(6))]);
     }
 

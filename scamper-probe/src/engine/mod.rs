@@ -176,6 +176,7 @@ struct Engine {
     rx_buf: Vec<u8>,
     /// When buffered file output is next pushed out.
     next_flush: Time,
+    stop_sets: Arc<std::sync::Mutex<crate::task::StopSets>>,
 }
 
 impl Engine {
@@ -318,6 +319,7 @@ impl Engine {
             sources_of: net::SourceFinder::default(),
             rx_buf: vec![0u8; 65536],
             next_flush: start,
+            stop_sets: Default::default(),
         })
     }
 
@@ -395,13 +397,12 @@ impl Engine {
             return Err("destination in do-not-probe list".into());
         }
         let dst = *dsts.first().ok_or("invalid destination address")?;
-        let src_addr = match cmd.src() {
-            Some(a) => a,
-            None => self
-                .sources_of
-                .source_for(dst)
-                .map_err(|e| format!("no route to {dst}: {e}"))?,
-        };
+        let real_src = self
+            .sources_of
+            .source_for(dst)
+            .map_err(|e| format!("no route to {dst}: {e}"))?;
+        let route_mtu = self.sources_of.route_mtu(dst);
+        let src_addr = cmd.src().unwrap_or(real_src);
         let source = self.sources.get(sid).ok_or("source gone")?;
         let env = TaskEnv {
             src: src_addr,
@@ -409,6 +410,9 @@ impl Engine {
             start: t,
             list: source.list.clone(),
             cycle: source.cycle.clone(),
+            real_src,
+            route_mtu,
+            stop_sets: self.stop_sets.clone(),
         };
         Ok(match cmd {
             Command::Ping(opts) => crate::ping::new_task(opts, env),
@@ -483,7 +487,7 @@ impl Engine {
                 return;
             };
             match guard.try_io(|_| sock.recv_one(buf)) {
-                Ok(Ok(Some(pkt))) => batch.push(pkt),
+                Ok(Ok(Some((pkt, t, n)))) => batch.push((pkt, t, buf[..n].to_vec())),
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
                     log::warn(&format!("receive error: {e}"));
@@ -492,9 +496,9 @@ impl Engine {
                 Err(_would_block) => break,
             }
         }
-        for (pkt, t) in batch {
+        for (pkt, t, raw) in batch {
             if let Some(key) = dispatch::reply_key(&pkt) {
-                self.core.deliver(&key, &pkt, t);
+                self.core.deliver(&key, &pkt, &raw, t);
             }
         }
     }

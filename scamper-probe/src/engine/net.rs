@@ -69,7 +69,7 @@ impl RxSocket {
 
     /// Read one packet without blocking (`WouldBlock` when nothing is queued); `Ok(None)` for a
     /// packet we ignore (our own outgoing copies, unparsable bytes).
-    pub fn recv_one(&self, buf: &mut [u8]) -> std::io::Result<Option<(Rx, Time)>> {
+    pub fn recv_one(&self, buf: &mut [u8]) -> std::io::Result<Option<(Rx, Time, usize)>> {
         let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec, libc::in6_pktinfo, i32, i32);
         let fd = self.fd.get_ref().as_raw_fd();
         let mut iov = [IoSliceMut::new(buf)];
@@ -132,7 +132,7 @@ impl RxSocket {
                 }
             }
         };
-        Ok(parsed.map(|p| (p, rx_time)))
+        Ok(parsed.map(|p| (p, rx_time, n)))
     }
 }
 
@@ -217,5 +217,19 @@ impl SourceFinder {
         };
         sock.connect((dst, 33434))?;
         Ok(sock.local_addr()?.ip())
+    }
+
+    /// The route MTU towards the destination of the last [`SourceFinder::source_for`] call of
+    /// its family (IPv4; the kernel reports it for connected sockets).
+    pub fn route_mtu(&self, dst: IpAddr) -> Option<u16> {
+        match dst {
+            IpAddr::V4(_) => {
+                let sock = self.v4.as_ref()?;
+                let mtu =
+                    nix::sys::socket::getsockopt(sock, nix::sys::socket::sockopt::IpMtu).ok()?;
+                u16::try_from(mtu).ok()
+            }
+            IpAddr::V6(_) => None,
+        }
     }
 }
