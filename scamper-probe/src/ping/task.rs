@@ -461,8 +461,12 @@ mod tests {
             id: 1,
             ..Cycle::default()
         });
+        let src_addr = ip(src);
         let env = TaskEnv {
-            src: ip(src),
+            src: src_addr,
+            real_src: src_addr,
+            route_mtu: None,
+            stop_sets: Default::default(),
             default_sport: SPORT,
             start: T0,
             list,

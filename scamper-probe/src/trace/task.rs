@@ -612,8 +612,12 @@ mod tests {
             id: 1,
             ..Cycle::default()
         });
+        let src_addr = src_for(opts.dst);
         let env = TaskEnv {
-            src: src_for(opts.dst),
+            src: src_addr,
+            real_src: src_addr,
+            route_mtu: None,
+            stop_sets: Default::default(),
             default_sport: SPORT,
             start: START,
             list,
