@@ -1376,6 +1376,9 @@ mod tests {
         // an IPv6 source for an IPv4 destination cannot be built
         let env = TaskEnv {
             src: ip("2001:db8::10"),
+            real_src: ip("2001:db8::10"),
+            route_mtu: None,
+            stop_sets: Default::default(),
             default_sport: SPORT,
             start: START,
             list,
@@ -1427,6 +1430,9 @@ mod tests {
             let start = Duration::from_secs(1_795_402_761) + Duration::from_micros(start_us);
             let env = TaskEnv {
                 src: lo,
+                real_src: lo,
+                route_mtu: None,
+                stop_sets: Default::default(),
                 default_sport: 39258,
                 start,
                 list,
