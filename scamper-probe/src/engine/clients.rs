@@ -213,6 +213,22 @@ impl Engine {
                 self.say(id, line);
             }
             Interactive::LssClear(name) => {
+                let cleared = self
+                    .stop_sets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .local
+                    .remove(&name)
+                    .is_some();
+                self.say(
+                    id,
+                    if cleared {
+                        reply::ok_lss_clear(&name)
+                    } else {
+                        reply::err(format!("lss-clear {name} failed"))
+                    },
+                );
+            }
                 self.say(id, reply::err(format!("lss-clear {name} failed")))
             }
         }
