@@ -229,8 +229,6 @@ impl Engine {
                     },
                 );
             }
-                self.say(id, reply::err(format!("lss-clear {name} failed")))
-            }
         }
     }
 
