@@ -107,6 +107,11 @@ pub trait Task: Send {
     fn on_response_raw(&mut self, pkt: &Rx, _raw: &[u8], rx: Time) {
         self.on_response(pkt, rx)
     }
+    /// An in-progress copy of the result (`-y stream`), asked for after each probe is sent;
+    /// `None` unless the measurement wants one reported now.
+    fn snapshot(&mut self, _now: Time) -> Option<Record> {
+        None
+    }
     /// The result record; called once, after `poll` returned `Done` or when the engine halts the
     /// task.
     fn finish(self: Box<Self>, now: Time) -> Record;

@@ -118,6 +118,8 @@ pub struct Core {
     hold: Duration,
     next_id: TaskId,
     finished: Vec<Finished>,
+    /// In-progress copies of results (`-y stream`).
+    snapshots: Vec<Finished>,
     sent: u64,
     next_sweep: Time,
 }
@@ -136,6 +138,7 @@ impl Core {
             hold,
             next_id: 1,
             finished: Vec::new(),
+            snapshots: Vec::new(),
             sent: 0,
             next_sweep: now,
         }
@@ -268,6 +271,12 @@ impl Core {
             }
             self.keys.insert(probe.key, Holder::Task(id));
             slot.task.on_sent(tx);
+            if let Some(record) = slot.task.snapshot(tx) {
+                self.snapshots.push(Finished {
+                    record,
+                    tag: slot.tag,
+                });
+            }
             self.poll_task(id, now);
         }
     }
@@ -347,6 +356,11 @@ impl Core {
         for id in ids {
             self.halt(id, now);
         }
+    }
+
+    /// In-progress records produced since the last call.
+    pub fn take_snapshots(&mut self) -> Vec<Finished> {
+        std::mem::take(&mut self.snapshots)
     }
 
     /// Records of tasks finished since the last call.

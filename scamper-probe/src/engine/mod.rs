@@ -435,6 +435,15 @@ impl Engine {
 
     /// Hand finished records to their sources, and close sources with nothing left to do.
     fn write_finished(&mut self) {
+        for f in self.core.take_snapshots() {
+            let (sid, id) = untag(f.tag);
+            if let Some(src) = self.sources.get(sid) {
+                if let Err(e) = src.sink.write_inprog(&f.record, id) {
+                    log::error(&format!("could not write a result: {e}"));
+                    self.failed = true;
+                }
+            }
+        }
         for f in self.core.take_finished() {
             self.running.remove(&f.tag);
             let (sid, id) = untag(f.tag);

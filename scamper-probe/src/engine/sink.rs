@@ -21,9 +21,19 @@ impl Sink {
     /// now queued for the client (0 for files), so the engine can drop a client that stopped
     /// reading.
     pub fn write(&mut self, rec: &Record, id: Option<u32>) -> Result<usize, String> {
+        self.write_as(rec, id, false)
+    }
+
+    /// Write an in-progress copy of a result (`-y stream`): a client sees it as
+    /// `DATA <len> id-<n> inprog`; a file receives it like any record.
+    pub fn write_inprog(&mut self, rec: &Record, id: u32) -> Result<usize, String> {
+        self.write_as(rec, Some(id), true)
+    }
+
+    fn write_as(&mut self, rec: &Record, id: Option<u32>, inprog: bool) -> Result<usize, String> {
         match self {
             Sink::File(w) => w.write(rec).map(|_| 0).map_err(|e| e.to_string()),
-            Sink::Client(c) => c.write(rec, id),
+            Sink::Client(c) => c.write(rec, id, inprog),
             Sink::Discard => Ok(0),
         }
     }
@@ -95,7 +105,7 @@ impl ClientSink {
         })
     }
 
-    fn write(&mut self, rec: &Record, id: Option<u32>) -> Result<usize, String> {
+    fn write(&mut self, rec: &Record, id: Option<u32>, inprog: bool) -> Result<usize, String> {
         self.writer.write(rec).map_err(|e| e.to_string())?;
         self.writer.flush().map_err(|e| e.to_string())?;
         let bytes = std::mem::take(&mut *self.buf.0.lock().unwrap_or_else(|p| p.into_inner()));
@@ -110,8 +120,11 @@ impl ClientSink {
         let format = self.format;
         Ok(self.client.push(|q| {
             for (i, obj) in objects.iter().enumerate() {
-                let oid = if is_result && i == last { id } else { None };
-                q.push_data(obj, oid, format);
+                match (is_result && i == last, id) {
+                    (true, Some(id)) if inprog => q.push_data_inprog(obj, id, format),
+                    (true, id) => q.push_data(obj, id, format),
+                    (false, _) => q.push_data(obj, None, format),
+                }
             }
         }))
     }
