@@ -205,12 +205,32 @@ impl Engine {
                 self.say(id, reply::ok());
             }
             Interactive::Remote(cmd) => {
-                let line = match cmd {
-                    RemoteCommand::List => reply::ok(),
-                    RemoteCommand::Delete(_) => reply::err("no remote connections"),
-                    RemoteCommand::Add { .. } => reply::err("could not add remote"),
+                // The -R connection is listed; adding or removing connections at run time is
+                // not built, and says so.
+                let configured = match &self.opts.mode {
+                    crate::options::Mode::Control(c) => {
+                        c.remote.as_ref().map(|r| proto::RemoteServer {
+                            host: r.host.clone(),
+                            port: r.port,
+                        })
+                    }
+                    _ => None,
                 };
-                self.say(id, line);
+                match cmd {
+                    RemoteCommand::List => {
+                        if let Some(server) = &configured {
+                            self.say(id, reply::info_remote(server, None));
+                        }
+                        self.say(id, reply::ok());
+                    }
+                    RemoteCommand::Delete(_) if configured.is_none() => {
+                        self.say(id, reply::err("no remote connections"))
+                    }
+                    RemoteCommand::Delete(_) | RemoteCommand::Add { .. } => self.say(
+                        id,
+                        reply::err("could not change remote connections at run time"),
+                    ),
+                }
             }
             Interactive::LssClear(name) => {
                 let cleared = self
