@@ -66,6 +66,16 @@ impl TokenBucket {
         }
     }
 
+    /// How many probes the bucket would allow now (infinite when unlimited).
+    pub fn count(&mut self, now: Time) -> f64 {
+        self.refill(now);
+        if self.pps == 0 {
+            f64::INFINITY
+        } else {
+            self.tokens
+        }
+    }
+
     /// Whether a token is available now, without taking it.
     pub fn available(&mut self, now: Time) -> bool {
         self.refill(now);
@@ -158,10 +168,12 @@ impl Core {
         self.sent
     }
 
-    /// True if the engine could send another probe now: no task is queued for a token and the
-    /// bucket has one. Used to admit new tasks lazily when the window is unlimited.
+    /// True if the engine could send another probe now: the bucket holds more tokens than
+    /// probes are queued for them. Used to admit new tasks lazily when the window is
+    /// unlimited, so tasks start as fast as the rate allows and no faster (a task admitted
+    /// early only waits, holding memory and delaying the follow-up probes of others).
     pub fn has_capacity(&mut self, now: Time) -> bool {
-        self.ready.is_empty() && self.bucket.available(now)
+        self.bucket.count(now) >= self.ready.len() as f64 + 1.0
     }
 
     /// Start a task; it is polled at the next `run`.
@@ -178,7 +190,9 @@ impl Core {
                 tag,
             },
         );
-        self.schedule(id, now);
+        // Polled at once: its first probe joins the ready queue now, which is what
+        // `has_capacity` counts.
+        self.poll_task(id, now);
         id
     }
 

@@ -433,6 +433,12 @@ impl Engine {
         }
     }
 
+    fn send_due(&mut self, t: Time) {
+        let tx = &self.tx;
+        self.core
+            .run(t, &mut |probe| tx.send(probe.dst, &probe.packet));
+    }
+
     /// Hand finished records to their sources, and close sources with nothing left to do.
     fn write_finished(&mut self) {
         for f in self.core.take_snapshots() {
@@ -574,10 +580,11 @@ impl Engine {
         let mut exit = false;
         loop {
             let t = now();
+            // Due follow-up probes of running tasks go first, then new tasks fill what the
+            // rate leaves, then their first probes go out.
+            self.send_due(t);
             self.admit(t);
-            let tx = &self.tx;
-            self.core
-                .run(t, &mut |probe| tx.send(probe.dst, &probe.packet));
+            self.send_due(t);
             self.write_finished();
             self.core.expire_holds(t);
             if t >= self.next_flush {
