@@ -204,34 +204,7 @@ impl Engine {
                 }
                 self.say(id, reply::ok());
             }
-            Interactive::Remote(cmd) => {
-                // The -R connection is listed; adding or removing connections at run time is
-                // not built, and says so.
-                let configured = match &self.opts.mode {
-                    crate::options::Mode::Control(c) => {
-                        c.remote.as_ref().map(|r| proto::RemoteServer {
-                            host: r.host.clone(),
-                            port: r.port,
-                        })
-                    }
-                    _ => None,
-                };
-                match cmd {
-                    RemoteCommand::List => {
-                        if let Some(server) = &configured {
-                            self.say(id, reply::info_remote(server, None));
-                        }
-                        self.say(id, reply::ok());
-                    }
-                    RemoteCommand::Delete(_) if configured.is_none() => {
-                        self.say(id, reply::err("no remote connections"))
-                    }
-                    RemoteCommand::Delete(_) | RemoteCommand::Add { .. } => self.say(
-                        id,
-                        reply::err("could not change remote connections at run time"),
-                    ),
-                }
-            }
+            Interactive::Remote(cmd) => self.on_remote(id, cmd),
             Interactive::LssClear(name) => {
                 let cleared = self
                     .stop_sets
@@ -248,6 +221,67 @@ impl Engine {
                         reply::err(format!("lss-clear {name} failed"))
                     },
                 );
+            }
+        }
+    }
+
+    /// `remote add|delete|list`. Only address literals can be added at run time: the
+    /// confined prober has no resolver files to look a name up with.
+    fn on_remote(&mut self, id: u64, cmd: RemoteCommand) {
+        match cmd {
+            RemoteCommand::List => {
+                for r in &self.remotes {
+                    let server = proto::RemoteServer {
+                        host: r.host.clone(),
+                        port: r.port,
+                    };
+                    self.say(id, reply::info_remote(&server, None));
+                }
+                self.say(id, reply::ok());
+            }
+            RemoteCommand::Add { server, .. } => {
+                if self
+                    .remotes
+                    .iter()
+                    .any(|r| r.host == server.host && r.port == server.port)
+                {
+                    return self.say(id, reply::err(format!("{server} already exists")));
+                }
+                let addrs = match crate::remote::resolve(&server.host, server.port) {
+                    Ok(a)
+                        if server.host.parse::<std::net::IpAddr>().is_ok()
+                            || server.host.starts_with('[') =>
+                    {
+                        a
+                    }
+                    _ => return self.say(id, reply::err("could not add remote")),
+                };
+                let mut cfg = crate::remote::RemoteConfig::new(server.host.clone(), server.port);
+                cfg.addrs = addrs;
+                cfg.monitor_name = self.opts.monitor_name.clone();
+                let remote = super::spawn_remote(cfg, self.new_clients_tx.clone());
+                self.remotes.push(remote);
+                self.say(id, reply::ok());
+            }
+            RemoteCommand::Delete(arg) => {
+                if self.remotes.is_empty() {
+                    return self.say(id, reply::err("no remote connections"));
+                }
+                let server = match proto::RemoteServer::parse_delete(arg.as_deref()) {
+                    Ok(s) => s,
+                    Err(e) => return self.say(id, e.line()),
+                };
+                match self
+                    .remotes
+                    .iter()
+                    .position(|r| r.host == server.host && r.port == server.port)
+                {
+                    Some(i) => {
+                        self.remotes.remove(i).task.abort();
+                        self.say(id, reply::ok());
+                    }
+                    None => self.say(id, reply::err(format!("{server} not found"))),
+                }
             }
         }
     }

@@ -177,6 +177,31 @@ struct Engine {
     /// When buffered file output is next pushed out.
     next_flush: Time,
     stop_sets: Arc<std::sync::Mutex<crate::task::StopSets>>,
+    /// Connections to controllers (`-R`, `remote add`), so `remote delete` can end one.
+    remotes: Vec<Remote>,
+    /// For connections added at run time.
+    new_clients_tx: mpsc::Sender<ClientConn>,
+}
+
+/// One outbound connection to a controller.
+struct Remote {
+    host: String,
+    port: u16,
+    task: tokio::task::AbortHandle,
+}
+
+fn spawn_remote(cfg: crate::remote::RemoteConfig, clients: mpsc::Sender<ClientConn>) -> Remote {
+    let (host, port) = (cfg.host.clone(), cfg.port);
+    let task = tokio::spawn(async move {
+        if let Err(e) = crate::remote::run(cfg, clients).await {
+            log::error(&format!("remote {e}"));
+        }
+    });
+    Remote {
+        host,
+        port,
+        task: task.abort_handle(),
+    }
 }
 
 impl Engine {
@@ -273,13 +298,9 @@ impl Engine {
                 tokio::spawn(server::accept_tcp(listener, new_clients_tx.clone()));
             }
         }
+        let mut remotes = Vec::new();
         if let Some(cfg) = p.remote.take() {
-            let clients = new_clients_tx.clone();
-            tokio::spawn(async move {
-                if let Err(e) = crate::remote::run(cfg, clients).await {
-                    log::error(&format!("-R: {e}"));
-                }
-            });
+            remotes.push(spawn_remote(cfg, new_clients_tx.clone()));
         }
         let input_file = match &p.opts.mode {
             Mode::File(crate::options::InputFile::Path(f)) => Some(f.display().to_string()),
@@ -320,6 +341,8 @@ impl Engine {
             rx_buf: vec![0u8; 65536],
             next_flush: start,
             stop_sets: Default::default(),
+            remotes,
+            new_clients_tx,
         })
     }
 
