@@ -314,3 +314,53 @@ fn bad_commands_are_reported_with_line_numbers_and_the_rest_runs() {
     assert_eq!(run.status.code(), Some(255));
     assert!(run.stderr.contains("-c 0"), "{}", run.stderr);
 }
+
+/// `-p` is honoured from a list file: neither exceeded nor starved (a loose bound that catches a
+/// broken scheduler, not a benchmark).
+#[test]
+fn packets_per_second_from_a_list() {
+    if !Lab::require_root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        ecmp_branches: 0,
+        delay: None,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let dir = TempDir::new("pps");
+    let list = dir.path("targets.txt");
+    let targets: String = (0..300)
+        .map(|i| format!("{}\n", anyip_addr(Family::V4, i)))
+        .collect();
+    std::fs::write(&list, targets).unwrap();
+    let run = scamper(
+        &lab,
+        &[
+            "-O",
+            "json",
+            "-p",
+            "300",
+            "-c",
+            "ping -c 1",
+            "-f",
+            list.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let mut tx: Vec<f64> = run
+        .pings()
+        .iter()
+        .flat_map(|p| p["responses"].as_array().unwrap().clone())
+        .map(|r| r["tx"]["sec"].as_f64().unwrap() + r["tx"]["usec"].as_f64().unwrap() / 1e6)
+        .collect();
+    assert_eq!(tx.len(), 300, "every target answered");
+    tx.sort_by(f64::total_cmp);
+    let span = tx[299] - tx[0];
+    // 300 probes at 300 pps take about one second.
+    assert!(
+        span > 0.8 && span < 3.0,
+        "300 probes at -p 300 took {span:.3} s"
+    );
+}

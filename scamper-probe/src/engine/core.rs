@@ -204,6 +204,11 @@ impl Core {
     }
 
     /// When `run` next has something to do.
+    /// When the rate next allows a probe.
+    pub fn next_token(&self) -> Time {
+        self.bucket.next_token()
+    }
+
     pub fn next_deadline(&self) -> Option<Time> {
         let timer = self.timers.peek().map(|Reverse((t, _, _))| *t);
         let token = if self.ready.is_empty() {

@@ -623,10 +623,16 @@ impl Engine {
             {
                 break;
             }
-            let wake = self
+            let mut wake = self
                 .core
                 .next_deadline()
                 .unwrap_or(t + Duration::from_secs(1));
+            // Commands are waiting for the rate (not the window): wake when it allows one.
+            let window_full =
+                self.opts.window > 0 && self.core.active() >= self.opts.window as usize;
+            if !window_full && self.sources.iter_mut().any(|s| s.has_work()) {
+                wake = wake.min(self.core.next_token());
+            }
             // At least a millisecond: the token bucket holds 10 ms of probes, so waking per
             // millisecond keeps the rate while sparing a wake-up per probe at high rates.
             let sleep = wake
