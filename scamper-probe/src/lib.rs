@@ -6,6 +6,7 @@ pub mod command;
 pub mod config_file;
 pub mod control;
 pub mod dnp;
+pub mod dns;
 pub mod engine;
 pub mod helper_link;
 pub mod input;

@@ -809,29 +809,3 @@ fn text_output_format() {
         }
     }
 }
-
-/// `-M` (path-MTU discovery) is not implemented: a trace command with it aborts start-up with
-/// exit status 255 and says so, instead of running a trace without it.
-#[test]
-fn pmtud_is_refused_at_startup() {
-    if !Lab::require_root() {
-        return;
-    }
-    let lab = lab(1, 0);
-    let dst = lab.addr(Role::Target, Family::V4).to_string();
-    let cmd = format!("trace -M {dst}");
-    for args in [
-        vec!["-O", "json", "-c", "trace -M", "-i", &dst],
-        vec!["-O", "json", "-I", &cmd],
-        vec!["-c", "trace -q 1 -M -w 1", "-i", &dst],
-    ] {
-        let run = scamper(&lab, &args, LIMIT);
-        assert_eq!(run.status.code(), Some(255), "{args:?}: {}", run.stderr);
-        assert!(
-            run.stderr.contains("-M: not yet supported"),
-            "{args:?}: {}",
-            run.stderr
-        );
-        assert_eq!(run.stdout, "", "{args:?}: nothing may be measured");
-    }
-}

@@ -10,10 +10,12 @@
 //!
 //! - [`options`]: parsing and validating the PING OPTIONS of the manual.
 //! - [`probe`]: building the probe packets.
+//! - [`ptb`]: the packet-too-big that `-M` sends for replies above the pseudo MTU.
 //! - [`task`]: the sans-IO state machine (sending schedule, reply matching, the warts record).
 
 pub mod options;
 pub mod probe;
+pub mod ptb;
 pub mod task;
 
 pub use options::{PingOptions, PingOptionsError, TimestampOption};

@@ -11,6 +11,7 @@ use scamper_warts::{Addr, Record, Timeval};
 
 use super::options::{PingOptions, TimestampOption};
 use super::probe::{self, ProbeFields};
+use super::ptb;
 use crate::task::{Action, MatchKey, Probe, Task, TaskEnv, Time};
 
 /// Start a ping measurement. The engine calls this after [`crate::command::parse`] gave
@@ -45,6 +46,10 @@ pub struct PingTask {
     answered: u16,
     stop: Option<PingStop>,
     errmsg: Option<String>,
+    /// `-M`: a packet-too-big waiting to go to the target.
+    ptb: Option<Probe>,
+    /// The last `Send` was a packet-too-big, not a probe: its transmit time is not a probe's.
+    ptb_in_flight: bool,
 }
 
 impl PingTask {
@@ -61,6 +66,8 @@ impl PingTask {
             answered: 0,
             stop: None,
             errmsg: None,
+            ptb: None,
+            ptb_in_flight: false,
         }
     }
 
@@ -338,6 +345,11 @@ impl Task for PingTask {
         if self.stop.is_some() {
             return Action::Done;
         }
+        // Before any stop check: the reply that completes `-o` may still need its PTB.
+        if let Some(p) = self.ptb.take() {
+            self.ptb_in_flight = true;
+            return Action::Send(p);
+        }
         if self.opts.stop_count != 0 && self.answered >= self.opts.stop_count {
             self.stop = Some(PingStop::DONE);
             return Action::Done;
@@ -389,6 +401,9 @@ impl Task for PingTask {
     }
 
     fn on_sent(&mut self, tx: Time) {
+        if std::mem::take(&mut self.ptb_in_flight) {
+            return;
+        }
         if let Some(s) = self.sent.last_mut() {
             s.tx = tx;
             self.next_tx = tx + self.opts.wait_probe;
@@ -396,12 +411,41 @@ impl Task for PingTask {
     }
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
-        if self.stop.is_some() {
-            return;
-        }
-        let Some(i) = self.match_reply(pkt) else {
+        self.record_response(pkt, rx);
+    }
+
+    fn on_response_raw(&mut self, pkt: &Rx, raw: &[u8], rx: Time) {
+        let Some((i, true)) = self.record_response(pkt, rx) else {
             return;
         };
+        let pmtu = self.opts.pmtu;
+        if pmtu == 0 || pkt.ip_len <= pmtu {
+            return;
+        }
+        match ptb::packet_too_big(self.env.src, pkt, raw, pmtu) {
+            Ok(packet) => {
+                self.ptb = Some(Probe {
+                    dst: self.opts.dst,
+                    packet,
+                    key: self.key(&self.sent[i].fields),
+                })
+            }
+            Err(e) => self.errmsg = Some(format!("could not build packet too big: {e}")),
+        }
+    }
+
+    fn finish(self: Box<Self>, now: Time) -> Record {
+        Record::Ping(Box::new(self.build_record(now)))
+    }
+}
+
+impl PingTask {
+    /// Record a reply; returns the probe it answers and whether it came from the target.
+    fn record_response(&mut self, pkt: &Rx, rx: Time) -> Option<(usize, bool)> {
+        if self.stop.is_some() {
+            return None;
+        }
+        let i = self.match_reply(pkt)?;
         let rtt = rx.saturating_sub(self.sent[i].tx);
         let reply = self.reply_record(pkt, rtt);
         let target = self.is_from_target(&reply);
@@ -413,10 +457,7 @@ impl Task for PingTask {
             s.answered = true;
             self.answered += 1;
         }
-    }
-
-    fn finish(self: Box<Self>, now: Time) -> Record {
-        Record::Ping(Box::new(self.build_record(now)))
+        Some((i, target))
     }
 }
 
@@ -1130,5 +1171,59 @@ mod tests {
         );
         assert_eq!(x.icmp_type, 14);
         assert!(text(&r).contains("1 packets received"));
+    }
+
+    #[test]
+    fn pseudo_mtu_answers_large_replies_with_packet_too_big() {
+        for (dst, v6) in [(DST4, false), (DST6, true)] {
+            let mut t = task(&format!("-c 2 -s 1400 -M 1280 {dst}"));
+            let p0 = send(&mut t, T0);
+            let rx = echo_reply(&p0, 60, 0);
+            // the bytes the engine read: IPv4 with its header, ICMPv6 without
+            let mut raw = p0.packet.clone();
+            if v6 {
+                raw.drain(..40);
+                raw[0] = 129;
+            } else {
+                let (s, d) = (raw[12..16].to_vec(), raw[16..20].to_vec());
+                raw[12..16].copy_from_slice(&d);
+                raw[16..20].copy_from_slice(&s);
+                raw[20] = 0;
+            }
+            assert!(rx.ip_len > 1280);
+            t.on_response_raw(&rx, &raw, T0 + ms(5));
+            let Action::Send(ptb) = t.poll(T0 + ms(5)) else {
+                panic!("no packet too big")
+            };
+            assert_eq!((ptb.dst, ptb.key), (p0.dst, p0.key));
+            let p = parse_ip(&ptb.packet).unwrap();
+            let RxTransport::Icmp(i) = &p.transport else {
+                panic!("not ICMP")
+            };
+            let want = if v6 { (2, 0) } else { (3, 4) };
+            assert_eq!((i.icmp_type, i.code), want);
+            assert_eq!(i.next_hop_mtu, Some(1280));
+            assert_eq!(
+                i.quote.as_ref().map(|q| (q.src, q.dst)),
+                Some((rx.src, rx.dst))
+            );
+            // sending it leaves the probe's transmit time alone
+            t.on_sent(T0 + ms(6));
+            assert_eq!(t.sent[0].tx, T0);
+            // the second probe goes on schedule
+            assert_eq!(t.poll(T0 + ms(6)), Action::WaitUntil(T0 + ms(1000)));
+            let p1 = send(&mut t, T0 + ms(1000));
+            // a reply that fits the pseudo MTU draws no packet too big
+            let mut small = echo_reply(&p1, 60, 0);
+            small.ip_len = 1280;
+            t.on_response_raw(&small, &raw[..100], T0 + ms(1005));
+            assert_eq!(t.poll(T0 + ms(1005)), Action::WaitUntil(T0 + ms(2000)));
+            let r = record(t, T0 + ms(2000));
+            assert_eq!((r.pmtu, r.probes.len()), (1280, 2));
+            assert!(r
+                .probes
+                .iter()
+                .all(|p| p.as_ref().is_some_and(|p| p.replies.len() == 1)));
+        }
     }
 }

@@ -8,12 +8,16 @@
 //! let task: Box<dyn Task> = trace::new_task(opts, env);
 //! ```
 //!
+//! - [`dtree`]: doubletree stop sets (`-z`, `-Z`, `-O dtree-noback`).
 //! - [`options`]: parsing and validating the TRACE OPTIONS of the manual.
+//! - [`pmtud`]: path-MTU discovery after the trace (`-M`).
 //! - [`probe`]: the per-probe header values that let replies name their probe, and the packets.
 //! - [`task`]: the sans-IO state machine (hop-by-hop schedule, reply matching, stop reasons,
 //!   the warts record).
 
+pub mod dtree;
 pub mod options;
+pub mod pmtud;
 pub mod probe;
 pub mod task;
 

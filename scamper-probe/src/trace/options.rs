@@ -497,13 +497,8 @@ impl TraceOptions {
         }
 
         // Documented features the engine cannot run yet: refuse rather than ignore them.
-        if raw.pmtud {
-            return Err(unsupported("-M"));
-        }
-        if doubletree {
-            return Err(unsupported("doubletree (-z, -Z, -O dtree-noback)"));
-        }
         if raw.ptr {
+            // The task records PTR names only once the engine resolves them (crate::dns).
             return Err(unsupported("-O ptr"));
         }
         if raw.dl {
@@ -627,6 +622,9 @@ impl fmt::Display for TraceOptions {
         if self.flags & flags::IGNORETTLDST != 0 {
             f.write_str(" -T")?;
         }
+        if self.flags & flags::PMTUD != 0 {
+            f.write_str(" -M")?;
+        }
         if self.const_payload() {
             f.write_str(" -O const-payload")?;
         }
@@ -644,6 +642,18 @@ impl fmt::Display for TraceOptions {
         }
         if self.stream != 0 {
             write!(f, " -y {}", self.stream)?;
+        }
+        if self.dtree_noback {
+            f.write_str(" -O dtree-noback")?;
+        }
+        if self.flags & flags::PTR != 0 {
+            f.write_str(" -O ptr")?;
+        }
+        if let Some(z) = self.gss_entry {
+            write!(f, " -z {z}")?;
+        }
+        if let Some(name) = &self.lss_name {
+            write!(f, " -Z {name}")?;
         }
         write!(f, " {}", self.dst)
     }
@@ -814,10 +824,6 @@ mod tests {
     #[test]
     fn unimplemented_features_are_refused_clearly() {
         for (cmd, what) in [
-            ("-M 192.0.2.1", "-M: not yet supported"),
-            ("-z 192.0.2.9 192.0.2.1", "doubletree"),
-            ("-Z lss 192.0.2.1", "doubletree"),
-            ("-O dtree-noback 192.0.2.1", "doubletree"),
             ("-O ptr 192.0.2.1", "-O ptr: not yet supported"),
             ("-O dl 192.0.2.1", "-O dl: not yet supported"),
             ("-c 95 192.0.2.1", "-c: not yet supported"),
@@ -834,12 +840,27 @@ mod tests {
     }
 
     #[test]
+    fn doubletree_options() {
+        let o = p("-f 4 -z 192.0.2.77 -Z vp1 192.0.2.1").unwrap();
+        assert_eq!(o.gss_entry, Some("192.0.2.77".parse().unwrap()));
+        assert_eq!(o.lss_name.as_deref(), Some("vp1"));
+        assert!(!o.dtree_noback);
+        assert_eq!(o.flags, flags::DOUBLETREE);
+        let o = p("-O dtree-noback 2001:db8::1").unwrap();
+        assert!(o.dtree_noback);
+        assert_eq!(o.flags, flags::DOUBLETREE);
+        assert!(err("-z 2001:db8::9 192.0.2.1").starts_with("-z 2001:db8::9: address family"));
+    }
+
+    #[test]
     fn display_round_trips() {
         for cmd in [
             "192.0.2.1",
             "-P icmp-paris -d 1234 -q 1 -Q -T -w 3 -W 20 -H 0.5 -m 20 -f 2 2001:db8::1",
             "-P tcp-ack -d 443 -s 4000 -O raw -t 4 -U 7 -y 3 -p 00ff -r 192.0.2.254 192.0.2.1",
+            "-M -P icmp 2001:db8::1",
             "-P udp-paris -O const-payload -g 0 -G 2 -l 0 -S 192.0.2.10 192.0.2.1",
+            "-f 4 -z 192.0.2.77 -Z vp1 -O dtree-noback -N 1 192.0.2.1",
         ] {
             let o = p(cmd).unwrap();
             let again = p(&o.to_string()).unwrap();

@@ -163,11 +163,35 @@ pub fn base_payload(opts: &TraceOptions) -> Vec<u8> {
 
 /// Build the complete IP packet of a probe from `src`.
 pub fn build(opts: &TraceOptions, src: IpAddr, f: &ProbeFields) -> Result<Vec<u8>, BuildError> {
+    build_with(opts, src, f, base_payload(opts), false)
+}
+
+/// Build a path-MTU discovery probe of `size` bytes in all, with IPv4's don't-fragment flag
+/// set so that routers must drop it (and send a packet-too-big) rather than fragment it.
+pub fn build_sized(
+    opts: &TraceOptions,
+    src: IpAddr,
+    f: &ProbeFields,
+    size: u16,
+) -> Result<Vec<u8>, BuildError> {
+    let headers = opts.probe_size - opts.payload_len();
+    let mut payload = base_payload(opts);
+    payload.resize(usize::from(size.saturating_sub(headers)), 0);
+    build_with(opts, src, f, payload, true)
+}
+
+fn build_with(
+    opts: &TraceOptions,
+    src: IpAddr,
+    f: &ProbeFields,
+    payload: Vec<u8>,
+    df: bool,
+) -> Result<Vec<u8>, BuildError> {
     let mut ip = IpParams::new(src, opts.dst);
     ip.ttl = f.ttl;
     ip.tos = opts.tos;
     ip.ip_id = f.ip_id;
-    let payload = base_payload(opts);
+    ip.df = df;
     let m = opts.method;
     if is_icmp(m) {
         let mut pkt = build_icmp_echo(&ip, f.sport, f.icmp_seq, &payload)?;

@@ -6,17 +6,24 @@
 //! its replies decide whether the trace stops (destination reached, unreachable, other ICMP,
 //! loop), otherwise an unresponsive hop counts towards the gap limit and the TTL grows until
 //! the hop limit.
+//!
+//! With doubletree (`-z`, `-Z`, `-O dtree-noback`, see [`super::dtree`]) probing forward from
+//! `-f` also stops at a router in the global stop set, and is followed by probing backwards
+//! from `-f` minus one.
 
 use std::net::IpAddr;
 
 use scamper_packet::{IcmpKind, Quote, QuotedTransport, Rx, RxTransport};
 use scamper_warts::icmpext::IcmpExt;
 use scamper_warts::trace::{
-    flags, reply_flags, Trace, TraceMethod, TraceProbe, TraceReply, TraceStop,
+    flags, reply_flags, Trace, TraceMethod, TracePmtud, TracePmtudNote, TraceProbe, TraceReply,
+    TraceStop,
 };
 use scamper_warts::{Addr, Record, Timeval};
 
+use super::dtree::{ip_of, Back, Dtree};
 use super::options::{is_icmp, TraceOptions, GAPACTION_LASTDITCH};
+use super::pmtud::{self, Answer, Pmtud};
 use super::probe::{self, ProbeFields, TraceIds};
 use crate::task::{Action, MatchKey, Probe, Task, TaskEnv, Time};
 
@@ -39,6 +46,10 @@ struct Sent {
     tx: Time,
     replies: Vec<TraceReply>,
     lastditch: bool,
+    /// Sent while probing backwards (doubletree).
+    back: bool,
+    /// A path-MTU discovery probe (`-M`), sent after the trace.
+    pmtud: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +58,8 @@ enum Phase {
     Hops,
     /// Gap limit reached with `-G 2`: probing the destination with a high TTL.
     LastDitch,
+    /// Doubletree: probing from `-f` minus one towards the vantage point.
+    Back,
 }
 
 /// What a reply says about the path.
@@ -80,6 +93,16 @@ pub struct TraceTask {
     stop_hop: u8,
     done: bool,
     errmsg: Option<String>,
+    dtree: Option<Dtree>,
+    /// Doubletree: no hop has answered as a router yet. While so, a first hop that answers
+    /// as the destination (or unreachable) is too far: `-f` is halved and probing restarts.
+    dtree_first: bool,
+    /// The lowest TTL probed: `-f`, lowered by doubletree halving and backwards probing.
+    firsthop: u8,
+    /// Path-MTU discovery (`-M`), once the trace is done and it applies.
+    pmtud: Option<Pmtud>,
+    /// Index in `sent` of the first probe of the current PMTUD step.
+    pmtud_first: usize,
 }
 
 impl TraceTask {
@@ -92,8 +115,14 @@ impl TraceTask {
                 ids.icmp_sum = probe::icmp_checksum_of(&pkt, opts.dst.is_ipv6());
             }
         }
+        let dtree = Dtree::new(&opts, env.stop_sets.clone());
         TraceTask {
             ttl: opts.firsthop,
+            firsthop: opts.firsthop,
+            dtree_first: dtree.is_some(),
+            dtree,
+            pmtud: None,
+            pmtud_first: 0,
             opts,
             env,
             ids,
@@ -117,9 +146,65 @@ impl TraceTask {
         }
     }
 
+    /// Probing forward (and any last-ditch probing) ended for this reason.
     fn finish_with(&mut self, reason: TraceStop, data: u8) {
         self.stop = Some((reason, data));
-        self.done = true;
+        if reason == TraceStop::ERROR {
+            self.done = true;
+        } else {
+            self.end_forward();
+        }
+    }
+
+    /// Forward probing is over: probe backwards (doubletree) or finish.
+    fn end_forward(&mut self) {
+        let back = self
+            .dtree
+            .as_ref()
+            .is_some_and(|d| !d.noback() && self.firsthop > 1);
+        if back {
+            self.phase = Phase::Back;
+            self.ttl = self.firsthop - 1;
+            self.hop_first = self.sent.len();
+        } else {
+            self.done = true;
+        }
+    }
+
+    /// A backwards hop is over: the local stop set decides whether probing goes on.
+    fn end_back_hop(&mut self) {
+        let ttl = self.ttl;
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        for r in self.sent[self.hop_first..].iter().flat_map(|s| &s.replies) {
+            if let Some(a) = r.addr.as_ref().and_then(ip_of) {
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
+            }
+        }
+        self.firsthop = ttl;
+        let Some(d) = self.dtree.as_mut() else {
+            self.done = true;
+            return;
+        };
+        match d.back_hop(ttl, &addrs) {
+            Back::Stop => self.done = true,
+            Back::Continue => {
+                self.ttl = ttl - 1;
+                self.hop_first = self.sent.len();
+            }
+        }
+    }
+
+    /// Router addresses of forward probes (doubletree's global stop set learns them).
+    fn forward_routers(&self) -> Vec<IpAddr> {
+        self.sent
+            .iter()
+            .filter(|s| !s.lastditch && !s.back && !s.pmtud)
+            .flat_map(|s| &s.replies)
+            .filter(|r| self.verdict(r) == Verdict::Hop)
+            .filter_map(|r| r.addr.as_ref().and_then(ip_of))
+            .collect()
     }
 
     /// Probe `i` if it exists and has the header values the reply shows.
@@ -335,6 +420,7 @@ impl TraceTask {
         let hop = &self.sent[self.hop_first..];
         let replies: Vec<&TraceReply> = hop.iter().flat_map(|s| s.replies.iter()).collect();
         if replies.is_empty() {
+            self.dtree_first = false;
             self.gap = self.gap.saturating_add(1);
             if self.opts.gaplimit != 0 && self.gap >= self.opts.gaplimit {
                 self.stop = Some((TraceStop::GAPLIMIT, 0));
@@ -342,7 +428,7 @@ impl TraceTask {
                     self.phase = Phase::LastDitch;
                     self.hop_first = self.sent.len();
                 } else {
-                    self.done = true;
+                    self.end_forward();
                 }
                 return;
             }
@@ -353,8 +439,27 @@ impl TraceTask {
                 Verdict::Hop => None,
             });
             if let Some((reason, data)) = stop {
+                if self.dtree_first && ttl > 1 {
+                    // Doubletree's first hop is at or beyond the destination: start again
+                    // nearer, at half the distance.
+                    self.firsthop = ttl / 2;
+                    self.ttl = self.firsthop;
+                    self.hop_first = self.sent.len();
+                    return;
+                }
                 self.finish_with(reason, data);
                 return;
+            }
+            self.dtree_first = false;
+            if let Some(d) = self.dtree.as_mut() {
+                let routers: Vec<IpAddr> = replies
+                    .iter()
+                    .filter_map(|r| r.addr.as_ref().and_then(ip_of))
+                    .collect();
+                if d.forward_hit(&routers).is_some() {
+                    self.finish_with(TraceStop::GSS, 0);
+                    return;
+                }
             }
             let looped = replies
                 .iter()
@@ -410,6 +515,8 @@ impl TraceTask {
             tx: now,
             replies: Vec::new(),
             lastditch,
+            back: self.phase == Phase::Back,
+            pmtud: false,
         });
         Action::Send(Probe {
             dst: self.opts.dst,
@@ -421,9 +528,10 @@ impl TraceTask {
     fn build_record(self) -> Trace {
         let o = &self.opts;
         // Stopped by the engine before a stop condition (possibly during last-ditch probing
-        // after the gap limit): halted.
+        // after the gap limit): halted. Backwards probing comes after the forward phase has
+        // found its stop reason.
         let (stop_reason, stop_data) = match self.stop {
-            Some(stop) if self.done => stop,
+            Some(stop) if self.done || self.phase == Phase::Back => stop,
             _ => (TraceStop::HALTED, 0),
         };
         let to_probe = |s: &Sent| TraceProbe {
@@ -436,7 +544,7 @@ impl TraceTask {
         let mut probes: Vec<TraceProbe> = self
             .sent
             .iter()
-            .filter(|s| !s.lastditch)
+            .filter(|s| !s.lastditch && !s.pmtud)
             .map(to_probe)
             .collect();
         // Warts needs TTL order; each TTL's probes stay in send order.
@@ -448,6 +556,7 @@ impl TraceTask {
             .map(to_probe)
             .collect();
         let hop_count = probes.iter().map(|p| u16::from(p.ttl)).max().unwrap_or(0);
+        let pmtud = self.pmtud_record();
         let dport = if o.method == TraceMethod::ICMP_ECHO_PARIS {
             self.ids.icmp_sum
         } else {
@@ -471,7 +580,7 @@ impl TraceTask {
             probe_size: o.probe_size,
             sport: self.ids.sport,
             dport,
-            firsthop: o.firsthop,
+            firsthop: self.firsthop,
             tos: o.tos,
             wait_timeout: Timeval::from(o.wait_timeout),
             wait_probe: Timeval::from(o.wait_probe),
@@ -480,16 +589,196 @@ impl TraceTask {
             gaplimit: o.gaplimit,
             gapaction: o.gapaction,
             loopaction: 0,
-            probec: self.sent.len() as u16,
+            probec: self.sent.iter().filter(|s| !s.pmtud).count() as u16,
             confidence: o.confidence,
             offset: o.offset,
             squeries: o.squeries,
             stop_hop: self.stop_hop,
             probes,
-            pmtud: None,
+            pmtud,
             lastditch: (!lastditch.is_empty()).then_some(lastditch),
-            dtree: None,
+            dtree: self.dtree.as_ref().map(Dtree::record),
         }
+    }
+}
+
+/// Path-MTU discovery (`-M`) after the trace: [`Pmtud`] decides, this sends and times out.
+impl TraceTask {
+    /// The manual's conditions: a responsive destination (else lost big packets cannot be told
+    /// from lost packets), and not TCP SYN probes, whose answers allow no reliable inference.
+    fn wants_pmtud(&self) -> bool {
+        self.opts.flags & flags::PMTUD != 0
+            && matches!(self.stop, Some((TraceStop::COMPLETED, _)))
+            && self.opts.method != TraceMethod::TCP
+    }
+
+    /// TTLs at which a router (not the destination) answered the trace, for the hop search.
+    fn router_ttls(&self) -> Vec<u8> {
+        let mut ttls: Vec<u8> = self
+            .sent
+            .iter()
+            .filter(|s| !s.lastditch && !s.pmtud)
+            .filter(|s| s.replies.iter().any(|r| self.verdict(r) == Verdict::Hop))
+            .map(|s| s.fields.ttl)
+            .collect();
+        ttls.sort_unstable();
+        ttls.dedup();
+        ttls
+    }
+
+    fn poll_pmtud(&mut self, now: Time) -> Action {
+        if self.pmtud.is_none() {
+            if !self.wants_pmtud() {
+                return Action::Done;
+            }
+            let ifmtu = self.env.route_mtu.unwrap_or(pmtud::DEFAULT_IFMTU);
+            let pm = Pmtud::new(self.opts.dst.is_ipv6(), ifmtu, self.router_ttls());
+            self.pmtud = Some(pm);
+            self.pmtud_first = self.sent.len();
+        }
+        let wait = self.opts.wait_timeout;
+        let attempts = usize::from(self.opts.attempts);
+        loop {
+            let Some(step) = self.pmtud.as_ref().and_then(Pmtud::step) else {
+                return Action::Done;
+            };
+            // A reply moves the search on at once, so the step's probes here are unanswered.
+            let cur = &self.sent[self.pmtud_first..];
+            let settled = cur.last().is_none_or(|s| now >= s.tx + wait);
+            if !settled {
+                return Action::WaitUntil(cur.last().map_or(now, |s| s.tx + wait));
+            }
+            if cur.len() >= attempts {
+                if let Some(pm) = self.pmtud.as_mut() {
+                    pm.on_silence();
+                }
+                self.pmtud_first = self.sent.len();
+                continue;
+            }
+            return self.send_pmtud(now, step);
+        }
+    }
+
+    fn send_pmtud(&mut self, now: Time, step: pmtud::Step) -> Action {
+        if let Some(last) = self.sent.last() {
+            let earliest = last.tx + self.opts.wait_probe;
+            if now < earliest {
+                return Action::WaitUntil(earliest);
+            }
+        }
+        let built = u16::try_from(self.sent.len())
+            .map_err(|_| "too many probes".to_string())
+            .and_then(|index| {
+                let f = probe::fields(&self.opts, &self.ids, index, step.ttl);
+                probe::build_sized(&self.opts, self.env.src, &f, step.size)
+                    .map(|p| (f, p))
+                    .map_err(|e| format!("could not build PMTUD probe: {e}"))
+            });
+        let (f, packet) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                // The trace itself is complete; only the PMTUD search ends here.
+                self.errmsg = Some(e);
+                self.pmtud = self.pmtud.take().map(|mut pm| {
+                    pm.abandon();
+                    pm
+                });
+                return Action::Done;
+            }
+        };
+        self.sent.push(Sent {
+            fields: f,
+            attempt: (self.sent.len() - self.pmtud_first + 1) as u8,
+            size: packet.len() as u16,
+            tx: now,
+            replies: Vec::new(),
+            lastditch: false,
+            back: false,
+            pmtud: true,
+        });
+        Action::Send(Probe {
+            dst: self.opts.dst,
+            packet,
+            key: self.key(),
+        })
+    }
+
+    /// A reply after the trace: it matters only to a PMTUD probe.
+    fn pmtud_response(&mut self, pkt: &Rx, rx: Time) {
+        if self.pmtud.as_ref().is_none_or(Pmtud::is_done) {
+            return;
+        }
+        let Some(i) = self.match_reply(pkt).filter(|&i| self.sent[i].pmtud) else {
+            return;
+        };
+        let reply = self.reply_record(pkt, rx.saturating_sub(self.sent[i].tx));
+        let answer = if reply.is_ptb() {
+            Answer::TooBig(reply.icmp_nhmtu)
+        } else {
+            match self.verdict(&reply) {
+                Verdict::Stop(TraceStop::COMPLETED, _) => Answer::Destination,
+                Verdict::Hop => Answer::TimeExceeded,
+                Verdict::Stop(..) => Answer::Other,
+            }
+        };
+        let s = &mut self.sent[i];
+        let at = (i, s.replies.len());
+        s.replies.push(reply);
+        // Late replies to an earlier step are kept but no longer steer the search.
+        if i >= self.pmtud_first {
+            if let Some(pm) = self.pmtud.as_mut() {
+                pm.on_answer(answer, at);
+            }
+            self.pmtud_first = self.sent.len();
+        }
+    }
+
+    fn pmtud_record(&self) -> Option<TracePmtud> {
+        let pm = self.pmtud.as_ref()?;
+        // Readers (scamper's too) need hop records in TTL order, so the hop search's
+        // TTL-limited probes go before those to the destination (TTL 255).
+        let mut order: Vec<usize> = (0..self.sent.len())
+            .filter(|&i| self.sent[i].pmtud)
+            .collect();
+        order.sort_by_key(|&i| self.sent[i].fields.ttl);
+        // Notes name a reply by its position among all replies of the PMTUD probes, in
+        // record order.
+        let flat = |(probe, nth): pmtud::ReplyRef| {
+            let before: usize = order
+                .iter()
+                .take_while(|&&i| i != probe)
+                .map(|&i| self.sent[i].replies.len())
+                .sum();
+            u16::try_from(before + nth).ok()
+        };
+        Some(TracePmtud {
+            ifmtu: pm.ifmtu,
+            pmtu: pm.pmtu,
+            outmtu: pm.outmtu,
+            ver: pmtud::VERSION,
+            probes: order
+                .iter()
+                .map(|&i| {
+                    let s = &self.sent[i];
+                    TraceProbe {
+                        ttl: s.fields.ttl,
+                        id: s.attempt,
+                        size: s.size,
+                        tx: Timeval::from(s.tx),
+                        replies: s.replies.clone(),
+                    }
+                })
+                .collect(),
+            notes: pm
+                .notes
+                .iter()
+                .map(|n| TracePmtudNote {
+                    kind: n.kind,
+                    nhmtu: n.nhmtu,
+                    reply: n.reply.and_then(flat),
+                })
+                .collect(),
+        })
     }
 }
 
@@ -502,7 +791,7 @@ impl Task for TraceTask {
         let wait = self.opts.wait_timeout;
         loop {
             if self.done {
-                return Action::Done;
+                return self.poll_pmtud(now);
             }
             let hop = &self.sent[self.hop_first..];
             let replied = hop.iter().any(|s| !s.replies.is_empty());
@@ -530,11 +819,23 @@ impl Task for TraceTask {
                     // The gap-limit stop reason stays; these probes only show whether the
                     // destination would have answered.
                     if replied || (n >= attempts && last_settled) {
-                        self.done = true;
+                        self.end_forward();
                         continue;
                     }
                     if last_settled {
                         return self.send_or_wait(now, LASTDITCH_TTL, true);
+                    }
+                }
+                Phase::Back => {
+                    if n > 0
+                        && ((replied && !self.opts.all_attempts())
+                            || (n >= attempts && last_settled))
+                    {
+                        self.end_back_hop();
+                        continue;
+                    }
+                    if last_settled {
+                        return self.send_or_wait(now, self.ttl, false);
                     }
                 }
             }
@@ -551,6 +852,7 @@ impl Task for TraceTask {
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
         if self.done {
+            self.pmtud_response(pkt, rx);
             return;
         }
         let Some(i) = self.match_reply(pkt) else {
@@ -570,6 +872,9 @@ impl Task for TraceTask {
     }
 
     fn finish(self: Box<Self>, _now: Time) -> Record {
+        if let Some(d) = &self.dtree {
+            d.learn_forward(self.forward_routers());
+        }
         Record::Trace(Box::new(self.build_record()))
     }
 }
@@ -600,6 +905,11 @@ mod tests {
     }
 
     fn task(cmd: &str) -> TraceTask {
+        task_with(cmd, Default::default())
+    }
+
+    /// A task whose doubletree stop sets are `sets` (shared with other tasks).
+    fn task_with(cmd: &str, sets: Arc<std::sync::Mutex<crate::task::StopSets>>) -> TraceTask {
         let w: Vec<&str> = cmd.split_whitespace().collect();
         let opts = TraceOptions::parse(&w).unwrap();
         let list = Arc::new(List {
@@ -617,7 +927,7 @@ mod tests {
             src: src_addr,
             real_src: src_addr,
             route_mtu: None,
-            stop_sets: Default::default(),
+            stop_sets: sets,
             default_sport: SPORT,
             start: START,
             list,
@@ -771,8 +1081,12 @@ mod tests {
 
     impl Sim {
         fn new(cmd: &str) -> Sim {
+            Sim::with_sets(cmd, Default::default())
+        }
+
+        fn with_sets(cmd: &str, sets: Arc<std::sync::Mutex<crate::task::StopSets>>) -> Sim {
             Sim {
-                t: task(cmd),
+                t: task_with(cmd, sets),
                 now: START,
                 sent: Vec::new(),
                 pending: Vec::new(),
@@ -1366,6 +1680,130 @@ mod tests {
             (TraceStop::HALTED, 1, 1)
         );
         assert!(tr.probes[0].replies.is_empty());
+    }
+
+    fn ttls(tr: &Trace) -> Vec<u8> {
+        tr.probes.iter().map(|p| p.ttl).collect()
+    }
+
+    #[test]
+    fn doubletree_traces_share_their_stop_sets() {
+        use scamper_warts::trace::TraceDtree;
+        let sets: Arc<std::sync::Mutex<crate::task::StopSets>> = Default::default();
+        let r = |i: u8| ip(&format!("198.51.100.{i}"));
+        // First trace: nothing known; forward from 3 to the destination at 5, then backwards
+        // to TTL 1, filling the local stop set "vp".
+        let mut sim = Sim::with_sets("-q 1 -f 3 -Z vp 192.0.2.1", sets.clone());
+        let tr = sim.run(path_net(vec![
+            Some(r(1)),
+            Some(r(2)),
+            Some(r(3)),
+            Some(r(4)),
+        ]));
+        assert_eq!(ttls(&tr), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            sim.sent
+                .iter()
+                .map(|(p, _)| p.packet[8])
+                .collect::<Vec<_>>(),
+            [3, 4, 5, 2, 1]
+        );
+        assert_eq!((tr.stop_reason, tr.firsthop), (TraceStop::COMPLETED, 1));
+        assert_eq!(tr.flags, flags::DOUBLETREE);
+        assert_eq!(
+            tr.dtree,
+            Some(TraceDtree {
+                firsthop: 3,
+                lss_name: Some("vp".into()),
+                ..TraceDtree::default()
+            })
+        );
+        {
+            let s = sets.lock().unwrap();
+            // routers found going forward, not the destination
+            assert_eq!(s.global, [r(3), r(4)].into());
+            assert_eq!(s.local["vp"], [r(1), r(2)].into());
+        }
+        // Second trace, another destination through r3: stops forward at r3 (GSS), and
+        // backwards at r2, known from the first trace.
+        let path2 = || path_net(vec![Some(r(1)), Some(r(2)), Some(r(3)), Some(r(5))]);
+        let mut sim = Sim::with_sets("-q 1 -f 3 -Z vp 192.0.2.2", sets.clone());
+        let tr = sim.run(path2());
+        assert_eq!(ttls(&tr), vec![2, 3]);
+        assert_eq!(
+            (tr.stop_reason, tr.firsthop, tr.probec),
+            (TraceStop::GSS, 2, 2)
+        );
+        let d = tr.dtree.unwrap();
+        assert_eq!(d.gss_stop, Some(Addr::from(r(3))));
+        assert_eq!(d.lss_stop, Some(Addr::from(r(2))));
+        assert_eq!(d.firsthop, 3);
+        // lss-clear removes the named set: backwards probing goes down to TTL 1 again
+        sets.lock().unwrap().local.remove("vp");
+        let mut sim = Sim::with_sets("-q 1 -f 3 -Z vp 192.0.2.2", sets.clone());
+        let tr = sim.run(path2());
+        assert_eq!(ttls(&tr), vec![1, 2, 3]);
+        assert_eq!(tr.stop_reason, TraceStop::GSS);
+        assert_eq!(tr.dtree.unwrap().lss_stop, None);
+        // -O dtree-noback: no backwards probing at all
+        let mut sim = Sim::with_sets("-q 1 -f 3 -O dtree-noback 192.0.2.2", sets.clone());
+        let tr = sim.run(path2());
+        assert_eq!(ttls(&tr), vec![3]);
+        assert_eq!((tr.stop_reason, tr.firsthop), (TraceStop::GSS, 3));
+        assert_eq!(
+            tr.dtree.unwrap().flags,
+            super::super::dtree::DTREE_FLAG_NOBACK
+        );
+        // a trace without doubletree neither stops at the global set nor adds to it
+        let before = sets.lock().unwrap().global.len();
+        let tr = Sim::with_sets("-q 1 -f 3 192.0.2.3", sets.clone()).run(path_net(vec![
+            None,
+            None,
+            Some(r(3)),
+            Some(r(9)),
+        ]));
+        assert_eq!((tr.stop_reason, tr.dtree), (TraceStop::COMPLETED, None));
+        assert_eq!(sets.lock().unwrap().global.len(), before);
+    }
+
+    #[test]
+    fn doubletree_gss_entry_and_first_hop_halving() {
+        let r = |i: u8| ip(&format!("198.51.100.{i}"));
+        // -z names a router the trace stops at; it stays in the global set
+        let sets: Arc<std::sync::Mutex<crate::task::StopSets>> = Default::default();
+        let tr = Sim::with_sets(
+            "-q 1 -f 2 -z 198.51.100.4 -O dtree-noback 192.0.2.1",
+            sets.clone(),
+        )
+        .run(path_net(vec![
+            Some(r(1)),
+            Some(r(2)),
+            Some(r(3)),
+            Some(r(4)),
+            Some(r(5)),
+        ]));
+        assert_eq!(ttls(&tr), vec![2, 3, 4]);
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::GSS, 4));
+        assert_eq!(tr.dtree.unwrap().gss_stop, Some(Addr::from(r(4))));
+        assert!(sets.lock().unwrap().global.contains(&r(4)));
+        // -f beyond the destination (at TTL 3): 8 -> 4 -> 2, then forward and backwards
+        let mut sim = Sim::new("-q 1 -f 8 -Z vp 192.0.2.1");
+        let tr = sim.run(path_net(vec![Some(r(1)), Some(r(2))]));
+        assert_eq!(
+            sim.sent
+                .iter()
+                .map(|(p, _)| p.packet[8])
+                .collect::<Vec<_>>(),
+            [8, 4, 2, 3, 1]
+        );
+        assert_eq!(ttls(&tr), vec![1, 2, 3, 4, 8]);
+        assert_eq!((tr.stop_reason, tr.firsthop), (TraceStop::COMPLETED, 1));
+        assert_eq!(tr.dtree.unwrap().firsthop, 8);
+        // silent backwards hops are passed over
+        let tr =
+            Sim::new("-q 1 -w 1 -f 3 -Z vp 192.0.2.1").run(path_net(vec![None, None, Some(r(3))]));
+        assert_eq!(ttls(&tr), vec![1, 2, 3, 4]);
+        assert_eq!((tr.stop_reason, tr.firsthop), (TraceStop::COMPLETED, 1));
     }
 
     #[test]
