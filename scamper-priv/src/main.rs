@@ -211,6 +211,16 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
         }
         _ => None,
     };
+    // The nameserver for -O ptr: -n, else the first one in resolv.conf (unreadable once
+    // confined).
+    let nameserver = opts
+        .nameserver
+        .map(|a| std::net::SocketAddr::new(a, 53))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/resolv.conf")
+                .ok()
+                .and_then(|t| scamper_probe::dns::nameserver_from_resolv_conf(&t))
+        });
     let pidfile = match &opts.pid_file {
         Some(p) => {
             Some(startup::PidFile::create(&id, p).map_err(|e| format!("{}: {e}", p.display()))?)
@@ -252,7 +262,9 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
         scamper_sys::Forked::Child => {
             drop(helper_end);
             drop(pidfile);
-            let code = prober(spec, prober_end, opts, output, input, config, dnp, remote);
+            let code = prober(
+                spec, prober_end, opts, output, input, config, dnp, remote, nameserver,
+            );
             std::process::exit(code);
         }
         scamper_sys::Forked::Parent { child } => {
@@ -330,6 +342,7 @@ fn prober(
     config: scamper_probe::config_file::Config,
     dnp: scamper_probe::dnp::DoNotProbe,
     remote: Option<remote::RemoteConfig>,
+    nameserver: Option<std::net::SocketAddr>,
 ) -> i32 {
     scamper_probe::log::set_pid(std::process::id());
     let default_sport = options::default_sport(std::process::id());
@@ -350,6 +363,7 @@ fn prober(
         config,
         dnp,
         default_sport,
+        nameserver,
         remote,
         sandbox_note: report.landlock,
     };

@@ -113,7 +113,6 @@ pub fn split_words(line: &str) -> Result<Vec<String>, CommandError> {
 fn refuse_unimplemented_ping(p: &PingOptions) -> Result<(), CommandError> {
     use scamper_warts::ping::flags;
     let missing = [
-        (p.stream != 0, "-y"),
         (p.rtr.is_some(), "-r"),
         (p.flags & flags::SPOOF != 0, "-O spoof"),
         (p.flags & flags::TBT != 0, "-O tbt"),
@@ -264,7 +263,6 @@ mod tests {
     #[test]
     fn unbuilt_ping_options_are_refused_loudly() {
         for (line, opt) in [
-            ("ping -y 2 192.0.2.1", "ping -y"),
             ("ping -r 192.0.2.254 192.0.2.1", "ping -r"),
             ("ping -O spoof -S 192.0.2.9 192.0.2.1", "ping -O spoof"),
             ("ping -O tbt -M 1280 192.0.2.1", "ping -O tbt"),

@@ -590,3 +590,80 @@ fn sc_attach_over_unix_and_tcp() {
         .success());
     assert!(!sock.exists(), "the helper removes the -U socket at exit");
 }
+
+/// `-y stream` results arrive as `DATA <len> id-<n> inprog` before the final one; and the
+/// `remote` commands list, add and delete controller connections.
+#[test]
+fn in_progress_results_and_remote_commands() {
+    if !Lab::require_root() {
+        return;
+    }
+    let lab = Lab::build(LabSpec {
+        ecmp_branches: 0,
+        delay: None,
+        ..LabSpec::default()
+    })
+    .unwrap();
+    let dir = TempDir::new("ctl-inprog");
+    let srv = serve(&lab, &dir, &["-p", "100"]);
+    let mut c = Conn::open(&srv.sock);
+    for (send, want) in [
+        ("remote list", "OK"),
+        ("remote delete 127.0.0.1:9", "ERR no remote connections"),
+        ("remote add server 127.0.0.1:9", "OK"),
+        (
+            "remote add server 127.0.0.1:9",
+            "ERR 127.0.0.1:9 already exists",
+        ),
+        ("remote list", "INFO 127.0.0.1:9"),
+        ("OK", ""),
+        ("remote delete 127.0.0.1:10", "ERR 127.0.0.1:10 not found"),
+        ("remote delete 127.0.0.1:9", "OK"),
+        ("remote list", "OK"),
+    ] {
+        if send == "OK" {
+            // The second line of the `remote list` reply above.
+            assert_eq!(c.line().as_deref(), Some("OK"));
+            continue;
+        }
+        c.send(send);
+        assert_eq!(c.line().as_deref(), Some(want), "reply to {send:?}");
+    }
+    c.send("attach");
+    c.send(&format!("ping -c 4 -i 0.1 -y 2 {TARGET_V4}"));
+    c.send("done");
+    let mut headers = Vec::new();
+    let mut raw = Vec::new();
+    // Read the raw lines to see the DATA headers as sent.
+    while let Some(l) = c.line() {
+        if let Some(rest) = l.strip_prefix("DATA ") {
+            headers.push(rest.to_string());
+            let len: usize = rest.split(' ').next().unwrap().parse().unwrap();
+            let mut body = vec![0u8; len];
+            c.r.read_exact(&mut body).unwrap();
+            raw.push(uudecode(&body));
+        }
+    }
+    let ids: Vec<&str> = headers
+        .iter()
+        .filter(|h| h.contains("id-1"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(ids.len(), 2, "{headers:?}");
+    assert!(ids[0].ends_with("id-1 inprog"), "{headers:?}");
+    assert!(ids[1].ends_with("id-1"), "{headers:?}");
+    let stream: Vec<u8> = raw.concat();
+    let pings: Vec<_> = records(&stream)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Ping(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pings.len(), 2);
+    assert_eq!(
+        pings[0].ping_sent, 2,
+        "the in-progress copy after two probes"
+    );
+    assert_eq!(pings[1].ping_sent, 4);
+}

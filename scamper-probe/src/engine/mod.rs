@@ -60,11 +60,16 @@ pub struct EngineParams {
     pub config: Config,
     pub dnp: DoNotProbe,
     pub default_sport: u16,
+    /// The nameserver for `-O ptr` (`-n`, else the first in /etc/resolv.conf).
+    pub nameserver: Option<std::net::SocketAddr>,
     /// `-R`: the controller to connect out to, prepared before confinement.
     pub remote: Option<crate::remote::RemoteConfig>,
     /// What the sandbox reported (logged once the engine runs).
     pub sandbox_note: String,
 }
+
+/// How long `-O ptr` waits for names before writing a trace without them.
+const PTR_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Lines read ahead of the tasks that use them: memory follows this, not the list's length.
 const READ_AHEAD: usize = 256;
@@ -177,6 +182,12 @@ struct Engine {
     /// When buffered file output is next pushed out.
     next_flush: Time,
     stop_sets: Arc<std::sync::Mutex<crate::task::StopSets>>,
+    /// The nameserver for `-O ptr` look-ups (`-n`, else resolv.conf), found before confinement.
+    nameserver: Option<std::net::SocketAddr>,
+    /// Records whose names are being looked up, and where they come back.
+    naming: usize,
+    named_tx: mpsc::UnboundedSender<core::Finished>,
+    named: mpsc::UnboundedReceiver<core::Finished>,
     /// Connections to controllers (`-R`, `remote add`), so `remote delete` can end one.
     remotes: Vec<Remote>,
     /// For connections added at run time.
@@ -313,6 +324,7 @@ impl Engine {
             .await
             .map_err(|e| format!("helper: {e}"))?;
         let (client_events_tx, client_events) = mpsc::channel(256);
+        let (named_tx, named) = mpsc::unbounded_channel();
         let hold = Duration::from_secs(p.opts.holdtime as u64);
         Ok(Engine {
             core: core::Core::new(p.opts.pps, hold, start),
@@ -343,6 +355,10 @@ impl Engine {
             stop_sets: Default::default(),
             remotes,
             new_clients_tx,
+            nameserver: p.nameserver,
+            naming: 0,
+            named_tx,
+            named,
         })
     }
 
@@ -475,10 +491,8 @@ impl Engine {
         }
         for f in self.core.take_finished() {
             self.running.remove(&f.tag);
-            let (sid, id) = untag(f.tag);
-            if let Some(src) = self.sources.get(sid) {
-                src.active = src.active.saturating_sub(1);
-                self.write(sid, &f.record, Some(id));
+            if !self.resolve_names(&f) {
+                self.write_result(f);
             }
         }
         let done: Vec<SourceId> = self
@@ -492,6 +506,38 @@ impl Engine {
         for sid in done {
             self.close_source(sid, now());
         }
+    }
+
+    /// A finished task's record goes to its source; the source has one task fewer running.
+    fn write_result(&mut self, f: core::Finished) {
+        let (sid, id) = untag(f.tag);
+        if let Some(src) = self.sources.get(sid) {
+            src.active = src.active.saturating_sub(1);
+            self.write(sid, &f.record, Some(id));
+        }
+    }
+
+    /// `trace -O ptr`: look up the names of the record's addresses before it is written. The
+    /// task stays counted as running until then, so its source does not close early. Returns
+    /// false if the record needs no names (or there is no nameserver to ask).
+    fn resolve_names(&mut self, f: &core::Finished) -> bool {
+        let Some(ns) = self.nameserver else {
+            return false;
+        };
+        let want = crate::dns::ptr_wanted(&f.record);
+        if want.is_empty() {
+            return false;
+        }
+        self.naming += 1;
+        let tx = self.named_tx.clone();
+        let (record, tag) = (f.record.clone(), f.tag);
+        tokio::spawn(async move {
+            let names = crate::dns::resolve_ptrs(ns, &want, PTR_TIMEOUT).await;
+            let mut record = record;
+            crate::dns::apply_names(&mut record, &names);
+            let _ = tx.send(core::Finished { record, tag });
+        });
+        true
     }
 
     /// Write the cycle-stop record and finish the source's sink.
@@ -616,7 +662,7 @@ impl Engine {
                     s.sink.flush();
                 }
             }
-            let idle = self.sources.is_empty() && self.core.active() == 0;
+            let idle = self.sources.is_empty() && self.core.active() == 0 && self.naming == 0;
             if exit
                 || self.exit_now
                 || (idle && (self.opts.exits_when_idle() || self.exit_when_done))
@@ -643,6 +689,7 @@ impl Engine {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
                 _ = self.wake.notified(), if want_input => Event::Work,
+                Some(f) = self.named.recv() => Event::Named(f),
                 Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
                 Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
                 r = readable(&self.rx) => Event::Readable(r),
@@ -655,6 +702,10 @@ impl Engine {
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
                 Event::Readable(Some(i)) => self.drain_socket(i).await,
+                Event::Named(f) => {
+                    self.naming -= 1;
+                    self.write_result(f);
+                }
                 Event::NewClient(conn) => self.add_client(conn),
                 Event::Client(id, ev) => self.on_client_event(id, ev),
                 Event::Readable(None) | Event::Work | Event::Timer => {}
@@ -665,8 +716,18 @@ impl Engine {
         let t = now();
         self.core.halt_all(t);
         for f in self.core.take_finished() {
-            let (sid, id) = untag(f.tag);
-            self.write(sid, &f.record, Some(id));
+            self.write_result(f);
+        }
+        // Records waiting for names: each look-up ends within PTR_TIMEOUT.
+        let deadline = tokio::time::Instant::now() + PTR_TIMEOUT + Duration::from_secs(1);
+        while self.naming > 0 {
+            match tokio::time::timeout_at(deadline, self.named.recv()).await {
+                Ok(Some(f)) => {
+                    self.naming -= 1;
+                    self.write_result(f);
+                }
+                _ => break,
+            }
         }
         let ids: Vec<SourceId> = self.sources.iter().map(|s| s.id).collect();
         for sid in ids {
@@ -689,6 +750,7 @@ fn new_cycle(list: &Arc<List>, id: u32, start: Time, hostname: &Option<String>) 
 enum Event {
     Notice(Notice),
     Work,
+    Named(core::Finished),
     NewClient(ClientConn),
     Client(u64, ClientEvent),
     Readable(Option<usize>),

@@ -32,7 +32,7 @@ struct Sent {
 }
 
 /// One ping measurement in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PingTask {
     opts: PingOptions,
     env: TaskEnv,
@@ -432,6 +432,19 @@ impl Task for PingTask {
             }
             Err(e) => self.errmsg = Some(format!("could not build packet too big: {e}")),
         }
+    }
+
+    /// `-y stream`: after every `stream` probes (but the last), the record so far, with stop
+    /// reason "inprogress".
+    fn snapshot(&mut self, now: Time) -> Option<Record> {
+        let every = usize::from(self.opts.stream);
+        let sent = self.sent.len();
+        if every == 0 || sent % every != 0 || sent >= usize::from(self.opts.probe_count) {
+            return None;
+        }
+        let mut copy = self.clone();
+        copy.stop = Some(PingStop::INPROGRESS);
+        Some(Record::Ping(Box::new(copy.build_record(now))))
     }
 
     fn finish(self: Box<Self>, now: Time) -> Record {
@@ -1225,5 +1238,25 @@ mod tests {
                 .iter()
                 .all(|p| p.as_ref().is_some_and(|p| p.replies.len() == 1)));
         }
+    }
+
+    #[test]
+    fn stream_reports_in_progress_records() {
+        let mut t = task("-c 4 -y 2 192.0.2.9");
+        let mut snaps = Vec::new();
+        for i in 0..4u64 {
+            let now = T0 + ms(i * 1000);
+            let Action::Send(_) = t.poll(now) else {
+                panic!("probe {i} due")
+            };
+            t.on_sent(now);
+            snaps.extend(t.snapshot(now));
+        }
+        // After probes 2 (not after the last, 4): one in-progress copy with two probes.
+        assert_eq!(snaps.len(), 1);
+        let Record::Ping(p) = &snaps[0] else {
+            panic!("a ping record")
+        };
+        assert_eq!((p.stop_reason, p.ping_sent), (PingStop::INPROGRESS, 2));
     }
 }

@@ -497,10 +497,6 @@ impl TraceOptions {
         }
 
         // Documented features the engine cannot run yet: refuse rather than ignore them.
-        if raw.ptr {
-            // The task records PTR names only once the engine resolves them (crate::dns).
-            return Err(unsupported("-O ptr"));
-        }
         if raw.dl {
             return Err(unsupported("-O dl"));
         }
@@ -824,7 +820,6 @@ mod tests {
     #[test]
     fn unimplemented_features_are_refused_clearly() {
         for (cmd, what) in [
-            ("-O ptr 192.0.2.1", "-O ptr: not yet supported"),
             ("-O dl 192.0.2.1", "-O dl: not yet supported"),
             ("-c 95 192.0.2.1", "-c: not yet supported"),
             ("-N 2 192.0.2.1", "-N greater than 1: not yet supported"),
