@@ -40,6 +40,9 @@ pub struct Rx {
     /// IPv4 options as received (always empty for IPv6).
     pub options: Vec<RxIpOption>,
     pub transport: RxTransport,
+    /// Index of the interface the packet arrived on, filled in by the receiver from the
+    /// socket's ancillary data (0 when unknown: parsing bytes alone cannot tell).
+    pub ifindex: u32,
 }
 
 impl Rx {
@@ -260,6 +263,7 @@ pub fn parse_ipv4(bytes: &[u8]) -> Result<Rx, ParseError> {
         more_frags: p.more_frags(),
         options,
         transport,
+        ifindex: 0,
     })
 }
 
@@ -297,6 +301,7 @@ pub fn parse_ipv6(bytes: &[u8]) -> Result<Rx, ParseError> {
         more_frags: frag.more,
         options: Vec::new(),
         transport,
+        ifindex: 0,
     })
 }
 
@@ -322,6 +327,7 @@ pub fn parse_icmp6_socket(
         more_frags: false,
         options: Vec::new(),
         transport: RxTransport::Icmp(icmp),
+        ifindex: 0,
     })
 }
 

@@ -114,7 +114,6 @@ fn refuse_unimplemented_ping(p: &PingOptions) -> Result<(), CommandError> {
     use scamper_warts::ping::flags;
     let missing = [
         (p.rtr.is_some(), "-r"),
-        (p.flags & flags::SPOOF != 0, "-O spoof"),
         (p.flags & flags::TBT != 0, "-O tbt"),
         (p.flags & flags::DL != 0, "-O dl"),
         (p.flags & flags::DLTX != 0, "-O dltx"),
@@ -128,7 +127,7 @@ fn refuse_unimplemented_ping(p: &PingOptions) -> Result<(), CommandError> {
 
 /// Trace options the task parses but the engine cannot honour yet.
 fn refuse_unimplemented_trace(t: &TraceOptions) -> Result<(), CommandError> {
-    let missing = [(t.stream != 0, "-y"), (t.rtr.is_some(), "-r")];
+    let missing = [(t.rtr.is_some(), "-r")];
     match missing.iter().find(|(set, _)| *set) {
         Some((_, opt)) => Err(CommandError::NotSupported(format!("trace {opt}"))),
         None => Ok(()),
@@ -264,10 +263,8 @@ mod tests {
     fn unbuilt_ping_options_are_refused_loudly() {
         for (line, opt) in [
             ("ping -r 192.0.2.254 192.0.2.1", "ping -r"),
-            ("ping -O spoof -S 192.0.2.9 192.0.2.1", "ping -O spoof"),
             ("ping -O tbt -M 1280 192.0.2.1", "ping -O tbt"),
             ("ping -O dl 192.0.2.1", "ping -O dl"),
-            ("trace -y 1 192.0.2.1", "trace -y"),
             ("trace -r 192.0.2.254 192.0.2.1", "trace -r"),
         ] {
             assert_eq!(
@@ -275,6 +272,17 @@ mod tests {
                 Err(CommandError::NotSupported(opt.into())),
                 "{line}"
             );
+        }
+    }
+
+    #[test]
+    fn options_once_refused_are_accepted_now_they_work() {
+        for line in [
+            "trace -y 1 192.0.2.1",
+            "ping -O spoof -S 192.0.2.9 192.0.2.1",
+            "ping -O spoof -O nosrc -S 192.0.2.9 192.0.2.1",
+        ] {
+            assert!(parse(line).is_ok(), "{line}");
         }
     }
 

@@ -79,6 +79,8 @@ pub struct TaskEnv {
     pub route_mtu: Option<u16>,
     /// Doubletree's stop sets, shared by every task of this scamper.
     pub stop_sets: Arc<Mutex<StopSets>>,
+    /// Interface names for [`Rx::ifindex`] (replies record where they arrived).
+    pub ifnames: Arc<crate::engine::net::IfNames>,
 }
 
 /// Doubletree stop sets: the global stop set (addresses any trace may stop at going forward,

@@ -7,74 +7,13 @@
 
 mod common;
 
+use common::control::{serve, Conn};
 use common::TempDir;
 use scamper_systests::*;
 use scamper_warts::trace::{flags, Trace, TraceDtree, TraceStop};
 use scamper_warts::{Addr, Record};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::IpAddr;
-use std::os::unix::net::UnixStream;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-/// scamper serving `-U` in the vantage point, stopped (SIGTERM) on drop.
-struct Served {
-    child: LabChild,
-    sock: std::path::PathBuf,
-}
-
-impl Served {
-    fn start(lab: &Lab, dir: &TempDir) -> Served {
-        let sock = dir.path("ctl.sock");
-        let mut cmd = lab.command(Role::Vp, scamper_bin());
-        cmd.args(["-U", sock.to_str().unwrap(), "-p", "1000"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let child = lab.spawn(cmd).unwrap();
-        let end = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&sock).is_err() {
-            assert!(Instant::now() < end, "control socket never appeared");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Served { child, sock }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.signal(nix::sys::signal::SIGTERM);
-        let _ = self.child.wait_timeout(Duration::from_secs(10));
-    }
-}
-
-/// A control-socket connection.
-struct Conn {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-}
-
-impl Conn {
-    fn open(path: &std::path::Path) -> Conn {
-        let s = UnixStream::connect(path).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Conn {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.w.write_all(format!("{line}\n").as_bytes()).unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        let n = self.r.read_line(&mut l).expect("read from scamper");
-        assert!(n > 0, "scamper closed the control connection");
-        l.trim_end_matches('\n').to_string()
-    }
-}
 
 /// An attached client (warts format) that runs one command at a time.
 struct Client {
@@ -88,7 +27,7 @@ impl Client {
     fn attach(path: &std::path::Path) -> Client {
         let mut c = Conn::open(path);
         c.send("attach");
-        assert_eq!(c.line(), "OK");
+        assert_eq!(c.line().as_deref(), Some("OK"));
         Client {
             c,
             stream: Vec::new(),
@@ -101,7 +40,10 @@ impl Client {
         self.c.send(cmd);
         let mut id = None;
         loop {
-            let l = self.c.line();
+            let l = self
+                .c
+                .line()
+                .expect("scamper closed the control connection");
             if l == "MORE" {
                 continue;
             }
@@ -189,7 +131,7 @@ fn traces_share_stop_sets_and_lss_clear_resets_the_local_one() {
     })
     .unwrap();
     let dir = TempDir::new("dtree");
-    let srv = Served::start(&lab, &dir);
+    let srv = serve(&lab, &dir, &["-p", "1000"]);
     let mut client = Client::attach(&srv.sock);
     for (fam, target, lss) in [
         (Family::V4, IpAddr::from(TARGET_V4), "vp4"),
@@ -231,7 +173,7 @@ fn traces_share_stop_sets_and_lss_clear_resets_the_local_one() {
         // lss-clear over a second (interactive) connection empties the local stop set.
         let mut ctl = Conn::open(&srv.sock);
         ctl.send(&format!("lss-clear {lss}"));
-        assert_eq!(ctl.line(), format!("OK lss-clear {lss}"));
+        assert_eq!(ctl.line(), Some(format!("OK lss-clear {lss}")));
         let t = client.trace(&format!("{dt} -f 3 -Z {lss} {}", dst(2)));
         assert_eq!((t.stop_reason, t.firsthop), (TraceStop::GSS, 1), "{fam:?}");
         assert_eq!(hops(&t), [(1, r(1)), (2, r(2)), (3, r(3))], "{fam:?}");

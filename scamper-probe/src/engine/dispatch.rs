@@ -29,7 +29,9 @@ pub fn reply_key(rx: &Rx) -> Option<MatchKey> {
                     QuotedTransport::Icmp { id, .. } => key(q.dst, q.proto, id),
                     QuotedTransport::Udp { sport, .. } => key(q.dst, PROTO_UDP, sport),
                     QuotedTransport::Tcp { sport, .. } => key(q.dst, PROTO_TCP, sport),
-                    _ => None,
+                    // A quoted non-first fragment has no transport header: tasks that send
+                    // such probes (trace -o) register each probe's IP-ID as its key instead.
+                    QuotedTransport::Other => key(q.dst, q.proto, q.ip_id as u16),
                 }
             }
         },

@@ -182,6 +182,7 @@ struct Engine {
     /// When buffered file output is next pushed out.
     next_flush: Time,
     stop_sets: Arc<std::sync::Mutex<crate::task::StopSets>>,
+    ifnames: Arc<net::IfNames>,
     /// The nameserver for `-O ptr` look-ups (`-n`, else resolv.conf), found before confinement.
     nameserver: Option<std::net::SocketAddr>,
     /// Records whose names are being looked up, and where they come back.
@@ -353,6 +354,7 @@ impl Engine {
             rx_buf: vec![0u8; 65536],
             next_flush: start,
             stop_sets: Default::default(),
+            ifnames: Default::default(),
             remotes,
             new_clients_tx,
             nameserver: p.nameserver,
@@ -452,6 +454,7 @@ impl Engine {
             real_src,
             route_mtu,
             stop_sets: self.stop_sets.clone(),
+            ifnames: self.ifnames.clone(),
         };
         Ok(match cmd {
             Command::Ping(opts) => crate::ping::new_task(opts, env),

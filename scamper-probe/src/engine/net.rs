@@ -56,6 +56,10 @@ impl RxSocket {
         } else {
             fd
         };
+        if kind == RxKind::Icmp4 {
+            // The arrival interface, recorded with ping replies.
+            setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
+        }
         if kind == RxKind::Icmp6 {
             setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true)?;
             setsockopt(&fd, sockopt::Ipv6RecvHopLimit, &true)?;
@@ -70,10 +74,16 @@ impl RxSocket {
     /// Read one packet without blocking (`WouldBlock` when nothing is queued); `Ok(None)` for a
     /// packet we ignore (our own outgoing copies, unparsable bytes).
     pub fn recv_one(&self, buf: &mut [u8]) -> std::io::Result<Option<(Rx, Time, usize)>> {
-        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec, libc::in6_pktinfo, i32, i32);
+        let mut cmsg = nix::cmsg_space!(
+            nix::sys::time::TimeSpec,
+            libc::in6_pktinfo,
+            libc::in_pktinfo,
+            i32,
+            i32
+        );
         let fd = self.fd.get_ref().as_raw_fd();
         let mut iov = [IoSliceMut::new(buf)];
-        let (n, ts, addr, pktinfo, hlim, tclass) =
+        let (n, ts, addr, pktinfo, hlim, tclass, ifindex4) =
             match recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)
             {
                 Ok(msg) => {
@@ -81,6 +91,7 @@ impl RxSocket {
                     let mut pktinfo = None;
                     let mut hlim = 0u8;
                     let mut tclass = 0u8;
+                    let mut ifindex4 = 0u32;
                     if let Ok(cmsgs) = msg.cmsgs() {
                         for c in cmsgs {
                             match c {
@@ -88,6 +99,9 @@ impl RxSocket {
                                     ts = Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
                                 }
                                 ControlMessageOwned::Ipv6PacketInfo(p) => pktinfo = Some(p),
+                                ControlMessageOwned::Ipv4PacketInfo(p) => {
+                                    ifindex4 = u32::try_from(p.ipi_ifindex).unwrap_or(0)
+                                }
                                 ControlMessageOwned::Ipv6HopLimit(h) => {
                                     hlim = h.clamp(0, 255) as u8
                                 }
@@ -98,7 +112,7 @@ impl RxSocket {
                             }
                         }
                     }
-                    (msg.bytes, ts, msg.address, pktinfo, hlim, tclass)
+                    (msg.bytes, ts, msg.address, pktinfo, hlim, tclass, ifindex4)
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -132,7 +146,19 @@ impl RxSocket {
                 }
             }
         };
-        Ok(parsed.map(|p| (p, rx_time, n)))
+        let ifindex = match self.kind {
+            RxKind::Icmp4 => ifindex4,
+            RxKind::Icmp6 => pktinfo.map(|p| p.ipi6_ifindex).unwrap_or(0),
+            RxKind::Datalink => addr
+                .as_ref()
+                .and_then(|a| a.as_link_addr())
+                .and_then(|l| u32::try_from(l.ifindex()).ok())
+                .unwrap_or(0),
+        };
+        Ok(parsed.map(|mut p| {
+            p.ifindex = ifindex;
+            (p, rx_time, n)
+        }))
     }
 }
 
@@ -163,6 +189,32 @@ fn tcp_udp_filter() -> Vec<socket2::SockFilter> {
         F::new(RET_K, 0, 0, 0x40000),                       // 12: accept
         F::new(RET_K, 0, 0, 0),                             // 13: drop
     ]
+}
+
+/// Interface names by index, for the replies that record where they arrived. Looked up
+/// through the kernel (no file access, so it works in the chroot) and cached.
+#[derive(Debug, Default)]
+pub struct IfNames {
+    names: std::sync::Mutex<std::collections::HashMap<u32, std::sync::Arc<str>>>,
+}
+
+impl IfNames {
+    pub fn name(&self, ifindex: u32) -> Option<std::sync::Arc<str>> {
+        if ifindex == 0 {
+            return None;
+        }
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if !names.contains_key(&ifindex) {
+            // Interfaces come and go; refresh the whole table on a miss.
+            if let Ok(list) = nix::net::if_::if_nameindex() {
+                names.clear();
+                for i in list.iter() {
+                    names.insert(i.index(), i.name().to_string_lossy().into());
+                }
+            }
+        }
+        names.get(&ifindex).cloned()
+    }
 }
 
 /// Header-included raw sockets for sending.

@@ -533,6 +533,26 @@ impl PingOptions {
         };
         let probe_size = u16::try_from(u32::from(hdr) + u32::from(payload_len))
             .map_err(|_| too_big('b', payload_len.into()))?;
+        // -O spoof embeds the real source at the start of the payload (before any -C bytes).
+        let embed: u16 = match (
+            raw.oflags & (flags::SPOOF | flags::NOSRC) == flags::SPOOF,
+            v4,
+        ) {
+            (false, _) => 0,
+            (true, true) => 4,
+            (true, false) => 16,
+        };
+        let need = embed + if raw.icmp_sum.is_some() { 2 } else { 0 };
+        if embed > 0 && payload_len < need {
+            return Err(bad(
+                'O',
+                "spoof",
+                format!(
+                    "the real source needs {need} payload bytes, probes have {payload_len} \
+                     (use -b/-s, or -O nosrc)"
+                ),
+            ));
+        }
         if raw.icmp_sum.is_some() && payload_len < 2 {
             return Err(invalid(
                 'C',
@@ -879,6 +899,36 @@ mod tests {
         assert_eq!(o.pmtu, 1280);
         let o = ok("-O spoof -O nosrc -S 192.0.2.9 192.0.2.1");
         assert_eq!(o.flags, flags::SPOOF | flags::NOSRC);
+        // The real source needs room in the payload unless -O nosrc.
+        let e = PingOptions::parse(&[
+            "-P",
+            "tcp-syn",
+            "-O",
+            "spoof",
+            "-S",
+            "192.0.2.9",
+            "192.0.2.1",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs 4 payload bytes, probes have 0"), "{e}");
+        assert!(ok("-P tcp-syn -O spoof -O nosrc -S 192.0.2.9 192.0.2.1").payload_len == 0);
+        assert_eq!(
+            ok("-P tcp-syn -O spoof -S 192.0.2.9 -b 4 192.0.2.1").payload_len,
+            4
+        );
+        let e = PingOptions::parse(&[
+            "-P",
+            "udp",
+            "-O",
+            "spoof",
+            "-S",
+            "2001:db8::9",
+            "2001:db8::1",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs 16 payload bytes, probes have 12"), "{e}");
         assert_eq!(o.src, Some("192.0.2.9".parse().unwrap()));
         let o = ok("-P tcp-syn -O raw -O mss=536 192.0.2.1");
         assert_eq!(o.flags, flags::RAW);

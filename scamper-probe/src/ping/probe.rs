@@ -134,10 +134,29 @@ pub fn ms_since_midnight(now: Duration) -> u32 {
     (now.as_millis() % 86_400_000) as u32
 }
 
+/// Whether probes carry the real source address at the start of their payload: with
+/// `-O spoof`, unless `-O nosrc`, so that whoever receives a spoofed probe can tell who sent it.
+pub fn embeds_real_src(opts: &PingOptions) -> bool {
+    use scamper_warts::ping::flags::{NOSRC, SPOOF};
+    opts.flags & (SPOOF | NOSRC) == SPOOF
+}
+
+/// Payload bytes the embedded real source takes (the address length of the family).
+pub fn real_src_len(opts: &PingOptions) -> usize {
+    match (embeds_real_src(opts), opts.dst.is_ipv6()) {
+        (false, _) => 0,
+        (true, false) => 4,
+        (true, true) => 16,
+    }
+}
+
 /// Build the complete IP packet of a probe from `src`, at time `now` (ICMP timestamps).
+/// `real_src`, the address the kernel would have used, goes into the payload when
+/// [`embeds_real_src`].
 pub fn build(
     opts: &PingOptions,
     src: IpAddr,
+    real_src: IpAddr,
     f: &ProbeFields,
     now: Duration,
 ) -> Result<Vec<u8>, BuildError> {
@@ -156,7 +175,24 @@ pub fn build(
             TimestampOption::Prespec(a) => TsOption::TsPrespec(a.clone()),
         }));
     }
-    let payload = opts.payload_bytes();
+    let mut payload = opts.payload_bytes();
+    let embed = real_src_len(opts);
+    if embed > 0 {
+        let octets = match real_src {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        if octets.len() != embed {
+            return Err(BuildError::FamilyMismatch);
+        }
+        // Option parsing made sure the payload has room for the address.
+        if payload.len() < embed {
+            return Err(BuildError::Unsupported(
+                "payload too short for the real source",
+            ));
+        }
+        payload[..embed].copy_from_slice(&octets);
+    }
     let m = opts.method;
     if m == PingMethod::ICMP_TIME {
         build_icmp_timestamp_with_payload(
@@ -169,7 +205,8 @@ pub fn build(
     } else if m.is_icmp() {
         let mut pkt = build_icmp_echo(&ip, f.sport, f.icmp_seq, &payload)?;
         if let Some(sum) = opts.icmp_sum {
-            fix_payload_for_icmp_checksum(&mut pkt, 0, sum)?;
+            // The checksum bytes follow the embedded address, which must stay intact.
+            fix_payload_for_icmp_checksum(&mut pkt, embed, sum)?;
         }
         Ok(pkt)
     } else if m.is_udp() {
@@ -207,7 +244,14 @@ mod tests {
         let o = opts("-m 12 -z 8 -d 100 -s 100 -p abcd 192.0.2.1");
         let f = fields(&o, 5000, 7, 3);
         assert_eq!((f.sport, f.icmp_seq), (5000, 103));
-        let pkt = build(&o, SRC4.parse().unwrap(), &f, Duration::ZERO).unwrap();
+        let pkt = build(
+            &o,
+            SRC4.parse().unwrap(),
+            SRC4.parse().unwrap(),
+            &f,
+            Duration::ZERO,
+        )
+        .unwrap();
         assert_eq!(pkt.len(), 100);
         let rx = parse_ip(&pkt).unwrap();
         assert_eq!(rx.dst, o.dst);
@@ -269,10 +313,52 @@ mod tests {
     }
 
     #[test]
+    fn spoofed_probes_carry_the_real_source_unless_nosrc() {
+        let spoofed: IpAddr = "192.0.2.99".parse().unwrap();
+        let real: IpAddr = SRC4.parse().unwrap();
+        let o = opts("-O spoof -S 192.0.2.99 192.0.2.1");
+        let pkt = build(&o, spoofed, real, &fields(&o, 9, 0, 0), Duration::ZERO).unwrap();
+        let rx = parse_ip(&pkt).unwrap();
+        assert_eq!((rx.src, pkt.len()), (spoofed, usize::from(o.probe_size)));
+        // IPv4 header (20), ICMP header (8), then the real source.
+        assert_eq!(pkt[28..32], [192, 0, 2, 10]);
+        assert!(pkt[32..].iter().all(|&b| b == 0));
+        // -C: the checksum is reached with the bytes after the address.
+        let o = opts("-O spoof -S 192.0.2.99 -C 4660 192.0.2.1");
+        let pkt = build(&o, spoofed, real, &fields(&o, 9, 0, 0), Duration::ZERO).unwrap();
+        assert_eq!(pkt[28..32], [192, 0, 2, 10]);
+        assert_eq!(u16::from_be_bytes([pkt[22], pkt[23]]), 4660);
+        // -O nosrc: the payload is left alone.
+        let o = opts("-O spoof -O nosrc -S 192.0.2.99 192.0.2.1");
+        let pkt = build(&o, spoofed, real, &fields(&o, 9, 0, 0), Duration::ZERO).unwrap();
+        assert!(pkt[28..].iter().all(|&b| b == 0));
+        // IPv6 UDP: 40 + 8 header bytes, then the 16-byte address.
+        let o = opts("-P udp -O spoof -S 2001:db8::99 -b 20 2001:db8::1");
+        let real6: IpAddr = SRC6.parse().unwrap();
+        let pkt = build(
+            &o,
+            "2001:db8::99".parse().unwrap(),
+            real6,
+            &fields(&o, 9, 0, 0),
+            Duration::ZERO,
+        )
+        .unwrap();
+        let IpAddr::V6(r6) = real6 else { panic!() };
+        assert_eq!(pkt[48..64], r6.octets());
+    }
+
+    #[test]
     fn tcp_probe_packet() {
         let o = opts("-P tcp-synack -A 77 -O mss=1400 -d 443 192.0.2.1");
         let f = fields(&o, 33000, 0, 1);
-        let pkt = build(&o, SRC4.parse().unwrap(), &f, Duration::ZERO).unwrap();
+        let pkt = build(
+            &o,
+            SRC4.parse().unwrap(),
+            SRC4.parse().unwrap(),
+            &f,
+            Duration::ZERO,
+        )
+        .unwrap();
         assert_eq!(pkt.len(), usize::from(o.probe_size));
         let rx = parse_ip(&pkt).unwrap();
         let t = rx.tcp().unwrap();
@@ -288,7 +374,14 @@ mod tests {
         let o = opts("-P udp 2001:db8::1");
         let f = fields(&o, 33000, 0, 4);
         assert_eq!(f.flow_label, 5);
-        let pkt = build(&o, SRC6.parse().unwrap(), &f, Duration::ZERO).unwrap();
+        let pkt = build(
+            &o,
+            SRC6.parse().unwrap(),
+            SRC6.parse().unwrap(),
+            &f,
+            Duration::ZERO,
+        )
+        .unwrap();
         assert_eq!(pkt.len(), usize::from(o.probe_size));
         let u = parse_ip(&pkt).unwrap();
         assert_eq!(
@@ -308,6 +401,7 @@ mod tests {
             let pkt = build(
                 &o,
                 SRC4.parse().unwrap(),
+                SRC4.parse().unwrap(),
                 &fields(&o, 1, 0, 0),
                 Duration::ZERO,
             )
@@ -322,6 +416,7 @@ mod tests {
         let pkt = build(
             &o,
             SRC4.parse().unwrap(),
+            SRC4.parse().unwrap(),
             &fields(&o, 9, 0, 2),
             Duration::ZERO,
         )
@@ -333,7 +428,14 @@ mod tests {
     fn timestamp_probe_carries_originate_time() {
         let o = opts("-P icmp-time 192.0.2.1");
         let now = Duration::from_secs(86_400 * 3 + 5) + Duration::from_millis(250);
-        let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, 9, 0, 0), now).unwrap();
+        let pkt = build(
+            &o,
+            SRC4.parse().unwrap(),
+            SRC4.parse().unwrap(),
+            &fields(&o, 9, 0, 0),
+            now,
+        )
+        .unwrap();
         assert_eq!(
             u32::from_be_bytes([pkt[28], pkt[29], pkt[30], pkt[31]]),
             5250

@@ -206,6 +206,8 @@ impl PingTask {
             reply_tos: pkt.tos,
             reply_ipid: pkt.ip_id,
             rtt: Timeval::from(rtt),
+            // Where the reply arrived, as scamper records it.
+            ifname: self.env.ifnames.name(pkt.ifindex).map(|n| n.to_string()),
             ..PingReply::default()
         };
         // IPv6 has an identification only in a fragment header.
@@ -360,7 +362,7 @@ impl Task for PingTask {
             }
             let index = self.sent.len() as u16;
             let f = probe::fields(&self.opts, self.sport, self.ipid_base, index);
-            let packet = match probe::build(&self.opts, self.env.src, &f, now) {
+            let packet = match probe::build(&self.opts, self.env.src, self.env.real_src, &f, now) {
                 Ok(p) => p,
                 Err(e) => {
                     self.errmsg = Some(format!("could not build probe: {e}"));
@@ -439,7 +441,7 @@ impl Task for PingTask {
     fn snapshot(&mut self, now: Time) -> Option<Record> {
         let every = usize::from(self.opts.stream);
         let sent = self.sent.len();
-        if every == 0 || sent % every != 0 || sent >= usize::from(self.opts.probe_count) {
+        if every == 0 || !sent.is_multiple_of(every) || sent >= usize::from(self.opts.probe_count) {
             return None;
         }
         let mut copy = self.clone();
@@ -521,6 +523,7 @@ mod tests {
             real_src: src_addr,
             route_mtu: None,
             stop_sets: Default::default(),
+            ifnames: Default::default(),
             default_sport: SPORT,
             start: T0,
             list,

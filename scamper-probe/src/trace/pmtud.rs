@@ -536,6 +536,7 @@ mod tests {
                 real_src: src,
                 route_mtu,
                 stop_sets: Default::default(),
+                ifnames: Default::default(),
                 default_sport: 40000,
                 start: START,
                 list: list.clone(),

@@ -525,7 +525,7 @@ impl TraceTask {
         })
     }
 
-    fn build_record(self) -> Trace {
+    fn build_record(&self) -> Trace {
         let o = &self.opts;
         // Stopped by the engine before a stop condition (possibly during last-ditch probing
         // after the gap limit): halted. Backwards probing comes after the forward phase has
@@ -572,7 +572,7 @@ impl TraceTask {
             start: Timeval::from(self.env.start),
             stop_reason,
             stop_data,
-            errmsg: self.errmsg,
+            errmsg: self.errmsg.clone(),
             flags: o.flags,
             attempts: o.attempts,
             hoplimit: o.hoplimit,
@@ -871,6 +871,19 @@ impl Task for TraceTask {
         }
     }
 
+    /// `-y stream`: after every `stream` probes, the record so far with stop reason
+    /// INPROGRESS. Unlike ping, a trace cannot know which probe is its last, so the final
+    /// record may follow a snapshot of the same probes.
+    fn snapshot(&mut self, _now: Time) -> Option<Record> {
+        let every = usize::from(self.opts.stream);
+        if every == 0 || self.sent.is_empty() || !self.sent.len().is_multiple_of(every) {
+            return None;
+        }
+        let mut tr = self.build_record();
+        (tr.stop_reason, tr.stop_data) = (TraceStop::INPROGRESS, 0);
+        Some(Record::Trace(Box::new(tr)))
+    }
+
     fn finish(self: Box<Self>, _now: Time) -> Record {
         if let Some(d) = &self.dtree {
             d.learn_forward(self.forward_routers());
@@ -928,6 +941,7 @@ mod tests {
             real_src: src_addr,
             route_mtu: None,
             stop_sets: sets,
+            ifnames: Default::default(),
             default_sport: SPORT,
             start: START,
             list,
@@ -1077,6 +1091,8 @@ mod tests {
         now: Time,
         sent: Vec<(Probe, Time)>,
         pending: Vec<(Time, Vec<u8>)>,
+        /// In-progress records (`-y`), asked for after each send as the engine does.
+        snaps: Vec<Trace>,
     }
 
     impl Sim {
@@ -1090,6 +1106,7 @@ mod tests {
                 now: START,
                 sent: Vec::new(),
                 pending: Vec::new(),
+                snaps: Vec::new(),
             }
         }
 
@@ -1102,6 +1119,9 @@ mod tests {
                     Action::Send(p) => {
                         assert!(self.sent.iter().all(|(_, tx)| *tx <= self.now));
                         self.t.on_sent(self.now);
+                        if let Some(Record::Trace(tr)) = self.t.snapshot(self.now) {
+                            self.snaps.push(*tr);
+                        }
                         if let Some((r, d)) = net(&p.packet, self.sent.len()) {
                             self.pending.push((self.now + d, r));
                         }
@@ -1567,6 +1587,32 @@ mod tests {
     }
 
     #[test]
+    fn stream_reports_in_progress_records() {
+        let r = |i: u8| Some(ip(&format!("198.51.100.{i}")));
+        // Destination at TTL 5: five probes, snapshots after the second and the fourth.
+        let mut sim = Sim::new("-q 1 -y 2 192.0.2.1");
+        let tr = sim.run(path_net(vec![r(1), r(2), r(3), r(4)]));
+        assert_eq!((tr.stop_reason, tr.probec), (TraceStop::COMPLETED, 5));
+        let got: Vec<_> = sim
+            .snaps
+            .iter()
+            .map(|s| (s.stop_reason, s.probec, s.hop_count))
+            .collect();
+        assert_eq!(
+            got,
+            [(TraceStop::INPROGRESS, 2, 2), (TraceStop::INPROGRESS, 4, 4)]
+        );
+        // Replies received before a snapshot are in it; the newest probe is still waiting.
+        let first = &sim.snaps[0];
+        assert_eq!(first.probes[0].replies.len(), 1);
+        assert!(first.probes[1].replies.is_empty());
+        // Without -y no snapshot is made.
+        let mut sim = Sim::new("-q 1 192.0.2.1");
+        sim.run(path_net(vec![r(1), r(2)]));
+        assert!(sim.snaps.is_empty());
+    }
+
+    #[test]
     fn const_payload_paris_matches_by_ipid() {
         let mut sim = Sim::new("-P udp-paris -O const-payload -m 2 192.0.2.1");
         let tr = sim.run(|pkt, n| match n {
@@ -1817,6 +1863,7 @@ mod tests {
             real_src: ip("2001:db8::10"),
             route_mtu: None,
             stop_sets: Default::default(),
+            ifnames: Default::default(),
             default_sport: SPORT,
             start: START,
             list,
@@ -1871,6 +1918,7 @@ mod tests {
                 real_src: lo,
                 route_mtu: None,
                 stop_sets: Default::default(),
+                ifnames: Default::default(),
                 default_sport: 39258,
                 start,
                 list,

@@ -1,6 +1,8 @@
 //! Running scamper on the lab and reading what it wrote.
 #![allow(dead_code)]
 
+pub mod control;
+
 use scamper_systests::{scamper_bin, Lab, Role};
 use std::io::Read;
 use std::process::{ExitStatus, Stdio};
