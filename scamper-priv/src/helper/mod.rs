@@ -22,6 +22,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+/// How long the prober has to flush and exit after SIGTERM before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(30);
+
 /// Self-pipes written by signal handlers (signal-hook), read by the loop.
 pub struct SignalPipes {
     pub hup: UnixStream,
@@ -76,7 +79,8 @@ pub struct Helper {
     pub notify: Notifier,
     state: ChannelState,
     frames: FrameBuf,
-    exit_sent: bool,
+    /// When the prober was told to exit, if it was.
+    exit_sent: Option<Instant>,
 }
 
 impl Helper {
@@ -97,7 +101,7 @@ impl Helper {
             notify,
             state: ChannelState::default(),
             frames: FrameBuf::new(MAX_REQUEST_FRAME),
-            exit_sent: false,
+            exit_sent: None,
         }
     }
 
@@ -144,6 +148,13 @@ impl Helper {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Ending::ProtocolViolation(format!("poll: {e}")),
+            }
+            // A prober that does not finish within the grace period after being told to exit
+            // is ended, so a service stop cannot hang.
+            if self.exit_sent.is_some_and(|t| t.elapsed() > EXIT_GRACE) {
+                log::error("prober did not exit after the exit notice; killing it");
+                let _ = kill(self.prober, Signal::SIGKILL);
+                return self.reap(Duration::from_secs(5));
             }
             let link_ready = fds[0].any().unwrap_or(false);
             let hup = fds[1].any().unwrap_or(false);
@@ -194,12 +205,12 @@ impl Helper {
     }
 
     fn on_term(&mut self) {
-        if self.exit_sent {
+        if self.exit_sent.is_some() {
             return;
         }
         log::info("shutting down on signal");
         self.notify.stopping();
-        self.exit_sent = true;
+        self.exit_sent = Some(Instant::now());
         if self.send(&FromHelper::Exit, None).is_err() {
             // The prober is already gone or wedged; it must not outlive us.
             let _ = kill(self.prober, Signal::SIGTERM);
