@@ -503,9 +503,6 @@ impl TraceOptions {
         if raw.confidence.is_some() {
             return Err(unsupported("-c"));
         }
-        if squeries > 1 {
-            return Err(unsupported("-N greater than 1"));
-        }
         if raw.offset.unwrap_or(0) != 0 {
             return Err(unsupported("-o"));
         }
@@ -602,6 +599,9 @@ impl fmt::Display for TraceOptions {
         }
         if self.hoplimit != 0 {
             write!(f, " -m {}", self.hoplimit)?;
+        }
+        if self.squeries > 1 {
+            write!(f, " -N {}", self.squeries)?;
         }
         if let Some(d) = self.dport {
             write!(f, " -d {d}")?;
@@ -822,7 +822,6 @@ mod tests {
         for (cmd, what) in [
             ("-O dl 192.0.2.1", "-O dl: not yet supported"),
             ("-c 95 192.0.2.1", "-c: not yet supported"),
-            ("-N 2 192.0.2.1", "-N greater than 1: not yet supported"),
             ("-o 10 192.0.2.1", "-o: not yet supported"),
         ] {
             let e = err(cmd);
@@ -832,6 +831,13 @@ mod tests {
                 TraceOptionsError::NotYetSupported(_)
             ));
         }
+    }
+
+    #[test]
+    fn parallel_hops_are_accepted_below_the_gap_limit() {
+        assert_eq!(p("-N 4 192.0.2.1").unwrap().squeries, 4);
+        assert_eq!(p("-N 200 -g 0 2001:db8::1").unwrap().squeries, 200);
+        assert!(err("-N 5 192.0.2.1").starts_with("-N 5: must be less than"));
     }
 
     #[test]
@@ -856,6 +862,7 @@ mod tests {
             "-M -P icmp 2001:db8::1",
             "-P udp-paris -O const-payload -g 0 -G 2 -l 0 -S 192.0.2.10 192.0.2.1",
             "-f 4 -z 192.0.2.77 -Z vp1 -O dtree-noback -N 1 192.0.2.1",
+            "-N 4 -g 5 192.0.2.1",
         ] {
             let o = p(cmd).unwrap();
             let again = p(&o.to_string()).unwrap();

@@ -1,11 +1,16 @@
 //! The traceroute state machine: hop-by-hop probing, reply matching, stop conditions and the
 //! warts record.
 //!
-//! One probe is outstanding at a time (`-N 1`): a hop (TTL) gets up to `-q` attempts, each
-//! waiting up to `-w` for a reply; without `-Q` the first reply ends the hop. When a hop ends
-//! its replies decide whether the trace stops (destination reached, unreachable, other ICMP,
-//! loop), otherwise an unresponsive hop counts towards the gap limit and the TTL grows until
-//! the hop limit.
+//! By default one probe is outstanding at a time (`-N 1`): a hop (TTL) gets up to `-q`
+//! attempts, each waiting up to `-w` for a reply; without `-Q` the first reply ends the hop.
+//! When a hop ends its replies decide whether the trace stops (destination reached,
+//! unreachable, other ICMP, loop), otherwise an unresponsive hop counts towards the gap limit
+//! and the TTL grows until the hop limit.
+//!
+//! With `-N squeries` above 1, up to that many consecutive TTLs have a probe outstanding, one
+//! per TTL. Hops still end in TTL order with the same rules, so the trace stops at the lowest
+//! TTL that ends it; probes already sent beyond it stay in the record, and `stop_hop` names
+//! the hop that stopped the trace.
 //!
 //! With doubletree (`-z`, `-Z`, `-O dtree-noback`, see [`super::dtree`]) probing forward from
 //! `-f` also stops at a router in the global stop set, and is followed by probing backwards
@@ -414,11 +419,23 @@ impl TraceTask {
         })
     }
 
+    /// Probes of the current run at `ttl`: with `-N 1` every probe from `hop_first` on, as
+    /// each hop starts a new run; with more, the run holds several TTLs.
+    fn hop_probes(&self, ttl: u8) -> impl Iterator<Item = &Sent> {
+        self.sent[self.hop_first..]
+            .iter()
+            .filter(move |s| s.fields.ttl == ttl)
+    }
+
     /// The current hop is over: decide whether and how the trace goes on.
     fn end_hop(&mut self) {
         let ttl = self.ttl;
-        let hop = &self.sent[self.hop_first..];
-        let replies: Vec<&TraceReply> = hop.iter().flat_map(|s| s.replies.iter()).collect();
+        // As hop_probes, borrowing only `sent`: the state below changes.
+        let replies: Vec<&TraceReply> = self.sent[self.hop_first..]
+            .iter()
+            .filter(|s| s.fields.ttl == ttl)
+            .flat_map(|s| s.replies.iter())
+            .collect();
         if replies.is_empty() {
             self.dtree_first = false;
             self.gap = self.gap.saturating_add(1);
@@ -477,7 +494,9 @@ impl TraceTask {
             return;
         }
         self.ttl = ttl + 1;
-        self.hop_first = self.sent.len();
+        if self.opts.squeries <= 1 {
+            self.hop_first = self.sent.len();
+        }
     }
 
     /// Send the next probe with `ttl` once `-W` (and `-H` for the same TTL) allow it.
@@ -486,7 +505,7 @@ impl TraceTask {
         if let Some(last) = self.sent.last() {
             earliest = earliest.max(last.tx + self.opts.wait_probe);
         }
-        if let Some(last) = self.sent[self.hop_first..].last() {
+        if let Some(last) = self.hop_probes(ttl).last() {
             earliest = earliest.max(last.tx + self.opts.wait_probe_hop);
         }
         if now < earliest {
@@ -506,7 +525,7 @@ impl TraceTask {
                 return Action::Done;
             }
         };
-        let attempt = (self.sent.len() - self.hop_first + 1) as u8;
+        let attempt = (self.hop_probes(ttl).count() + 1) as u8;
         self.sent.push(Sent {
             fields: f,
             attempt,
@@ -522,6 +541,82 @@ impl TraceTask {
             dst: self.opts.dst,
             packet,
             key: self.key(),
+        })
+    }
+
+    /// Whether hop `ttl` of the current run is over: answered (without `-Q`), or every
+    /// attempt sent and the last one answered or timed out. Also whether its newest probe is
+    /// settled, and when it times out if not.
+    fn hop_status(&self, ttl: u8, now: Time) -> (bool, bool, Option<Time>) {
+        let wait = self.opts.wait_timeout;
+        let (mut n, mut replied, mut last) = (0, false, None);
+        for s in self.hop_probes(ttl) {
+            n += 1;
+            replied |= !s.replies.is_empty();
+            last = Some(s);
+        }
+        let pending = last
+            .filter(|s| s.replies.is_empty() && now < s.tx + wait)
+            .map(|s| s.tx + wait);
+        let over = n > 0
+            && ((replied && !self.opts.all_attempts())
+                || (n >= usize::from(self.opts.attempts) && pending.is_none()));
+        (over, pending.is_none(), pending)
+    }
+
+    /// Whether a hop's replies would stop the trace when its turn comes.
+    fn hop_stops(&self, ttl: u8) -> bool {
+        self.hop_probes(ttl)
+            .flat_map(|s| s.replies.iter())
+            .any(|r| matches!(self.verdict(r), Verdict::Stop(..)))
+    }
+
+    /// `-N` above 1: end the lowest hop once it is over, else send for the lowest hop of the
+    /// window that may have another probe, else wait for the first timeout. `None` when a hop
+    /// ended, so the caller looks at the new state.
+    fn poll_parallel(&mut self, now: Time) -> Option<Action> {
+        let ttl = self.ttl;
+        if self.hop_status(ttl, now).0 {
+            // Probes beyond this hop are already out: if it stops the trace, say where.
+            let beyond = self.sent[self.hop_first..]
+                .iter()
+                .any(|s| s.fields.ttl > ttl);
+            self.end_hop();
+            if beyond && self.stop.is_some() && self.stop_hop == 0 {
+                self.stop_hop = ttl;
+            }
+            return None;
+        }
+        let top = ttl
+            .saturating_add(self.opts.squeries - 1)
+            .min(self.opts.max_ttl());
+        let mut send = None;
+        let mut deadline: Option<Time> = None;
+        for t in ttl..=top {
+            let (over, settled, pending) = self.hop_status(t, now);
+            if over {
+                // The trace ends here at the latest: probing further is wasted.
+                if self.hop_stops(t) {
+                    break;
+                }
+                continue;
+            }
+            if settled {
+                send = send.or(Some(t));
+            }
+            deadline = match (deadline, pending) {
+                (Some(d), Some(p)) => Some(d.min(p)),
+                (d, p) => d.or(p),
+            };
+        }
+        let action = match send {
+            Some(t) => self.send_or_wait(now, t, false),
+            None => Action::WaitUntil(deadline.unwrap_or(now + self.opts.wait_timeout)),
+        };
+        // Waiting for -W or -H must not delay noticing another hop's timeout.
+        Some(match (action, deadline) {
+            (Action::WaitUntil(w), Some(d)) => Action::WaitUntil(w.min(d)),
+            (a, _) => a,
         })
     }
 
@@ -803,6 +898,10 @@ impl Task for TraceTask {
             let n = hop.len();
             let attempts = usize::from(self.opts.attempts);
             match self.phase {
+                Phase::Hops if self.opts.squeries > 1 => match self.poll_parallel(now) {
+                    Some(action) => return action,
+                    None => continue,
+                },
                 Phase::Hops => {
                     if n > 0
                         && ((replied && !self.opts.all_attempts())
@@ -863,7 +962,9 @@ impl Task for TraceTask {
         let s = &mut self.sent[i];
         s.replies.push(reply);
         // A late reply to an earlier hop that ends the path stops the trace at that hop.
-        if self.phase == Phase::Hops && i < self.hop_first && !s.lastditch {
+        // With -N above 1 the run holds several hops; those below the current one are over.
+        let earlier = i < self.hop_first || (self.opts.squeries > 1 && s.fields.ttl < self.ttl);
+        if self.phase == Phase::Hops && earlier && !s.lastditch {
             if let Verdict::Stop(reason, data) = verdict {
                 self.stop_hop = s.fields.ttl;
                 self.finish_with(reason, data);
@@ -1531,6 +1632,173 @@ mod tests {
             (tr.hop_count, tr.firsthop, tr.stop_reason),
             (3, 3, TraceStop::HOPLIMIT)
         );
+    }
+
+    /// Probe TTLs with their transmit times (ms since the start), in send order.
+    fn sends(sim: &Sim) -> Vec<(u8, u64)> {
+        sim.sent
+            .iter()
+            .map(|(p, t)| {
+                let ttl = parse_ip(&p.packet).unwrap().ttl;
+                (ttl, (*t - START).as_millis() as u64)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn squeries_probes_hops_in_parallel_and_takes_replies_out_of_order() {
+        // Higher TTLs answer sooner, so replies arrive in the reverse of send order.
+        let net = |dst: &str| {
+            let r = if dst.contains(':') {
+                ["2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::3"]
+            } else {
+                ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+            };
+            let mut inner = path_net(r.map(|a| Some(ip(a))).to_vec());
+            move |pkt: &[u8], n: usize| {
+                let ttl = u64::from(parse_ip(pkt).unwrap().ttl);
+                inner(pkt, n).map(|(reply, _)| (reply, Duration::from_millis(100 - 10 * ttl)))
+            }
+        };
+        for dst in ["192.0.2.1", "2001:db8::1"] {
+            let mut sim = Sim::new(&format!("-N 3 -q 1 {dst}"));
+            let tr = sim.run(net(dst));
+            // TTLs 1-3 leave together; 4-6 once hops 1-3 have ended (TTL 1 answers last).
+            assert_eq!(
+                sends(&sim),
+                vec![(1, 0), (2, 0), (3, 0), (4, 90), (5, 90), (6, 90)],
+                "{dst}"
+            );
+            assert_eq!(tr.squeries, 3);
+            // The trace ends at the destination's first TTL; the probes beyond it stay.
+            assert_eq!(
+                (tr.stop_reason, tr.stop_hop, tr.hop_count, tr.probec),
+                (TraceStop::COMPLETED, 4, 6, 6),
+                "{dst}"
+            );
+            let mut one = Sim::new(&format!("-q 1 {dst}"));
+            let want = addrs(&one.run(net(dst)));
+            assert_eq!(addrs(&tr)[..4], want[..], "{dst}");
+            // TTL 6 answered first and TTL 5 next, before hop 4 ended the trace.
+            assert_eq!(
+                tr.probes[4..]
+                    .iter()
+                    .map(|p| p.replies[0].rtt)
+                    .collect::<Vec<_>>(),
+                [50, 40].map(|ms| Timeval::from(Duration::from_millis(ms)))
+            );
+        }
+        // -W still spaces every probe: hops then end before the window fills.
+        let mut sim = Sim::new("-N 3 -q 1 -W 50 192.0.2.1");
+        let path = vec![Some(ip("198.51.100.1")), Some(ip("198.51.100.2"))];
+        let tr = sim.run(path_net(path));
+        assert_eq!(sends(&sim), vec![(1, 0), (2, 500), (3, 1000)]);
+        assert_eq!(
+            (tr.stop_reason, tr.stop_hop, tr.hop_count),
+            (TraceStop::COMPLETED, 0, 3)
+        );
+    }
+
+    #[test]
+    fn squeries_stops_at_the_destination_below_outstanding_probes() {
+        let path = vec![Some(ip("198.51.100.1")), Some(ip("198.51.100.2"))];
+        let mut sim = Sim::new("-N 4 -q 1 192.0.2.1");
+        let tr = sim.run(path_net(path));
+        // Each hop that ends lets one more TTL out, keeping four outstanding.
+        assert_eq!(
+            sends(&sim),
+            vec![(1, 0), (2, 0), (3, 0), (4, 0), (5, 10), (6, 20)]
+        );
+        assert_eq!(
+            (tr.stop_reason, tr.stop_hop, tr.hop_count, tr.probec),
+            (TraceStop::COMPLETED, 3, 6, 6)
+        );
+        // Replies to TTLs 4-6 would come after the trace ended at 30 ms.
+        assert_eq!(
+            addrs(&tr),
+            vec![
+                (1, 1, Some("198.51.100.1".to_string())),
+                (2, 1, Some("198.51.100.2".to_string())),
+                (3, 1, Some("192.0.2.1".to_string())),
+                (4, 1, None),
+                (5, 1, None),
+                (6, 1, None)
+            ]
+        );
+
+        // A hop that will stop the trace gets no further probes sent beyond it: the first
+        // attempt at TTL 1 goes unanswered, TTL 2 is the destination, TTL 3 is silent. After
+        // the timeout only TTL 1 is probed again.
+        let mut sim = Sim::new("-N 3 -q 2 -w 1 192.0.2.1");
+        let tr = sim.run(|pkt, n| match parse_ip(pkt).unwrap().ttl {
+            1 if n == 0 => None,
+            1 => Some((
+                time_exceeded(pkt, ip("198.51.100.1")),
+                Duration::from_millis(5),
+            )),
+            2 => Some((dst_reply(pkt), Duration::from_millis(5))),
+            _ => None,
+        });
+        assert_eq!(sends(&sim), vec![(1, 0), (2, 0), (3, 0), (1, 1000)]);
+        assert_eq!(
+            (tr.stop_reason, tr.stop_hop, tr.hop_count),
+            (TraceStop::COMPLETED, 2, 3)
+        );
+        assert_eq!(
+            addrs(&tr),
+            vec![
+                (1, 1, None),
+                (1, 2, Some("198.51.100.1".to_string())),
+                (2, 1, Some("192.0.2.1".to_string())),
+                (3, 1, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn squeries_counts_the_gap_limit_in_ttl_order() {
+        // Router at TTL 1 and at TTL 3, the latter answering only after TTL 2 has timed out:
+        // TTL 2's silence counts first, then TTL 3's reply resets the gap. TTLs 4-6 are silent.
+        let r1 = ip("198.51.100.1");
+        let r3 = ip("198.51.100.3");
+        let mut sim = Sim::new("-N 2 -g 3 -q 1 -w 1 192.0.2.1");
+        let tr = sim.run(|pkt, _| match parse_ip(pkt).unwrap().ttl {
+            1 => Some((time_exceeded(pkt, r1), Duration::from_millis(10))),
+            3 => Some((time_exceeded(pkt, r3), Duration::from_millis(995))),
+            _ => None,
+        });
+        assert_eq!(
+            sends(&sim),
+            vec![
+                (1, 0),
+                (2, 0),
+                (3, 10),
+                (4, 1000),
+                (5, 1005),
+                (6, 2000),
+                (7, 2005)
+            ]
+        );
+        // The gap limit is reached at TTL 6; TTL 7 was already out.
+        assert_eq!(
+            (tr.stop_reason, tr.stop_hop, tr.hop_count, tr.probec),
+            (TraceStop::GAPLIMIT, 6, 7, 7)
+        );
+        assert_eq!(tr.probes[2].replies[0].addr, Some(Addr::from(r3)));
+        assert!(tr.lastditch.is_none());
+
+        // With -G 2 the last-ditch probes follow, after the forward ones left outstanding.
+        let mut sim = Sim::new("-N 2 -g 3 -G 2 -q 1 -w 1 192.0.2.1");
+        let tr = sim.run(|pkt, _| {
+            let ttl = parse_ip(pkt).unwrap().ttl;
+            (ttl == LASTDITCH_TTL).then(|| (dst_reply(pkt), Duration::from_millis(10)))
+        });
+        assert_eq!(
+            (tr.stop_reason, tr.stop_hop, tr.hop_count),
+            (TraceStop::GAPLIMIT, 3, 4)
+        );
+        let ld = tr.lastditch.as_ref().unwrap();
+        assert_eq!((ld.len(), ld[0].replies.len()), (1, 1));
     }
 
     #[test]
