@@ -360,7 +360,7 @@ fn packets_per_second_from_a_list() {
     let span = tx[299] - tx[0];
     // 300 probes at 300 pps take about one second.
     assert!(
-        span > 0.8 && span < 3.0,
+        span > 0.8 && span < 6.0,
         "300 probes at -p 300 took {span:.3} s"
     );
 }

@@ -132,10 +132,9 @@ fn squeries(fam: Family) {
         "{far}"
     );
     let spread = tx.iter().map(|p| p.1).fold(f64::MIN, f64::max) - tx[0].1;
-    assert!(
-        spread < DELAY.as_secs_f64() / 2.0,
-        "sent {spread} s apart: {far}"
-    );
+    // One at a time, each probe would wait for the previous reply (at least DELAY); in
+    // parallel they all leave before the first reply, whatever the machine's load.
+    assert!(spread < DELAY.as_secs_f64(), "sent {spread} s apart: {far}");
 }
 
 #[test]
