@@ -166,6 +166,10 @@ pub struct Quote {
     pub flow_label: u32,
     /// Upper-layer protocol of the quoted packet (after any IPv6 extension headers).
     pub proto: u8,
+    /// Fragment offset of the quoted packet in 8-byte units: the IPv4 header's, or an IPv6
+    /// fragment header's (0 without one). Non-zero means `transport` is
+    /// [`QuotedTransport::Other`], as a non-first fragment carries no transport header.
+    pub frag_offset: u16,
     pub transport: QuotedTransport,
 }
 
@@ -498,6 +502,7 @@ fn parse_quote(q: &[u8], v6: bool) -> Option<Quote> {
             ip_len: p.payload_len().saturating_add(ipv6::HEADER_LEN as u16),
             flow_label: p.flow_label(),
             proto: w.proto,
+            frag_offset: frag.1,
             transport,
         })
     } else {
@@ -516,6 +521,7 @@ fn parse_quote(q: &[u8], v6: bool) -> Option<Quote> {
             ip_len: p.total_len(),
             flow_label: 0,
             proto: p.protocol(),
+            frag_offset: p.frag_offset(),
             transport,
         })
     }
@@ -550,5 +556,76 @@ fn quoted_icmp(t: &[u8]) -> QuotedTransport {
         checksum: be16(t, 2),
         id: be16(t, 4),
         seq: be16(t, 6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{build_icmp_error, build_udp, IpParams};
+
+    fn quote_of(probe: &[u8], router: IpAddr, v6: bool) -> Quote {
+        let mut ip = IpParams::new(router, "192.0.2.10".parse().unwrap());
+        if v6 {
+            ip.dst = "2001:db8::10".parse().unwrap();
+        }
+        let (t, code) = if v6 {
+            (icmp6::ICMP6_TIME_EXCEEDED, 0)
+        } else {
+            (icmp4::ICMP_TIMXCEED, 0)
+        };
+        // Quote the IP header and 8 bytes after it (plus the fragment header for IPv6).
+        let n = if v6 { 40 + 8 + 8 } else { 20 + 8 };
+        let pkt = build_icmp_error(&ip, t, code, 0, &probe[..n], &[]).unwrap();
+        let rx = parse_ip(&pkt).unwrap();
+        rx.icmp().unwrap().quote.unwrap()
+    }
+
+    #[test]
+    fn quoted_non_first_fragment_reports_offset_and_id() {
+        for (src, dst, router, v6) in [
+            ("192.0.2.10", "198.51.100.1", "192.0.2.1", false),
+            ("2001:db8::10", "2001:db8:1::1", "2001:db8::1", true),
+        ] {
+            let mut ip = IpParams::new(src.parse().unwrap(), dst.parse().unwrap());
+            ip.ip_id = 0xbeef;
+            ip.frag_offset = 8;
+            let probe = build_udp(&ip, 1234, 33435, &[0; 16]).unwrap();
+            let q = quote_of(&probe, router.parse().unwrap(), v6);
+            assert_eq!(q.frag_offset, 8, "{dst}");
+            assert_eq!(q.ip_id, 0xbeef, "{dst}");
+            assert_eq!(q.proto, crate::IPPROTO_UDP, "{dst}");
+            assert_eq!(q.dst, dst.parse::<IpAddr>().unwrap());
+            // The bytes after the header are data, not a UDP header.
+            assert_eq!(q.transport, QuotedTransport::Other, "{dst}");
+        }
+    }
+
+    #[test]
+    fn quoted_first_fragment_or_whole_packet_has_offset_zero() {
+        for (src, dst, router, v6, more) in [
+            ("192.0.2.10", "198.51.100.1", "192.0.2.1", false, false),
+            ("192.0.2.10", "198.51.100.1", "192.0.2.1", false, true),
+            ("2001:db8::10", "2001:db8:1::1", "2001:db8::1", true, true),
+        ] {
+            let mut ip = IpParams::new(src.parse().unwrap(), dst.parse().unwrap());
+            ip.ip_id = 77;
+            ip.more_frags = more;
+            let probe = build_udp(&ip, 1234, 33435, &[0; 16]).unwrap();
+            let q = quote_of(&probe, router.parse().unwrap(), v6);
+            assert_eq!(q.frag_offset, 0, "{dst} mf={more}");
+            assert!(
+                matches!(
+                    q.transport,
+                    QuotedTransport::Udp {
+                        sport: 1234,
+                        dport: 33435,
+                        ..
+                    }
+                ),
+                "{dst} mf={more}: {:?}",
+                q.transport
+            );
+        }
     }
 }

@@ -503,8 +503,10 @@ impl TraceOptions {
         if raw.confidence.is_some() {
             return Err(unsupported("-c"));
         }
-        if raw.offset.unwrap_or(0) != 0 {
-            return Err(unsupported("-o"));
+        // Path-MTU discovery needs whole probes that reach the destination; a lone non-first
+        // fragment never does.
+        if raw.offset.unwrap_or(0) != 0 && raw.pmtud {
+            return Err(unsupported("-o with -M"));
         }
 
         Ok(TraceOptions {
@@ -822,7 +824,7 @@ mod tests {
         for (cmd, what) in [
             ("-O dl 192.0.2.1", "-O dl: not yet supported"),
             ("-c 95 192.0.2.1", "-c: not yet supported"),
-            ("-o 10 192.0.2.1", "-o: not yet supported"),
+            ("-o 10 -M 192.0.2.1", "-o with -M: not yet supported"),
         ] {
             let e = err(cmd);
             assert!(e.starts_with(what), "{cmd}: {e}");
@@ -831,6 +833,14 @@ mod tests {
                 TraceOptionsError::NotYetSupported(_)
             ));
         }
+    }
+
+    #[test]
+    fn fragment_offset_is_accepted_up_to_13_bits() {
+        assert_eq!(p("-o 8 192.0.2.1").unwrap().offset, 8);
+        assert_eq!(p("-o 8191 -P icmp 2001:db8::1").unwrap().offset, 8191);
+        assert_eq!(p("-o 0 -M 192.0.2.1").unwrap().offset, 0);
+        assert!(p("-o 8192 192.0.2.1").is_err());
     }
 
     #[test]

@@ -16,6 +16,14 @@
 //! With `-O const-payload` paris probes are identical apart from the TTL and the IPv4 IP-ID (the
 //! payload may not be altered), so replies are told apart by the quoted IP-ID in IPv4 and
 //! otherwise attributed to the newest probe.
+//!
+//! With `-o offset` every probe is a lone non-first fragment at that offset (IPv4: the header's
+//! fragment offset; IPv6: a fragment header), so the bytes after the IP header are data to the
+//! network and an ICMP error quotes no transport header. The index then lives in the IP-ID (IPv4)
+//! or the fragment identification (IPv6): every probe has its own, never 0 (Linux replaces a
+//! zero IPv4 IP-ID of a raw packet), and the engine delivers replies under a key per probe.
+//! The paris checksums are not forced then: routers cannot see the transport header of a
+//! non-first fragment, so it cannot steer load balancing.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -34,6 +42,9 @@ use super::options::{is_icmp, TraceOptions, DEFAULT_TCP_DPORT, DEFAULT_UDP_DPORT
 const TCP_WINDOW: u16 = 65535;
 /// Odd step between consecutive IPv4 IP-IDs: a bijection mod 2^16, so IDs stay distinct.
 const IPID_STEP: u16 = 0x9e37;
+/// Step between the IDs of fragment probes, coprime to 65535 = 3 * 5 * 17 * 257: the IDs run
+/// through 1..=65535 without repeating for 65535 probes.
+const FRAG_ID_STEP: u32 = 0x9e3b;
 
 /// Values fixed for the whole trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +121,19 @@ pub fn probe_proto(opts: &TraceOptions) -> u8 {
     }
 }
 
+/// Whether the probes are non-first fragments (`-o`), told apart only by their IP-ID or IPv6
+/// fragment identification.
+pub fn fragment_probes(opts: &TraceOptions) -> bool {
+    opts.offset != 0
+}
+
+/// IP-ID (IPv4) or fragment identification (IPv6) of fragment probe `index`: never 0, distinct
+/// for 65535 consecutive indexes.
+pub fn fragment_id(base: u16, index: u16) -> u16 {
+    let n = (u32::from(base) + u32::from(index) * FRAG_ID_STEP) % 65535;
+    (n + 1) as u16
+}
+
 /// Whether the probes differ only in TTL and IP-ID (paris with `-O const-payload`).
 pub fn identical_probes(opts: &TraceOptions) -> bool {
     opts.const_payload()
@@ -128,7 +152,10 @@ pub fn udp_paris_sum(index: u16) -> u16 {
 pub fn fields(opts: &TraceOptions, ids: &TraceIds, index: u16, ttl: u8) -> ProbeFields {
     let m = opts.method;
     let same = identical_probes(opts);
+    // A non-first fragment shows routers no transport header, so the paris flow identifier
+    // (ports, ICMP checksum) cannot matter and the checksum is left as computed.
     let checksum = match m {
+        _ if fragment_probes(opts) => None,
         TraceMethod::UDP_PARIS if !same => Some(udp_paris_sum(index)),
         TraceMethod::ICMP_ECHO_PARIS if !same => Some(ids.icmp_sum),
         _ => None,
@@ -136,7 +163,11 @@ pub fn fields(opts: &TraceOptions, ids: &TraceIds, index: u16, ttl: u8) -> Probe
     ProbeFields {
         index,
         ttl,
-        ip_id: ids.ipid_base.wrapping_add(index.wrapping_mul(IPID_STEP)),
+        ip_id: if fragment_probes(opts) {
+            fragment_id(ids.ipid_base, index)
+        } else {
+            ids.ipid_base.wrapping_add(index.wrapping_mul(IPID_STEP))
+        },
         sport: ids.sport,
         dport: if m == TraceMethod::UDP {
             ids.dport.wrapping_add(index)
@@ -192,6 +223,9 @@ fn build_with(
     ip.tos = opts.tos;
     ip.ip_id = f.ip_id;
     ip.df = df;
+    // A lone last fragment at `-o`: IPv4 sets the header's offset, IPv6 adds a fragment header
+    // whose identification is the IP-ID.
+    ip.frag_offset = opts.offset;
     let m = opts.method;
     if is_icmp(m) {
         let mut pkt = build_icmp_echo(&ip, f.sport, f.icmp_seq, &payload)?;
@@ -347,5 +381,56 @@ mod tests {
         let b = build(&c, SRC4.parse().unwrap(), &fields(&c, &ci, 1, 1)).unwrap();
         assert_eq!(&a[28..], &[1, 2]);
         assert_eq!(a[20..], b[20..]);
+    }
+
+    #[test]
+    fn fragment_probes_are_non_first_fragments_with_distinct_ids() {
+        for (cmd, src) in [
+            ("-o 8 -P udp 192.0.2.1", SRC4),
+            ("-o 8 -P icmp-paris 192.0.2.1", SRC4),
+            ("-o 8 -P tcp 2001:db8::1", SRC6),
+            ("-o 8 -P udp-paris 2001:db8::1", SRC6),
+        ] {
+            let o = opts(cmd);
+            let i = ids(&o);
+            let mut seen = std::collections::HashSet::new();
+            for index in 0..300u16 {
+                let f = fields(&o, &i, index, 1 + (index % 30) as u8);
+                let pkt = build(&o, src.parse().unwrap(), &f).unwrap();
+                let rx = parse_ip(&pkt).unwrap();
+                assert_eq!((rx.frag_offset, rx.more_frags), (8, false), "{cmd}");
+                assert_eq!(rx.ip_id, u32::from(f.ip_id), "{cmd}");
+                assert_ne!(f.ip_id, 0, "{cmd}");
+                assert!(seen.insert(f.ip_id), "{cmd}: id {} repeats", f.ip_id);
+                // The network sees no transport header in a non-first fragment.
+                assert_eq!(
+                    rx.transport,
+                    RxTransport::Other {
+                        proto: probe_proto(&o)
+                    },
+                    "{cmd}"
+                );
+                // IPv6 carries the 8-byte fragment header on top of the probe.
+                let extra = if src == SRC6 { 8 } else { 0 };
+                assert_eq!(pkt.len(), usize::from(o.probe_size) + extra, "{cmd}");
+            }
+        }
+        // Without -o nothing is fragmented.
+        let o = opts("-P udp 192.0.2.1");
+        let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &ids(&o), 0, 1)).unwrap();
+        assert_eq!(parse_ip(&pkt).unwrap().frag_offset, 0);
+    }
+
+    #[test]
+    fn fragment_ids_cover_every_nonzero_value_once() {
+        for base in [0u16, 1, 0x1234, 0xffff] {
+            let mut hit = vec![false; 65536];
+            for index in 0..65535u16 {
+                let id = fragment_id(base, index);
+                assert_ne!(id, 0);
+                assert!(!hit[usize::from(id)], "base {base}: {id} twice");
+                hit[usize::from(id)] = true;
+            }
+        }
     }
 }

@@ -15,6 +15,23 @@
 //! With doubletree (`-z`, `-Z`, `-O dtree-noback`, see [`super::dtree`]) probing forward from
 //! `-f` also stops at a router in the global stop set, and is followed by probing backwards
 //! from `-f` minus one.
+//!
+//! With `-o offset` the probes are lone non-first fragments (see [`super::probe`]). Each is
+//! registered under its own key, `{ dst, protocol, IP-ID }`, and only ICMP errors that quote one
+//! of them (destination as probed, same protocol, the fragment offset of `-o`, a known IP-ID /
+//! IPv6 fragment identification) are taken as replies; echo, TCP and UDP replies cannot
+//! answer a fragment that was never reassembled. What the replies mean is as for whole probes:
+//! - time exceeded in transit from a router is a hop;
+//! - the destination cannot reassemble a lone non-first fragment, so it never answers as the
+//!   transport would (echo reply, port unreachable, SYN/ACK). If it answers at all it is with
+//!   ICMP time exceeded, "fragment reassembly time exceeded" (code 1), once its reassembly timer
+//!   (tens of seconds) runs out; like any time exceeded from the destination, that counts as
+//!   reaching it (COMPLETED), late or not. A reassembly time exceeded from another address (a
+//!   middlebox that reassembles) is a hop like any time exceeded. Hosts send that message only
+//!   when they hold the first fragment (RFC 792, RFC 8200 §4.5), which these probes never
+//!   supply, so a trace with `-o` usually finds the routers and then ends at the gap limit or
+//!   the hop limit rather than with COMPLETED;
+//! - unreachables and other ICMP errors quoting the fragment stop the trace as usual.
 
 use std::net::IpAddr;
 
@@ -151,6 +168,36 @@ impl TraceTask {
         }
     }
 
+    /// The key replies to probe `f` arrive under: the trace's key, or for fragment probes,
+    /// whose quotes carry no ports or ICMP id, the probe's own IP-ID.
+    fn probe_key(&self, f: &ProbeFields) -> MatchKey {
+        let key = self.key();
+        if probe::fragment_probes(&self.opts) {
+            MatchKey {
+                local_id: f.ip_id,
+                ..key
+            }
+        } else {
+            key
+        }
+    }
+
+    /// Fragment probes (`-o`): the probe an ICMP error's quotation names by its IP-ID (IPv4) or
+    /// fragment identification (IPv6), if it quotes one of our fragments.
+    fn fragment_match(&self, pkt: &Rx) -> Option<usize> {
+        let q = pkt.icmp()?.quote.as_ref()?;
+        if q.dst != self.opts.dst
+            || q.proto != probe::probe_proto(&self.opts)
+            || q.frag_offset != self.opts.offset
+            || q.transport != QuotedTransport::Other
+        {
+            return None;
+        }
+        self.sent
+            .iter()
+            .rposition(|s| !s.pmtud && u32::from(s.fields.ip_id) == q.ip_id)
+    }
+
     /// Probing forward (and any last-ditch probing) ended for this reason.
     fn finish_with(&mut self, reason: TraceStop, data: u8) {
         self.stop = Some((reason, data));
@@ -232,6 +279,9 @@ impl TraceTask {
 
     /// Which probe does this packet answer? Only what the packet carries is used.
     fn match_reply(&self, pkt: &Rx) -> Option<usize> {
+        if probe::fragment_probes(&self.opts) {
+            return self.fragment_match(pkt);
+        }
         let m = self.opts.method;
         let dst = self.opts.dst;
         let ids = &self.ids;
@@ -540,7 +590,7 @@ impl TraceTask {
         Action::Send(Probe {
             dst: self.opts.dst,
             packet,
-            key: self.key(),
+            key: self.probe_key(&f),
         })
     }
 
@@ -1073,7 +1123,8 @@ mod tests {
                     QuotedTransport::Icmp { id, .. } => k(q.dst, q.proto, id),
                     QuotedTransport::Udp { sport, .. } => k(q.dst, 17, sport),
                     QuotedTransport::Tcp { sport, .. } => k(q.dst, 6, sport),
-                    QuotedTransport::Other => None,
+                    // A quoted non-first fragment: its IP-ID (trace -o).
+                    QuotedTransport::Other => k(q.dst, q.proto, q.ip_id as u16),
                 },
                 _ => None,
             },
@@ -2207,6 +2258,178 @@ mod tests {
                 .unwrap()
                 .expect("a trace has JSON");
             assert_eq!(without_ftime(json.trim_end()), without_ftime(want), "{cmd}");
+        }
+    }
+
+    /// `-o`: where the IP-ID (IPv4) or fragment identification (IPv6) sits in a probe.
+    fn frag_id_bytes(pkt: &[u8]) -> std::ops::Range<usize> {
+        if pkt[0] >> 4 == 6 {
+            44..48
+        } else {
+            4..6
+        }
+    }
+
+    /// `-o`: set the fragment offset of a probe (8-byte units).
+    fn set_frag_offset(pkt: &mut [u8], off: u16) {
+        if pkt[0] >> 4 == 6 {
+            pkt[42..44].copy_from_slice(&(off << 3).to_be_bytes());
+        } else {
+            pkt[6..8].copy_from_slice(&off.to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn fragment_probes_find_routers_by_ip_id_v4_and_v6() {
+        for m in ["udp", "udp-paris", "icmp", "icmp-paris", "tcp", "tcp-ack"] {
+            for (dst, r) in [
+                ("192.0.2.1", ["198.51.100.1", "198.51.100.2"]),
+                ("2001:db8::1", ["2001:db8:1::1", "2001:db8:1::2"]),
+            ] {
+                let what = format!("{m} {dst}");
+                // The destination cannot reassemble the lone fragment: it stays silent.
+                let mut sim = Sim::new(&format!("-P {m} -o 8 -q 1 -w 1 -g 2 {dst}"));
+                let tr = sim.run(|pkt, _| {
+                    let rx = parse_ip(pkt).unwrap();
+                    assert_eq!(rx.frag_offset, 8, "{what}");
+                    let hop = usize::from(rx.ttl);
+                    (hop <= r.len())
+                        .then(|| (time_exceeded(pkt, ip(r[hop - 1])), Duration::from_millis(5)))
+                });
+                assert_eq!(tr.offset, 8, "{what}");
+                assert_eq!(
+                    (tr.stop_reason, tr.hop_count, tr.probec),
+                    (TraceStop::GAPLIMIT, 4, 4),
+                    "{what}"
+                );
+                assert_eq!(
+                    addrs(&tr),
+                    vec![
+                        (1, 1, Some(r[0].to_string())),
+                        (2, 1, Some(r[1].to_string())),
+                        (3, 1, None),
+                        (4, 1, None),
+                    ],
+                    "{what}"
+                );
+                // Each probe has its own key: the destination, the protocol and its IP-ID.
+                let proto = match m {
+                    "udp" | "udp-paris" => 17,
+                    "tcp" | "tcp-ack" => 6,
+                    _ if dst.contains(':') => 58,
+                    _ => 1,
+                };
+                for (p, _) in &sim.sent {
+                    let rx = parse_ip(&p.packet).unwrap();
+                    assert_eq!(rx.transport, RxTransport::Other { proto }, "{what}");
+                    let want = MatchKey {
+                        peer: ip(dst),
+                        proto,
+                        local_id: rx.ip_id as u16,
+                    };
+                    assert_eq!((p.key, rx.ip_id >> 16), (want, 0), "{what}");
+                }
+                let keys: std::collections::HashSet<_> = sim.sent.iter().map(|p| p.0.key).collect();
+                assert_eq!(keys.len(), sim.sent.len(), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn fragment_reassembly_timeout_from_the_destination_completes() {
+        for (dst, r, te) in [
+            ("192.0.2.1", "198.51.100.1", 11),
+            ("2001:db8::1", "2001:db8:1::1", 3),
+        ] {
+            // Hop 1 is a middlebox answering "reassembly time exceeded": still a hop. The
+            // destination (TTL 2 and beyond) answers the same after its reassembly timer, long
+            // after -w: the late reply stops the trace at the hop it answers.
+            let mut sim = Sim::new(&format!("-P udp -o 8 -q 1 -w 1 {dst}"));
+            let tr = sim.run(|pkt, _| {
+                let ttl = parse_ip(pkt).unwrap().ttl;
+                if ttl == 1 {
+                    Some((icmp_error(pkt, ip(r), te, 1, &[]), Duration::from_millis(5)))
+                } else {
+                    Some((
+                        icmp_error(pkt, ip(dst), te, 1, &[]),
+                        Duration::from_millis(2500),
+                    ))
+                }
+            });
+            assert_eq!(
+                (tr.stop_reason, tr.stop_hop),
+                (TraceStop::COMPLETED, 2),
+                "{dst}"
+            );
+            let a = addrs(&tr);
+            assert_eq!(a[0], (1, 1, Some(r.to_string())), "{dst}");
+            assert_eq!(a[1], (2, 1, Some(dst.to_string())), "{dst}");
+            let reply = &tr.probes[1].replies[0];
+            assert_eq!((reply.icmp_type, reply.icmp_code), (te, 1), "{dst}");
+            assert_eq!(reply.rtt, Timeval::from(Duration::from_millis(2500)));
+
+            // An unreachable quoting the fragment stops the trace as usual.
+            let mut sim = Sim::new(&format!("-P icmp -o 8 -q 1 -w 1 {dst}"));
+            let (ut, uc) = if dst.contains(':') { (1, 1) } else { (3, 13) };
+            let tr = sim.run(|pkt, _| {
+                Some((
+                    icmp_error(pkt, ip(r), ut, uc, &[]),
+                    Duration::from_millis(5),
+                ))
+            });
+            assert_eq!(
+                (tr.stop_reason, tr.stop_data, tr.hop_count),
+                (TraceStop::UNREACH, uc, 1),
+                "{dst}"
+            );
+        }
+    }
+
+    #[test]
+    fn fragment_probes_take_only_quotes_of_their_fragments() {
+        for (dst, r) in [
+            ("192.0.2.1", "198.51.100.1"),
+            ("2001:db8::1", "2001:db8:1::1"),
+        ] {
+            let mut t = task(&format!("-P udp -o 8 -q 1 -w 5 {dst}"));
+            let Action::Send(p) = t.poll(START) else {
+                panic!("no probe")
+            };
+            t.on_sent(START);
+            let at = START + Duration::from_millis(10);
+            let deliver = |t: &mut TraceTask, pkt: &[u8]| {
+                t.on_response(&parse_ip(&time_exceeded(pkt, ip(r))).unwrap(), at)
+            };
+            // Another IP-ID: no probe of ours.
+            let mut other_id = p.packet.clone();
+            let idb = frag_id_bytes(&other_id);
+            other_id[idb.end - 1] ^= 0x5a;
+            deliver(&mut t, &other_id);
+            // Same IP-ID at another offset.
+            let mut other_off = p.packet.clone();
+            set_frag_offset(&mut other_off, 16);
+            deliver(&mut t, &other_off);
+            // A whole packet (offset 0) with the same IP-ID.
+            let mut whole = p.packet.clone();
+            set_frag_offset(&mut whole, 0);
+            deliver(&mut t, &whole);
+            // The same fragment to another destination.
+            let o = task(&format!(
+                "-P udp -o 8 -q 1 {}",
+                if dst.contains(':') {
+                    "2001:db8::2"
+                } else {
+                    "192.0.2.2"
+                }
+            ));
+            let f = t.sent[0].fields;
+            let elsewhere = probe::build(&o.opts, t.env.src, &f).unwrap();
+            deliver(&mut t, &elsewhere);
+            assert!(t.sent[0].replies.is_empty(), "{dst}");
+            // The fragment itself.
+            deliver(&mut t, &p.packet);
+            assert_eq!(t.sent[0].replies.len(), 1, "{dst}");
+            assert_eq!(t.sent[0].replies[0].addr, Some(Addr::from(ip(r))), "{dst}");
         }
     }
 }
