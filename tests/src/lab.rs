@@ -159,6 +159,18 @@ impl Default for LabSpec {
     }
 }
 
+impl LabSpec {
+    /// The default chain of routers with neither the ECMP section nor the delayed link: the
+    /// smallest lab, for tests that need only a reachable target.
+    pub fn single_path() -> LabSpec {
+        LabSpec {
+            ecmp_branches: 0,
+            delay: None,
+            ..LabSpec::default()
+        }
+    }
+}
+
 /// An address prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Prefix(IpAddr, u8);

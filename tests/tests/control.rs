@@ -20,12 +20,7 @@ fn raw_protocol_every_reply_form() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("ctl-raw");
     let srv = serve(&lab, &dir, &["-p", "100"]);
     let mut c = Conn::open(&srv.sock);
@@ -137,12 +132,7 @@ fn a_client_like_the_python_module() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("ctl-py");
     let srv = serve(&lab, &dir, &["-p", "500"]);
     let mut c = Conn::open(&srv.sock);
@@ -235,12 +225,7 @@ fn tcp_listener_and_json_format() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let mut cmd = lab.command(Role::Vp, scamper_bin());
     cmd.args(["-P", "127.0.0.1:31337"])
         .stdout(Stdio::null())
@@ -287,12 +272,7 @@ fn many_clients_at_once_and_one_that_stops_reading() {
     }
     const CLIENTS: usize = 200;
     const PINGS: usize = 50;
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("ctl-load");
     let srv = serve(&lab, &dir, &["-p", "10000"]);
     // A client that attaches, asks for work and never reads its results.
@@ -383,12 +363,7 @@ fn sc_attach_over_unix_and_tcp() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("ctl-attach");
     let sock = dir.path("ctl.sock");
     let mut cmd = lab.command(Role::Vp, scamper_bin());
@@ -482,12 +457,7 @@ fn in_progress_results_and_remote_commands() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("ctl-inprog");
     let srv = serve(&lab, &dir, &["-p", "100"]);
     let mut c = Conn::open(&srv.sock);

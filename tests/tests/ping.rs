@@ -238,12 +238,7 @@ fn a_bad_do_not_probe_file_refuses_to_start() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("dnpbad");
     let dnp = dir.path("dnp.txt");
     std::fs::write(&dnp, "192.0.2.0/24\n192.0.2.1/16\n").unwrap();
@@ -270,12 +265,7 @@ fn bad_commands_are_reported_with_line_numbers_and_the_rest_runs() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("cmdfile");
     let list = dir.path("cmds.txt");
     std::fs::write(
@@ -322,12 +312,7 @@ fn packets_per_second_from_a_list() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("pps");
     let list = dir.path("targets.txt");
     let targets: String = (0..300)

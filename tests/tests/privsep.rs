@@ -52,12 +52,7 @@ fn prober_is_confined_and_the_helper_relays_signals() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("privsep");
     let (pidfile, dnp, out) = (
         dir.path("scamper.pid"),
@@ -201,12 +196,7 @@ fn a_second_instance_with_the_same_pidfile_refuses_to_start() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("pidlock");
     let pidfile = dir.path("scamper.pid");
     let mut cmd = lab.command(Role::Vp, scamper_bin());
@@ -258,12 +248,7 @@ fn setuid_install_writes_as_the_invoking_user() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     // The installed copy: root-owned, setuid, in a directory the user can reach.
     let install = TempDir::new("setuid-bin");
     std::fs::set_permissions(&install.0, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -340,12 +325,7 @@ fn daemon_mode_with_a_control_socket() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("daemon");
     let (sock, pidfile, debug) = (
         dir.path("ctl.sock"),

@@ -96,12 +96,7 @@ fn scamper_dash_r_over_tls_to_sc_remoted() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let dir = TempDir::new("remote");
     let (ca, cert, key) = pki(&dir);
     let vps = dir.path("vps");

@@ -66,12 +66,7 @@ fn ptr_names_for_every_hop() {
     if !Lab::require_root() {
         return;
     }
-    let lab = Lab::build(LabSpec {
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
-    })
-    .unwrap();
+    let lab = Lab::build(LabSpec::single_path()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let ns = lab.ns(Role::Target).to_string();
     let flag = stop.clone();
