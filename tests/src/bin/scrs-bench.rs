@@ -338,23 +338,36 @@ struct RunResult {
     note: String,
 }
 
-fn ping_bench(c: &Config) -> Result<(), String> {
+/// What every workload needs first: root, the binaries under test, the work directory and the
+/// targets file (the first `count` AnyIP addresses). Returns this program's path (for the
+/// `measure` wrapper) and the targets file.
+fn prepare(
+    bins: &[(&Path, &str)],
+    workdir: &Path,
+    count: u32,
+) -> Result<(PathBuf, PathBuf), String> {
     if !Lab::require_root() {
         return Err("needs root (network namespaces, raw sockets)".into());
     }
-    for i in &c.impls {
-        if !c.bin(*i).is_file() {
-            return Err(format!("{} not found ({})", c.bin(*i).display(), i.name()));
+    for (bin, name) in bins {
+        if !bin.is_file() {
+            return Err(format!("{} not found ({name})", bin.display()));
         }
     }
     let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    fs::create_dir_all(&c.workdir).map_err(|e| format!("{}: {e}", c.workdir.display()))?;
-    let targets = c.workdir.join("targets.txt");
-    let mut text = String::with_capacity(c.targets as usize * 14);
-    for n in 0..c.targets {
+    fs::create_dir_all(workdir).map_err(|e| format!("{}: {e}", workdir.display()))?;
+    let targets = workdir.join("targets.txt");
+    let mut text = String::with_capacity(count as usize * 14);
+    for n in 0..count {
         let _ = writeln!(text, "{}", anyip_addr(Family::V4, n));
     }
     fs::write(&targets, text).map_err(|e| format!("{}: {e}", targets.display()))?;
+    Ok((me, targets))
+}
+
+fn ping_bench(c: &Config) -> Result<(), String> {
+    let bins: Vec<_> = c.impls.iter().map(|i| (c.bin(*i), i.name())).collect();
+    let (me, targets) = prepare(&bins, &c.workdir, c.targets)?;
 
     // Smallest lab that puts a router between vp and the AnyIP target: vp - r1 - tgt.
     let lab = Lab::build(LabSpec {
@@ -1047,22 +1060,8 @@ impl TraceRun {
 }
 
 fn trace_bench(c: &TraceConfig) -> Result<(), String> {
-    if !Lab::require_root() {
-        return Err("needs root (network namespaces, raw sockets)".into());
-    }
-    for i in &c.impls {
-        if !c.bin(*i).is_file() {
-            return Err(format!("{} not found ({})", c.bin(*i).display(), i.name()));
-        }
-    }
-    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    fs::create_dir_all(&c.workdir).map_err(|e| format!("{}: {e}", c.workdir.display()))?;
-    let targets = c.workdir.join("targets.txt");
-    let mut text = String::with_capacity(c.targets as usize * 14);
-    for n in 0..c.targets {
-        let _ = writeln!(text, "{}", anyip_addr(Family::V4, n));
-    }
-    fs::write(&targets, text).map_err(|e| format!("{}: {e}", targets.display()))?;
+    let bins: Vec<_> = c.impls.iter().map(|i| (c.bin(*i), i.name())).collect();
+    let (me, targets) = prepare(&bins, &c.workdir, c.targets)?;
 
     // Routers in a row and no ECMP split, so every trace has the same K + 1 hops.
     let lab = Lab::build(LabSpec {
