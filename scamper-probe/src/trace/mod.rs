@@ -8,6 +8,7 @@
 //! let task: Box<dyn Task> = trace::new_task(opts, env);
 //! ```
 //!
+//! - [`confidence`]: the `-c` rule for how many probes a hop needs.
 //! - [`dtree`]: doubletree stop sets (`-z`, `-Z`, `-O dtree-noback`).
 //! - [`options`]: parsing and validating the TRACE OPTIONS of the manual.
 //! - [`pmtud`]: path-MTU discovery after the trace (`-M`).
@@ -15,6 +16,7 @@
 //! - [`task`]: the sans-IO state machine (hop-by-hop schedule, reply matching, stop reasons,
 //!   the warts record).
 
+pub mod confidence;
 pub mod dtree;
 pub mod options;
 pub mod pmtud;

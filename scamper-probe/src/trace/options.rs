@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use scamper_warts::trace::{flags, TraceMethod};
 
+use super::confidence::Level;
+
 /// Default attempts per hop (`-q`).
 pub const DEFAULT_ATTEMPTS: u8 = 2;
 /// Most attempts per hop `-q` accepts.
@@ -329,11 +331,10 @@ impl TraceOptions {
             };
             match opt {
                 'c' => {
-                    let c: u8 = num(opt, v, 0, 255)?;
-                    if c != 95 && c != 99 {
-                        return Err(bad(opt, v, "confidence must be 95 or 99"));
-                    }
-                    raw.confidence = Some(c);
+                    // scamper gives this one reason for any other value, numeric or not.
+                    let level = v.parse::<u8>().ok().and_then(Level::from_percent);
+                    let level = level.ok_or_else(|| bad(opt, v, "confidence must be 95 or 99"))?;
+                    raw.confidence = Some(level.percent());
                 }
                 'd' => raw.dport = Some(num(opt, v, 0, 65535)?),
                 'f' => raw.firsthop = Some(num(opt, v, 1, 255)?),
@@ -428,6 +429,9 @@ impl TraceOptions {
                 format!("beyond the hop limit {hoplimit}"),
             ));
         }
+        if raw.confidence.is_some() && raw.all_attempts {
+            return Err(invalid('c', "cannot set both all-attempts and confidence"));
+        }
         if raw.oflags & flags::RAW != 0 && !(v4 && method.is_tcp()) {
             return Err(bad('O', "raw", "only for IPv4 TCP probes"));
         }
@@ -499,9 +503,6 @@ impl TraceOptions {
         // Documented features the engine cannot run yet: refuse rather than ignore them.
         if raw.dl {
             return Err(unsupported("-O dl"));
-        }
-        if raw.confidence.is_some() {
-            return Err(unsupported("-c"));
         }
         // Path-MTU discovery needs whole probes that reach the destination; a lone non-first
         // fragment never does.
@@ -616,6 +617,9 @@ impl fmt::Display for TraceOptions {
         }
         if self.all_attempts() {
             f.write_str(" -Q")?;
+        }
+        if self.confidence != 0 {
+            write!(f, " -c {}", self.confidence)?;
         }
         if self.flags & flags::IGNORETTLDST != 0 {
             f.write_str(" -T")?;
@@ -823,7 +827,6 @@ mod tests {
     fn unimplemented_features_are_refused_clearly() {
         for (cmd, what) in [
             ("-O dl 192.0.2.1", "-O dl: not yet supported"),
-            ("-c 95 192.0.2.1", "-c: not yet supported"),
             ("-o 10 -M 192.0.2.1", "-o with -M: not yet supported"),
         ] {
             let e = err(cmd);
@@ -833,6 +836,26 @@ mod tests {
                 TraceOptionsError::NotYetSupported(_)
             ));
         }
+    }
+
+    #[test]
+    fn confidence_is_95_or_99_and_excludes_all_attempts() {
+        assert_eq!(p("-c 95 192.0.2.1").unwrap().confidence, 95);
+        assert_eq!(p("-c99 -q 5 2001:db8::1").unwrap().confidence, 99);
+        for v in ["90", "0", "100", "256", "abc", "95.5", "-95"] {
+            assert_eq!(
+                err(&format!("-c {v} 192.0.2.1")),
+                format!("-c {v}: confidence must be 95 or 99"),
+            );
+        }
+        assert_eq!(
+            err("-c 95 -Q 192.0.2.1"),
+            "-c: cannot set both all-attempts and confidence"
+        );
+        assert_eq!(
+            err("-Q -c 99 192.0.2.1"),
+            "-c: cannot set both all-attempts and confidence"
+        );
     }
 
     #[test]
@@ -873,6 +896,7 @@ mod tests {
             "-P udp-paris -O const-payload -g 0 -G 2 -l 0 -S 192.0.2.10 192.0.2.1",
             "-f 4 -z 192.0.2.77 -Z vp1 -O dtree-noback -N 1 192.0.2.1",
             "-N 4 -g 5 192.0.2.1",
+            "-c 99 -P udp -q 3 2001:db8::1",
         ] {
             let o = p(cmd).unwrap();
             let again = p(&o.to_string()).unwrap();

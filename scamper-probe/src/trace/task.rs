@@ -7,6 +7,12 @@
 //! unreachable, other ICMP, loop), otherwise an unresponsive hop counts towards the gap limit
 //! and the TTL grows until the hop limit.
 //!
+//! With `-c confidence` a hop is not over at its first reply: it is probed until the rule of
+//! [`super::confidence`] is met for the interfaces it has shown (several when load balancers
+//! spread the probes' flows), and only then do its replies decide whether the trace stops.
+//! `-q` does not apply to hops then; last-ditch and path-MTU discovery probes get the rule's
+//! probe count for a single interface as their attempts.
+//!
 //! With `-N squeries` above 1, up to that many consecutive TTLs have a probe outstanding, one
 //! per TTL. Hops still end in TTL order with the same rules, so the trace stops at the lowest
 //! TTL that ends it; probes already sent beyond it stay in the record, and `stop_hop` names
@@ -43,6 +49,7 @@ use scamper_warts::trace::{
 };
 use scamper_warts::{Addr, Record, Timeval};
 
+use super::confidence::{self, Level};
 use super::dtree::{ip_of, Back, Dtree};
 use super::options::{is_icmp, TraceOptions, GAPACTION_LASTDITCH};
 use super::pmtud::{self, Answer, Pmtud};
@@ -469,6 +476,48 @@ impl TraceTask {
         })
     }
 
+    /// The `-c` level, if any.
+    fn confidence(&self) -> Option<Level> {
+        Level::from_percent(self.opts.confidence)
+    }
+
+    /// Attempts for probing that does not enumerate a hop's interfaces (last-ditch, PMTUD):
+    /// `-q`, or with `-c` the rule's count for one interface, as scamper does.
+    fn plain_attempts(&self) -> usize {
+        usize::from(
+            self.confidence()
+                .map_or(self.opts.attempts, confidence::plain_attempts),
+        )
+    }
+
+    /// Whether a hop whose probes are `probes` (in send order) is over, `newest_settled` when
+    /// its newest probe has been answered or has timed out. Without `-c`: a reply ends it
+    /// (unless `-Q`), else `-q` probes that all settled. With `-c`: the confidence rule over
+    /// the distinct addresses that replied.
+    fn hop_over<'a>(&self, probes: impl Iterator<Item = &'a Sent>, newest_settled: bool) -> bool {
+        let (mut n, mut replied) = (0usize, false);
+        let mut interfaces: Vec<&Addr> = Vec::new();
+        for s in probes {
+            n += 1;
+            replied |= !s.replies.is_empty();
+            for a in s.replies.iter().filter_map(|r| r.addr.as_ref()) {
+                if !interfaces.contains(&a) {
+                    interfaces.push(a);
+                }
+            }
+        }
+        if n == 0 {
+            return false;
+        }
+        match self.confidence() {
+            Some(level) => confidence::hop_over(level, n, interfaces.len(), newest_settled),
+            None => {
+                (replied && !self.opts.all_attempts())
+                    || (n >= usize::from(self.opts.attempts) && newest_settled)
+            }
+        }
+    }
+
     /// Probes of the current run at `ttl`: with `-N 1` every probe from `hop_first` on, as
     /// each hop starts a new run; with more, the run holds several TTLs.
     fn hop_probes(&self, ttl: u8) -> impl Iterator<Item = &Sent> {
@@ -599,18 +648,12 @@ impl TraceTask {
     /// settled, and when it times out if not.
     fn hop_status(&self, ttl: u8, now: Time) -> (bool, bool, Option<Time>) {
         let wait = self.opts.wait_timeout;
-        let (mut n, mut replied, mut last) = (0, false, None);
-        for s in self.hop_probes(ttl) {
-            n += 1;
-            replied |= !s.replies.is_empty();
-            last = Some(s);
-        }
-        let pending = last
+        let pending = self
+            .hop_probes(ttl)
+            .last()
             .filter(|s| s.replies.is_empty() && now < s.tx + wait)
             .map(|s| s.tx + wait);
-        let over = n > 0
-            && ((replied && !self.opts.all_attempts())
-                || (n >= usize::from(self.opts.attempts) && pending.is_none()));
+        let over = self.hop_over(self.hop_probes(ttl), pending.is_none());
         (over, pending.is_none(), pending)
     }
 
@@ -644,20 +687,20 @@ impl TraceTask {
         let mut deadline: Option<Time> = None;
         for t in ttl..=top {
             let (over, settled, pending) = self.hop_status(t, now);
-            if over {
-                // The trace ends here at the latest: probing further is wasted.
-                if self.hop_stops(t) {
-                    break;
+            if !over {
+                if settled {
+                    send = send.or(Some(t));
                 }
-                continue;
+                deadline = match (deadline, pending) {
+                    (Some(d), Some(p)) => Some(d.min(p)),
+                    (d, p) => d.or(p),
+                };
             }
-            if settled {
-                send = send.or(Some(t));
+            // A hop with a reply that stops the trace ends it once the hop is over (with -Q
+            // or -c it may still want probes): probing further is wasted.
+            if self.hop_stops(t) {
+                break;
             }
-            deadline = match (deadline, pending) {
-                (Some(d), Some(p)) => Some(d.min(p)),
-                (d, p) => d.or(p),
-            };
         }
         let action = match send {
             Some(t) => self.send_or_wait(now, t, false),
@@ -782,7 +825,7 @@ impl TraceTask {
             self.pmtud_first = self.sent.len();
         }
         let wait = self.opts.wait_timeout;
-        let attempts = usize::from(self.opts.attempts);
+        let attempts = self.plain_attempts();
         loop {
             let Some(step) = self.pmtud.as_ref().and_then(Pmtud::step) else {
                 return Action::Done;
@@ -946,17 +989,14 @@ impl Task for TraceTask {
                 None => true,
             };
             let n = hop.len();
-            let attempts = usize::from(self.opts.attempts);
+            let attempts = self.plain_attempts();
             match self.phase {
                 Phase::Hops if self.opts.squeries > 1 => match self.poll_parallel(now) {
                     Some(action) => return action,
                     None => continue,
                 },
                 Phase::Hops => {
-                    if n > 0
-                        && ((replied && !self.opts.all_attempts())
-                            || (n >= attempts && last_settled))
-                    {
+                    if self.hop_over(hop.iter(), last_settled) {
                         self.end_hop();
                         continue;
                     }
@@ -976,10 +1016,7 @@ impl Task for TraceTask {
                     }
                 }
                 Phase::Back => {
-                    if n > 0
-                        && ((replied && !self.opts.all_attempts())
-                            || (n >= attempts && last_settled))
-                    {
+                    if self.hop_over(hop.iter(), last_settled) {
                         self.end_back_hop();
                         continue;
                     }
@@ -2431,5 +2468,258 @@ mod tests {
             assert_eq!(t.sent[0].replies.len(), 1, "{dst}");
             assert_eq!(t.sent[0].replies[0].addr, Some(Addr::from(ip(r))), "{dst}");
         }
+    }
+
+    /// A path where hop h answers from `hops[h - 1]`, the i-th probe at that TTL from address
+    /// `pick(i)` of the list (None = silent); the destination answers beyond it.
+    fn lb_net(
+        hops: Vec<Vec<IpAddr>>,
+        pick: impl Fn(usize, usize) -> Option<usize>,
+    ) -> impl FnMut(&[u8], usize) -> Option<(Vec<u8>, Duration)> {
+        let mut at_ttl: Vec<usize> = vec![0; 256];
+        move |pkt, _| {
+            let rx = parse_ip(pkt).unwrap();
+            let hop = usize::from(rx.ttl);
+            let i = at_ttl[hop];
+            at_ttl[hop] += 1;
+            let delay = Duration::from_millis(5);
+            match hops.get(hop - 1) {
+                Some(ifaces) if ifaces.is_empty() => None,
+                Some(ifaces) => {
+                    pick(i, ifaces.len()).map(|j| (time_exceeded(pkt, ifaces[j]), delay))
+                }
+                None => Some((dst_reply(pkt), delay)),
+            }
+        }
+    }
+
+    /// Round robin over a hop's interfaces: a per-flow load balancer seen by probes whose
+    /// flows differ.
+    fn round_robin(i: usize, n: usize) -> Option<usize> {
+        Some(i % n)
+    }
+
+    /// (TTL, number of probes, distinct reply addresses) per TTL, in TTL order.
+    fn per_hop(tr: &Trace) -> Vec<(u8, usize, usize)> {
+        let mut out: Vec<(u8, usize, usize)> = Vec::new();
+        for p in &tr.probes {
+            if out.last().is_none_or(|h| h.0 != p.ttl) {
+                out.push((p.ttl, 0, 0));
+            }
+            let h = out.last_mut().unwrap();
+            h.1 += 1;
+        }
+        for h in &mut out {
+            let mut seen: Vec<Addr> = Vec::new();
+            for r in tr
+                .probes
+                .iter()
+                .filter(|p| p.ttl == h.0)
+                .flat_map(|p| &p.replies)
+            {
+                if !seen.contains(r.addr.as_ref().unwrap()) {
+                    seen.push(r.addr.unwrap());
+                }
+            }
+            h.2 = seen.len();
+        }
+        out
+    }
+
+    fn routers(n: usize, v6: bool) -> Vec<IpAddr> {
+        (1..=n)
+            .map(|i| {
+                if v6 {
+                    ip(&format!("2001:db8:1::{i}"))
+                } else {
+                    ip(&format!("198.51.100.{i}"))
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn confidence_probes_a_single_interface_hop_six_or_eight_times() {
+        for (dst, v6) in [("192.0.2.1", false), ("2001:db8::1", true)] {
+            for (c, k) in [(95, 6), (99, 8)] {
+                // -q plays no part in how many probes a hop gets.
+                let mut sim = Sim::new(&format!("-P udp -c {c} -q 1 {dst}"));
+                let r = routers(2, v6);
+                let tr = sim.run(lb_net(vec![vec![r[0]], vec![r[1]]], round_robin));
+                assert_eq!(
+                    per_hop(&tr),
+                    vec![(1, k, 1), (2, k, 1), (3, k, 1)],
+                    "-c {c} {dst}"
+                );
+                assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::COMPLETED, 3));
+                assert_eq!(
+                    (tr.confidence, tr.attempts, tr.probec),
+                    (c, 1, 3 * k as u16)
+                );
+                // Every probe of a hop is answered, with attempts 1..=k.
+                for ttl in 1..=3u8 {
+                    let ids: Vec<u8> = tr
+                        .probes
+                        .iter()
+                        .filter(|p| p.ttl == ttl)
+                        .map(|p| p.id)
+                        .collect();
+                    assert_eq!(ids, (1..=k as u8).collect::<Vec<_>>());
+                }
+                assert!(tr.probes.iter().all(|p| p.replies.len() == 1));
+                // One probe at a time: the next leaves when the previous one is answered.
+                for w in sim.sent.windows(2) {
+                    assert_eq!(w[1].1 - w[0].1, Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn confidence_probes_more_when_a_hop_shows_more_interfaces() {
+        // (interfaces at hop 2, -c, probes the rule gives)
+        for (n, c, k) in [
+            (2, 95, 11),
+            (3, 95, 16),
+            (2, 99, 15),
+            (3, 99, 21),
+            (4, 95, 21),
+        ] {
+            let r = routers(n + 1, false);
+            let mut sim = Sim::new(&format!("-P udp -c {c} 192.0.2.1"));
+            let tr = sim.run(lb_net(vec![vec![r[0]], r[1..].to_vec()], round_robin));
+            let one = if c == 95 { 6 } else { 8 };
+            assert_eq!(
+                per_hop(&tr),
+                vec![(1, one, 1), (2, k, n), (3, one, 1)],
+                "{n} interfaces, -c {c}"
+            );
+            let at2: std::collections::BTreeSet<String> = tr
+                .probes
+                .iter()
+                .filter(|p| p.ttl == 2)
+                .flat_map(|p| &p.replies)
+                .map(|r| r.addr.unwrap().to_string())
+                .collect();
+            let want: std::collections::BTreeSet<String> =
+                r[1..].iter().map(|a| a.to_string()).collect();
+            assert_eq!(at2, want);
+            assert_eq!(tr.stop_reason, TraceStop::COMPLETED);
+        }
+    }
+
+    #[test]
+    fn confidence_a_late_new_interface_raises_the_probe_count() {
+        let a = ip("198.51.100.1");
+        let b = ip("198.51.100.2");
+        let c = ip("198.51.100.3");
+        let hop = vec![a, b, c];
+        // b shows up only on the 6th probe, which would otherwise have ended the hop: the hop
+        // needs 11; c only on the 11th: it needs 16.
+        let pick = |i: usize, _: usize| {
+            Some(match i {
+                5 => 1,
+                10 => 2,
+                _ => 0,
+            })
+        };
+        let mut sim = Sim::new("-P icmp -c 95 -m 1 192.0.2.1");
+        let tr = sim.run(lb_net(vec![hop], pick));
+        assert_eq!(per_hop(&tr), vec![(1, 16, 3)]);
+        assert_eq!(tr.stop_reason, TraceStop::HOPLIMIT);
+        // Without the late ones, 6 probes.
+        let mut sim = Sim::new("-P icmp -c 95 -m 1 192.0.2.1");
+        let tr = sim.run(lb_net(vec![vec![a]], round_robin));
+        assert_eq!(per_hop(&tr), vec![(1, 6, 1)]);
+    }
+
+    #[test]
+    fn confidence_counts_timeouts_and_the_gap_limit_counts_hops() {
+        let r = routers(1, false);
+        // Hops 2 and 3 are silent: each gets 6 probes that time out, then the gap limit.
+        let mut sim = Sim::new("-P udp -c 95 -w 1 -g 2 192.0.2.1");
+        let tr = sim.run(lb_net(vec![r.clone(), vec![], vec![]], round_robin));
+        assert_eq!(per_hop(&tr), vec![(1, 6, 1), (2, 6, 0), (3, 6, 0)]);
+        assert_eq!(tr.stop_reason, TraceStop::GAPLIMIT);
+        // A hop that answers only some probes: every probe counts, answered or not.
+        let mut sim = Sim::new("-P udp -c 99 -w 1 -m 1 192.0.2.1");
+        let tr = sim.run(lb_net(vec![r.clone()], |i, _| (i % 3 == 0).then_some(0)));
+        assert_eq!(per_hop(&tr), vec![(1, 8, 1)]);
+        let answered: Vec<u8> = tr
+            .probes
+            .iter()
+            .filter(|p| !p.replies.is_empty())
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(answered, vec![1, 4, 7]);
+        // A timed-out probe is followed by the next one after -w.
+        assert_eq!(sim.sent[2].1 - sim.sent[1].1, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn confidence_waits_for_the_newest_probe_when_an_older_one_answers_late() {
+        let a = ip("198.51.100.1");
+        let b = ip("198.51.100.2");
+        // The first probe's reply (from b) comes after its timeout, while the second probe
+        // is outstanding: b still counts, so the hop needs 11 probes, and the hop does not
+        // end before the newest probe settles.
+        let mut n = 0;
+        let mut sim = Sim::new("-P udp -c 95 -w 1 -m 1 192.0.2.1");
+        let tr = sim.run(move |pkt, _| {
+            n += 1;
+            let (from, delay) = if n == 1 {
+                (b, Duration::from_millis(1500))
+            } else {
+                (a, Duration::from_millis(800))
+            };
+            Some((time_exceeded(pkt, from), delay))
+        });
+        assert_eq!(per_hop(&tr), vec![(1, 11, 2)]);
+        assert_eq!(tr.probes[0].replies[0].addr, Some(Addr::from(b)));
+        assert!(tr.probes.iter().all(|p| p.replies.len() == 1));
+    }
+
+    #[test]
+    fn confidence_last_ditch_gets_the_single_interface_count() {
+        // Everything silent: hop 1 is the gap (-g 1), then last-ditch probes at TTL 255.
+        let mut sim = Sim::new("-P icmp -c 99 -w 1 -g 1 -G 2 -q 2 192.0.2.1");
+        let tr = sim.run(|_, _| None);
+        assert_eq!(per_hop(&tr), vec![(1, 8, 0)]);
+        assert_eq!(tr.lastditch.as_ref().map(Vec::len), Some(8));
+        assert_eq!(tr.stop_reason, TraceStop::GAPLIMIT);
+    }
+
+    #[test]
+    fn confidence_with_parallel_hops_probes_each_hop_to_the_rule() {
+        let r = routers(3, false);
+        let hops = vec![vec![r[0]], vec![r[1], r[2]]];
+        let mut sim = Sim::new("-P udp -c 95 -N 2 192.0.2.1");
+        let tr = sim.run(lb_net(hops, round_robin));
+        assert_eq!(per_hop(&tr), vec![(1, 6, 1), (2, 11, 2), (3, 6, 1)]);
+        assert_eq!(tr.stop_reason, TraceStop::COMPLETED);
+    }
+
+    #[test]
+    fn confidence_is_recorded_in_warts() {
+        let r = routers(1, true);
+        let mut sim = Sim::new("-P icmp -c 99 -m 1 2001:db8::1");
+        let tr = sim.run(lb_net(vec![r], round_robin));
+        let rec = Record::Trace(Box::new(tr));
+        let mut w = scamper_warts::warts::WartsWriter::new(Vec::new());
+        w.write(&rec).unwrap();
+        let bytes = w.into_inner();
+        let mut rd = scamper_warts::warts::WartsReader::new(&bytes[..]);
+        let back = loop {
+            match rd.next_record().unwrap() {
+                Some(Record::Trace(t)) => break t,
+                Some(_) => continue,
+                None => panic!("no trace in the warts"),
+            }
+        };
+        assert_eq!(
+            (back.confidence, back.probec, back.probes.len()),
+            (99, 8, 8)
+        );
+        assert_eq!(back.flags, 0);
     }
 }
