@@ -577,11 +577,17 @@ impl TraceTask {
                     return;
                 }
             }
-            let looped = replies
-                .iter()
-                .any(|r| r.addr.as_ref().is_some_and(|a| self.seen_before(a, ttl)));
-            if looped {
-                self.loops_seen = self.loops_seen.saturating_add(1);
+            // Each address of the hop that came back from further up counts once, as in
+            // scamper: a hop enumerated with -c (or -Q) may show several.
+            let mut looped: Vec<&Addr> = Vec::new();
+            for a in replies.iter().filter_map(|r| r.addr.as_ref()) {
+                if !looped.contains(&a) && self.seen_before(a, ttl) {
+                    looped.push(a);
+                }
+            }
+            if !looped.is_empty() {
+                let n = u8::try_from(looped.len()).unwrap_or(u8::MAX);
+                self.loops_seen = self.loops_seen.saturating_add(n);
                 if self.opts.loops != 0 && self.loops_seen >= self.opts.loops {
                     self.finish_with(TraceStop::LOOP, 0);
                     return;
@@ -2697,6 +2703,45 @@ mod tests {
         let tr = sim.run(lb_net(hops, round_robin));
         assert_eq!(per_hop(&tr), vec![(1, 6, 1), (2, 11, 2), (3, 6, 1)]);
         assert_eq!(tr.stop_reason, TraceStop::COMPLETED);
+    }
+
+    #[test]
+    fn confidence_counts_each_looping_interface_of_a_hop() {
+        let r = routers(3, false);
+        // Hop 4 shows the routers of hops 1 and 2: two loops at one hop, enough for -l 2.
+        let hops = vec![vec![r[0]], vec![r[1]], vec![r[2]], vec![r[0], r[1]]];
+        let mut sim = Sim::new("-P udp -c 95 -l 2 192.0.2.1");
+        let tr = sim.run(lb_net(hops.clone(), round_robin));
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::LOOP, 4));
+        assert_eq!(per_hop(&tr).last(), Some(&(4, 11, 2)));
+        let mut sim = Sim::new("-P udp -c 95 -l 3 192.0.2.1");
+        let tr = sim.run(lb_net(hops, round_robin));
+        assert_eq!((tr.stop_reason, tr.hop_count), (TraceStop::COMPLETED, 5));
+    }
+
+    #[test]
+    fn confidence_gives_pmtud_steps_the_single_interface_count() {
+        // Packets above 1000 bytes are lost: each PMTUD step above that size goes unanswered
+        // for 8 attempts (-c 99) before another size is tried.
+        let r = routers(1, false);
+        let mut inner = lb_net(vec![r], round_robin);
+        let mut sim = Sim::new("-P icmp -c 99 -M -w 1 192.0.2.1");
+        let tr = sim.run(move |pkt, i| {
+            if pkt.len() > 1000 {
+                None
+            } else {
+                inner(pkt, i)
+            }
+        });
+        assert_eq!(per_hop(&tr), vec![(1, 8, 1), (2, 8, 1)]);
+        let pm = tr.pmtud.as_ref().expect("PMTUD ran");
+        let sizes: Vec<u16> = pm.probes.iter().map(|p| p.size).collect();
+        // Each lost size of the search got 8 attempts.
+        for lost in [1500, 1492, 1280] {
+            let n = sizes.iter().filter(|&&s| s == lost).count();
+            assert_eq!(n, 8, "{lost}: {sizes:?}");
+        }
+        assert!(sizes.len() > 8);
     }
 
     #[test]
