@@ -131,7 +131,8 @@ fn check_every_hop_follows_the_rule(tr: &Trace, confidence: u8) -> usize {
 
 /// The -c 95 trace sees every branch at the split hop, exactly as predicted probe by probe;
 /// every other hop gets the rule's count; the record keeps confidence 95, -q's attempts and
-/// the probe count; the JSON rendering of the record lists every probe.
+/// the probe count; the JSON rendering of the record lists every probe, and the text output's
+/// split hop line every reply.
 fn ecmp_hop_is_enumerated(fam: Family) {
     if !Lab::require_root() {
         return;
@@ -227,6 +228,21 @@ fn ecmp_hop_is_enumerated(fam: Family) {
         .map(|h| h["probe_id"].as_u64().unwrap())
         .collect();
     assert_eq!(split_ids, (1..=16).collect::<Vec<u64>>());
+
+    // Text output of the same trace (same flows, same branches): the split hop's line has
+    // the 16 replies and names every branch.
+    let cmd = format!("trace -P udp -c 95 -w 1 -s {sport} -d {DPORT}");
+    let run = scamper(&lab, &["-c", &cmd, "-i", &dst.to_string()], LIMIT);
+    assert!(run.status.success(), "{cmd}: {}", run.stderr);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{split:2}  ")))
+        .unwrap_or_else(|| panic!("no hop {split} line: {}", run.stdout));
+    assert_eq!(line.matches(" ms").count(), 16, "{line}");
+    for b in &branches {
+        assert!(line.contains(&format!("{b}  ")), "{b} missing: {line}");
+    }
 }
 
 #[test]
