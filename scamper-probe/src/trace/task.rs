@@ -11,7 +11,9 @@
 //! [`super::confidence`] is met for the interfaces it has shown (several when load balancers
 //! spread the probes' flows), and only then do its replies decide whether the trace stops.
 //! `-q` does not apply to hops then; last-ditch and path-MTU discovery probes get the rule's
-//! probe count for a single interface as their attempts.
+//! probe count for a single interface as their attempts. The rule also applies to the hops
+//! of `-N` above 1 and of doubletree's backwards probing (scamper 20260420 disregards `-c`
+//! when `-N` is above 1 and uses `-q` there).
 //!
 //! With `-N squeries` above 1, up to that many consecutive TTLs have a probe outstanding, one
 //! per TTL. Hops still end in TTL order with the same rules, so the trace stops at the lowest
