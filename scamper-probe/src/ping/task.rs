@@ -29,6 +29,8 @@ struct Sent {
     replies: Vec<PingReply>,
     /// At least one reply came from the target (counts towards `-o`).
     answered: bool,
+    /// `tx` is the datalink's transmit time of the probe (`-O dl`).
+    dltx: bool,
 }
 
 /// One ping measurement in progress.
@@ -201,7 +203,7 @@ impl PingTask {
         let v6 = pkt.is_ipv6();
         let mut r = PingReply {
             addr: Some(Addr::from(pkt.src)),
-            flags: reply_flags::REPLY_TTL | reply_flags::REPLY_TOS,
+            flags: reply_flags::REPLY_TTL | reply_flags::REPLY_TOS | self.link_rx_flag(pkt),
             reply_ttl: pkt.ttl,
             reply_size: pkt.ip_len,
             reply_tos: pkt.tos,
@@ -285,6 +287,9 @@ impl PingTask {
             .into_iter()
             .map(|s| {
                 let mut fl = if v4 { reply_flags::PROBE_IPID } else { 0 };
+                if s.dltx {
+                    fl |= reply_flags::DLTX;
+                }
                 // Halted before its timeout: the probe may still have been answered.
                 if stop != PingStop::DONE && s.tx + o.wait_timeout > now {
                     fl |= reply_flags::PENDING;
@@ -384,6 +389,7 @@ impl Task for PingTask {
                 tx: now,
                 replies: Vec::new(),
                 answered: false,
+                dltx: false,
             });
             return Action::Send(Probe {
                 dst: self.opts.dst,
@@ -455,15 +461,101 @@ impl Task for PingTask {
     }
 }
 
+/// The datalink side of ping (`-O dl`, `-O dltx`, `-r`): the engine delivers the probes'
+/// outbound copies seen on the datalink, and replies come from the datalink unless
+/// `-O sockrx` takes ICMP ones from the socket.
 impl PingTask {
+    fn uses_datalink(&self) -> bool {
+        self.opts.flags & (flags::DL | flags::DLTX) != 0 || self.opts.rtr.is_some()
+    }
+
+    /// DLRX for a reply that came through the datalink: all of them, except ICMP replies
+    /// under `-O sockrx`. TCP and UDP replies always come through the datalink.
+    fn link_rx_flag(&self, pkt: &Rx) -> u8 {
+        let icmp = matches!(pkt.transport, RxTransport::Icmp(_));
+        let socket = icmp && self.opts.flags & flags::SOCKRX != 0;
+        if self.uses_datalink() && !socket {
+            reply_flags::DLRX
+        } else {
+            0
+        }
+    }
+
+    /// Is this one of our probes on its way out?
+    fn is_own_probe(&self, pkt: &Rx) -> bool {
+        pkt.src == self.env.src
+            && pkt.dst == self.opts.dst
+            && match &pkt.transport {
+                RxTransport::Icmp(i) => matches!(i.kind, IcmpKind::EchoRequest { .. }),
+                RxTransport::Udp(_) | RxTransport::Tcp(_) => true,
+                RxTransport::Other { .. } => false,
+            }
+    }
+
+    /// Which probe left as this packet?
+    fn match_outbound(&self, pkt: &Rx) -> Option<usize> {
+        let m = self.opts.method;
+        // Fixed-port probes are told apart by IPv4 IP-ID; IPv6 copies leave in order, so the
+        // first probe without its datalink time is the one.
+        let same_probe = |s: &Sent| {
+            if pkt.is_ipv6() {
+                !s.dltx
+            } else {
+                pkt.ip_id == u32::from(s.fields.ip_id)
+            }
+        };
+        match &pkt.transport {
+            RxTransport::Icmp(i) => match i.kind {
+                IcmpKind::EchoRequest { id, seq } if m.is_icmp() && id == self.sport => {
+                    self.by_icmp_seq(seq)
+                }
+                _ => None,
+            },
+            RxTransport::Udp(u) if m.is_udp() => self.by_ports(u.sport, u.dport, same_probe),
+            RxTransport::Tcp(t) if m.is_tcp() => {
+                self.by_ports(t.sport, t.dport, |s| s.fields.tcp_seq == t.seq && same_probe(s))
+            }
+            _ => None,
+        }
+    }
+
+    /// A probe's datalink transmit time: it replaces the user-space one, and replies already
+    /// recorded get their round-trip times shortened by the difference.
+    fn datalink_tx(&mut self, pkt: &Rx, at: Time) {
+        let Some(i) = self.match_outbound(pkt) else {
+            return;
+        };
+        let s = &mut self.sent[i];
+        // Seen before: a copy; earlier than the send: not this probe.
+        if s.dltx || at < s.tx {
+            return;
+        }
+        let diff = Timeval::from(at - s.tx);
+        for r in &mut s.replies {
+            if diff <= r.rtt {
+                r.rtt = r.rtt.sub(&diff);
+                r.flags |= reply_flags::DLTX;
+            }
+        }
+        s.tx = at;
+        s.dltx = true;
+    }
+
     /// Record a reply; returns the probe it answers and whether it came from the target.
     fn record_response(&mut self, pkt: &Rx, rx: Time) -> Option<(usize, bool)> {
         if self.stop.is_some() {
             return None;
         }
+        if self.uses_datalink() && self.is_own_probe(pkt) {
+            self.datalink_tx(pkt, rx);
+            return None;
+        }
         let i = self.match_reply(pkt)?;
         let rtt = rx.saturating_sub(self.sent[i].tx);
-        let reply = self.reply_record(pkt, rtt);
+        let mut reply = self.reply_record(pkt, rtt);
+        if self.sent[i].dltx {
+            reply.flags |= reply_flags::DLTX;
+        }
         let target = self.is_from_target(&reply);
         let s = &mut self.sent[i];
         // Most probes get one reply; do not let the first push reserve room for four.

@@ -497,9 +497,6 @@ impl TraceOptions {
         }
 
         // Documented features the engine cannot run yet: refuse rather than ignore them.
-        if raw.dl {
-            return Err(unsupported("-O dl"));
-        }
         if raw.confidence.is_some() {
             return Err(unsupported("-c"));
         }
@@ -822,7 +819,6 @@ mod tests {
     #[test]
     fn unimplemented_features_are_refused_clearly() {
         for (cmd, what) in [
-            ("-O dl 192.0.2.1", "-O dl: not yet supported"),
             ("-c 95 192.0.2.1", "-c: not yet supported"),
             ("-o 10 -M 192.0.2.1", "-o with -M: not yet supported"),
         ] {
