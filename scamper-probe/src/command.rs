@@ -130,9 +130,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             refuse_unimplemented_ping(&opts)?;
             Ok(Command::Ping(opts))
         }
-        "trace" => {
-            Ok(Command::Trace(crate::trace::parse(args)?))
-        }
+        "trace" => Ok(Command::Trace(crate::trace::parse(args)?)),
         other if NOT_YET_SUPPORTED.contains(&other) => {
             Err(CommandError::NotSupported(other.to_string()))
         }

@@ -450,9 +450,12 @@ impl Datalink {
         // Ask the link ourselves, from the address the route would use.
         let src = route.prefsrc;
         let sent = match (hop, src) {
-            (IpAddr::V4(h), Some(IpAddr::V4(s))) => {
-                self.send_raw(route.ifindex, ETH_P_ARP, &neighbour::arp_request(own, s, h), neighbour::BROADCAST)
-            }
+            (IpAddr::V4(h), Some(IpAddr::V4(s))) => self.send_raw(
+                route.ifindex,
+                ETH_P_ARP,
+                &neighbour::arp_request(own, s, h),
+                neighbour::BROADCAST,
+            ),
             (IpAddr::V6(h), Some(IpAddr::V6(s))) => {
                 let (pkt, mac) = neighbour::neighbour_solicitation(own, s, h);
                 self.send_raw(route.ifindex, ETH_P_IPV6, &pkt, mac)
@@ -470,7 +473,10 @@ impl Datalink {
     }
 
     fn send_raw(&self, ifindex: u32, proto: u16, pkt: &[u8], mac: [u8; 6]) -> std::io::Result<()> {
-        let sock = self.sock.as_ref().ok_or_else(|| std::io::Error::other("no datalink"))?;
+        let sock = self
+            .sock
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no datalink"))?;
         scamper_sys::send_link_frame(sock.get_ref().as_fd(), pkt, ifindex, proto, &mac)?;
         Ok(())
     }
@@ -497,8 +503,15 @@ impl Datalink {
         else {
             return other(probe);
         };
-        let proto = if probe.dst.is_ipv4() { ETH_P_IP } else { ETH_P_IPV6 };
-        let sock = self.sock.as_ref().ok_or_else(|| std::io::Error::other("no datalink"))?;
+        let proto = if probe.dst.is_ipv4() {
+            ETH_P_IP
+        } else {
+            ETH_P_IPV6
+        };
+        let sock = self
+            .sock
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no datalink"))?;
         let t = super::now();
         scamper_sys::send_link_frame(
             sock.get_ref().as_fd(),
@@ -587,7 +600,11 @@ impl Datalink {
         if !self.shared.lock().keys.contains_key(&key) {
             return;
         }
-        let from = if f.outbound { FROM_LINK_OUT } else { FROM_LINK_IN };
+        let from = if f.outbound {
+            FROM_LINK_OUT
+        } else {
+            FROM_LINK_IN
+        };
         self.shared.from.store(from, Ordering::Relaxed);
         core.deliver(&key, &rx, data, f.time);
         self.shared.from.store(FROM_SOCKET, Ordering::Relaxed);
@@ -597,7 +614,10 @@ impl Datalink {
         let mut sh = self.shared.lock();
         let mut used = false;
         for t in sh.tickets.values_mut() {
-            if let Ticket::Pending { ifindex: i, hop, .. } = *t {
+            if let Ticket::Pending {
+                ifindex: i, hop, ..
+            } = *t
+            {
                 if i == ifindex && hop == ip {
                     *t = Ticket::Ready(Plan {
                         ifindex,
@@ -646,7 +666,8 @@ fn recv_frame(sock: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> std::io::Result<Option
         len: msg.bytes,
         time: time.unwrap_or_else(super::now),
         ifindex: u32::try_from(link.ifindex()).unwrap_or(0),
-        protocol: link.protocol(),
+        // nix hands sll_protocol over as stored: network byte order.
+        protocol: u16::from_be(link.protocol()),
         outbound: link.pkttype() == libc::PACKET_OUTGOING,
     }))
 }
@@ -663,7 +684,8 @@ mod tests {
     #[test]
     fn outbound_probes_map_to_their_keys() {
         let p = IpParams::new(ip("192.0.2.1"), ip("198.51.100.1"));
-        let echo = scamper_packet::parse_ip(&build_icmp_echo(&p, 0x8123, 5, &[0; 8]).unwrap()).unwrap();
+        let echo =
+            scamper_packet::parse_ip(&build_icmp_echo(&p, 0x8123, 5, &[0; 8]).unwrap()).unwrap();
         assert_eq!(
             outbound_key(&echo),
             Some(MatchKey {
@@ -673,7 +695,10 @@ mod tests {
             })
         );
         let udp = scamper_packet::parse_ip(&build_udp(&p, 40000, 33435, &[0; 4]).unwrap()).unwrap();
-        assert_eq!(outbound_key(&udp).map(|k| (k.proto, k.local_id)), Some((PROTO_UDP, 40000)));
+        assert_eq!(
+            outbound_key(&udp).map(|k| (k.proto, k.local_id)),
+            Some((PROTO_UDP, 40000))
+        );
         let p6 = IpParams::new(ip("2001:db8::1"), ip("2001:db8:1::1"));
         let echo6 = scamper_packet::parse_ip(&build_icmp_echo(&p6, 7, 0, &[]).unwrap()).unwrap();
         assert_eq!(outbound_key(&echo6).map(|k| k.proto), Some(PROTO_ICMP6));
@@ -690,7 +715,11 @@ mod tests {
             match code {
                 0x20 if k == 0xffff_f000 => a = u32::from(protocol),
                 0x20 if k == 0xffff_f004 => {
-                    a = if outbound { libc::PACKET_OUTGOING as u32 } else { 0 }
+                    a = if outbound {
+                        libc::PACKET_OUTGOING as u32
+                    } else {
+                        0
+                    }
                 }
                 0x30 => match pkt.get(k as usize) {
                     Some(b) => a = u32::from(*b),
@@ -709,12 +738,20 @@ mod tests {
         let mut v6 = vec![0x60u8; 60];
         for (proto, want) in [(1u8, true), (6, false), (17, false)] {
             v4[9] = proto;
-            assert_eq!(run_filter(ETH_P_IP, false, &v4), want, "inbound v4 proto {proto}");
+            assert_eq!(
+                run_filter(ETH_P_IP, false, &v4),
+                want,
+                "inbound v4 proto {proto}"
+            );
             assert!(run_filter(ETH_P_IP, true, &v4), "outbound v4 proto {proto}");
         }
         for (nh, want) in [(58u8, true), (44, true), (6, false), (17, false)] {
             v6[6] = nh;
-            assert_eq!(run_filter(ETH_P_IPV6, false, &v6), want, "inbound v6 next header {nh}");
+            assert_eq!(
+                run_filter(ETH_P_IPV6, false, &v6),
+                want,
+                "inbound v6 next header {nh}"
+            );
         }
         assert!(run_filter(ETH_P_ARP, false, &[0; 28]));
         assert!(!run_filter(0x88cc, false, &[0; 60]));
@@ -736,27 +773,51 @@ mod tests {
         assert_eq!(needs_of("ping -O sockrx 192.0.2.1"), None);
         assert_eq!(
             needs_of("ping -O dl 192.0.2.1"),
-            Some(Needs { tx: false, rtr: None, sockrx: false })
+            Some(Needs {
+                tx: false,
+                rtr: None,
+                sockrx: false
+            })
         );
         assert_eq!(
             needs_of("ping -O dl -O sockrx 192.0.2.1"),
-            Some(Needs { tx: false, rtr: None, sockrx: true })
+            Some(Needs {
+                tx: false,
+                rtr: None,
+                sockrx: true
+            })
         );
         assert_eq!(
             needs_of("ping -O dltx 192.0.2.1"),
-            Some(Needs { tx: true, rtr: None, sockrx: false })
+            Some(Needs {
+                tx: true,
+                rtr: None,
+                sockrx: false
+            })
         );
         assert_eq!(
             needs_of("ping -r 192.0.2.2 192.0.2.1"),
-            Some(Needs { tx: true, rtr: Some(ip("192.0.2.2")), sockrx: false })
+            Some(Needs {
+                tx: true,
+                rtr: Some(ip("192.0.2.2")),
+                sockrx: false
+            })
         );
         assert_eq!(
             needs_of("trace -O dl 192.0.2.1"),
-            Some(Needs { tx: false, rtr: None, sockrx: false })
+            Some(Needs {
+                tx: false,
+                rtr: None,
+                sockrx: false
+            })
         );
         assert_eq!(
             needs_of("trace -r 192.0.2.2 192.0.2.1"),
-            Some(Needs { tx: true, rtr: Some(ip("192.0.2.2")), sockrx: false })
+            Some(Needs {
+                tx: true,
+                rtr: Some(ip("192.0.2.2")),
+                sockrx: false
+            })
         );
     }
 }

@@ -512,9 +512,9 @@ impl PingTask {
                 _ => None,
             },
             RxTransport::Udp(u) if m.is_udp() => self.by_ports(u.sport, u.dport, same_probe),
-            RxTransport::Tcp(t) if m.is_tcp() => {
-                self.by_ports(t.sport, t.dport, |s| s.fields.tcp_seq == t.seq && same_probe(s))
-            }
+            RxTransport::Tcp(t) if m.is_tcp() => self.by_ports(t.sport, t.dport, |s| {
+                s.fields.tcp_seq == t.seq && same_probe(s)
+            }),
             _ => None,
         }
     }

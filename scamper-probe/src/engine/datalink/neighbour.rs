@@ -29,8 +29,7 @@ pub fn arp_request(sender_mac: [u8; 6], sender_ip: Ipv4Addr, target: Ipv4Addr) -
 
 /// The sender of an ARP reply: (its IPv4 address, its link-layer address).
 pub fn parse_arp_reply(p: &[u8]) -> Option<(Ipv4Addr, [u8; 6])> {
-    if p.len() < 28 || p[0..2] != [0, 1] || p[2..4] != ETH_P_IP.to_be_bytes() || p[4..6] != [6, 4]
-    {
+    if p.len() < 28 || p[0..2] != [0, 1] || p[2..4] != ETH_P_IP.to_be_bytes() || p[4..6] != [6, 4] {
         return None;
     }
     if p[6..8] != [0, 2] {
@@ -50,10 +49,7 @@ pub fn solicited_node(target: Ipv6Addr) -> (Ipv6Addr, [u8; 6]) {
     g[11] = 0x01;
     g[12] = 0xff;
     g[13..].copy_from_slice(&t[13..]);
-    (
-        Ipv6Addr::from(g),
-        [0x33, 0x33, 0xff, t[13], t[14], t[15]],
-    )
+    (Ipv6Addr::from(g), [0x33, 0x33, 0xff, t[13], t[14], t[15]])
 }
 
 /// A neighbour solicitation for `target` from `src` (an address of the outgoing interface),

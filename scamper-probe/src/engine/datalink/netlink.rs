@@ -457,7 +457,10 @@ mod tests {
         attr(&mut body, 3, b"veth0\0");
         attr(&mut body, IFLA_ADDRESS, &[2, 1, 2, 3, 4, 5]);
         let buf = msg(RTM_NEWLINK, 9, &body);
-        assert_eq!(parse_link(&buf, 9), Ok(Step::Done(Some([2, 1, 2, 3, 4, 5]))));
+        assert_eq!(
+            parse_link(&buf, 9),
+            Ok(Step::Done(Some([2, 1, 2, 3, 4, 5])))
+        );
     }
 
     #[test]
