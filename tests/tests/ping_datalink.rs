@@ -254,3 +254,61 @@ fn frames_bypass_the_ip_stack_ipv4() {
 fn frames_bypass_the_ip_stack_ipv6() {
     frames_bypass_the_ip_stack(Family::V6);
 }
+
+/// The hops of one trace command's record.
+fn trace_hops(lab: &Lab, cmd: &str) -> (Value, Vec<Value>) {
+    let run = scamper(lab, &["-O", "json", "-I", cmd], LIMIT);
+    assert!(run.status.success(), "scamper failed: {}", run.stderr);
+    let rec = run
+        .json()
+        .into_iter()
+        .find(|v| v["type"] == "trace")
+        .unwrap_or_else(|| panic!("no trace record: {}", run.stdout));
+    let hops = rec["hops"].as_array().cloned().unwrap_or_default();
+    (rec, hops)
+}
+
+fn hop_flags(h: &Value) -> Vec<&str> {
+    h["flags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// trace `-O dl` records datalink transmit and receive timestamps for every hop; `-r` sends
+/// the probes as frames to the router and records datalink receive timestamps. Both reach the
+/// target through the lab's routers.
+fn trace_dl(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let dst = target(fam);
+    let path: Vec<String> = vec![
+        lab.addr(Role::Router(1), fam).to_string(),
+        lab.addr(Role::Router(2), fam).to_string(),
+        dst.to_string(),
+    ];
+    let r1 = lab.addr(Role::Router(1), fam);
+    for (cmd, flags) in [
+        (format!("trace -q 1 -w 1 {dst}"), vec!["sockrxts"]),
+        (format!("trace -q 1 -w 1 -O dl {dst}"), vec!["dltxts", "dlrxts"]),
+        (format!("trace -q 1 -w 1 -r {r1} {dst}"), vec!["dlrxts"]),
+        (format!("trace -q 1 -w 1 -P icmp-paris -O dl {dst}"), vec!["dltxts", "dlrxts"]),
+    ] {
+        let (rec, hops) = trace_hops(&lab, &cmd);
+        assert_eq!(rec["stop_reason"], "COMPLETED", "{cmd}: {rec}");
+        let addrs: Vec<&str> = hops.iter().filter_map(|h| h["addr"].as_str()).collect();
+        assert_eq!(addrs, path, "{cmd}: {rec}");
+        for h in &hops {
+            assert_eq!(hop_flags(h), flags, "{cmd}: {h}");
+        }
+    }
+}
+
+#[test]
+fn trace_dl_ipv4() {
+    trace_dl(Family::V4);
+}
+
+#[test]
+fn trace_dl_ipv6() {
+    trace_dl(Family::V6);
+}
