@@ -289,9 +289,15 @@ fn trace_dl(fam: Family) {
     let r1 = lab.addr(Role::Router(1), fam);
     for (cmd, flags) in [
         (format!("trace -q 1 -w 1 {dst}"), vec!["sockrxts"]),
-        (format!("trace -q 1 -w 1 -O dl {dst}"), vec!["dltxts", "dlrxts"]),
+        (
+            format!("trace -q 1 -w 1 -O dl {dst}"),
+            vec!["dltxts", "dlrxts"],
+        ),
         (format!("trace -q 1 -w 1 -r {r1} {dst}"), vec!["dlrxts"]),
-        (format!("trace -q 1 -w 1 -P icmp-paris -O dl {dst}"), vec!["dltxts", "dlrxts"]),
+        (
+            format!("trace -q 1 -w 1 -P icmp-paris -O dl {dst}"),
+            vec!["dltxts", "dlrxts"],
+        ),
     ] {
         let (rec, hops) = trace_hops(&lab, &cmd);
         assert_eq!(rec["stop_reason"], "COMPLETED", "{cmd}: {rec}");
@@ -311,4 +317,37 @@ fn trace_dl_ipv4() {
 #[test]
 fn trace_dl_ipv6() {
     trace_dl(Family::V6);
+}
+
+/// `-O tbt`: the first reply is too big for the pseudo MTU, so scamper answers it with a
+/// packet-too-big; the target then fragments its replies, and the ping stops once `-o` of them
+/// came back fragmented (each with its IPv6 fragment identification, in pieces no larger
+/// than the pseudo MTU).
+#[test]
+fn tbt_gets_fragmented_replies_ipv6() {
+    let Some(lab) = lab() else { return };
+    let dst = target(Family::V6);
+    let cmds = [format!(
+        "ping -c 5 -o 2 -i 0.2 -s 1300 -M 1280 -O tbt -F 41041 -U 41 {dst}"
+    )];
+    let recs = pings(&lab, &cmds);
+    let ping = &recs[0];
+    assert_eq!(ping["stop_reason"], "done", "{ping}");
+    assert_eq!(ping["ping_sent"].as_u64(), Some(3), "{ping}");
+    let replies = ping["responses"].as_array().expect("responses");
+    assert_eq!(replies.len(), 3, "{ping}");
+    let dst = dst.to_string();
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(r["from"], dst.as_str(), "{r}");
+        assert_eq!(r["icmp_type"], 129, "{r}");
+        assert_eq!(reply_flags(r), ["dlrxts"], "{r}");
+        if i == 0 {
+            // The whole reply, before the target learnt the pseudo MTU.
+            assert_eq!(r["reply_size"], 1300, "{r}");
+            assert!(r.get("reply_ipid").is_none(), "{r}");
+        } else {
+            assert_eq!(r["reply_size"], 1280, "{r}");
+            assert!(r["reply_ipid"].as_u64().is_some(), "{r}");
+        }
+    }
 }

@@ -59,15 +59,11 @@ pub struct Needs {
 /// Does this command use the datalink?
 pub fn needs(cmd: &Command) -> Option<Needs> {
     match cmd {
-        Command::Ping(p) => {
-            use scamper_warts::ping::flags;
-            let dl = p.flags & (flags::DL | flags::DLTX) != 0 || p.rtr.is_some();
-            dl.then_some(Needs {
-                tx: p.flags & flags::DLTX != 0 || p.rtr.is_some(),
-                rtr: p.rtr,
-                sockrx: p.flags & flags::SOCKRX != 0,
-            })
-        }
+        Command::Ping(p) => p.uses_datalink().then_some(Needs {
+            tx: p.sends_frames(),
+            rtr: p.rtr,
+            sockrx: p.flags & scamper_warts::ping::flags::SOCKRX != 0,
+        }),
         Command::Trace(t) => {
             let dl = t.flags & scamper_warts::trace::flags::DL != 0 || t.rtr.is_some();
             dl.then_some(Needs {
@@ -800,6 +796,14 @@ mod tests {
             Some(Needs {
                 tx: true,
                 rtr: Some(ip("192.0.2.2")),
+                sockrx: false
+            })
+        );
+        assert_eq!(
+            needs_of("ping -O tbt -M 1280 -s 1300 2001:db8::1"),
+            Some(Needs {
+                tx: true,
+                rtr: None,
                 sockrx: false
             })
         );
