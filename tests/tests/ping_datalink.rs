@@ -351,3 +351,47 @@ fn tbt_gets_fragmented_replies_ipv6() {
         }
     }
 }
+
+/// A next hop the kernel has no link-layer address for is found with ARP (IPv4) or a
+/// neighbour solicitation (IPv6), as scamper does, and the frames then reach it.
+fn rtr_resolved_by_neighbour_discovery(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let dst = target(fam);
+    let r1 = lab.addr(Role::Router(1), fam).to_string();
+    let ifname = lab.ifname_towards(Role::Vp, Role::Router(1));
+    // A router's IPv6 ignores neighbour solicitations for about a second after its link
+    // comes up: the kernel's own resolution (which retries) tells when it answers. Then the
+    // entry the kernel learnt is removed again.
+    let fam_flag = if fam == Family::V4 { "-4" } else { "-6" };
+    let forget = || {
+        let out = lab
+            .exec(Role::Vp, &["ip", "neigh", "del", &r1, "dev", &ifname])
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    forget();
+    let out = lab
+        .exec(Role::Vp, &["ping", fam_flag, "-c", "1", "-W", "5", &r1])
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    forget();
+    let cmds = [format!("ping -c 2 -i 0.2 -F 41051 -U 51 -r {r1} {dst}")];
+    let recs = pings(&lab, &cmds);
+    assert_replies(
+        fam,
+        "-r after neighbour discovery",
+        &recs[0],
+        2,
+        &["dlrxts"],
+    );
+}
+
+#[test]
+fn rtr_resolved_by_neighbour_discovery_ipv4() {
+    rtr_resolved_by_neighbour_discovery(Family::V4);
+}
+
+#[test]
+fn rtr_resolved_by_neighbour_discovery_ipv6() {
+    rtr_resolved_by_neighbour_discovery(Family::V6);
+}

@@ -376,13 +376,11 @@ impl Datalink {
     pub fn wrap(&mut self, task: Box<dyn Task>, needs: Needs, now: Time) -> Box<dyn Task> {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        let state = self.plan(task.dst(), needs, now);
-        {
-            let mut sh = self.shared.lock();
-            sh.tickets.insert(ticket, state);
-            sh.active += 1;
-        }
+        // The filter opens first: an answer to neighbour discovery may come at once.
+        self.shared.lock().active += 1;
         self.sync_filter();
+        let state = self.plan(task.dst(), needs, now);
+        self.shared.lock().tickets.insert(ticket, state);
         Box::new(LinkTask {
             inner: task,
             shared: self.shared.clone(),
