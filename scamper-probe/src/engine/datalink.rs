@@ -757,6 +757,142 @@ mod tests {
         }
     }
 
+    const T0: Duration = Duration::new(1_795_402_741, 0);
+
+    /// A ping task in a [`LinkTask`] whose next-hop look-up is in state `ticket`.
+    fn link_ping(args: &str, ticket: Ticket) -> (LinkTask, Arc<Shared>) {
+        let Command::Ping(opts) = crate::command::parse(&format!("ping {args}")).unwrap() else {
+            panic!("not a ping")
+        };
+        let sockrx = opts.flags & scamper_warts::ping::flags::SOCKRX != 0;
+        let list = Arc::new(scamper_warts::List::default());
+        let env = crate::task::TaskEnv {
+            src: ip("192.0.2.1"),
+            real_src: ip("192.0.2.1"),
+            default_sport: 40000,
+            start: T0,
+            cycle: Arc::new(scamper_warts::Cycle {
+                list: list.clone(),
+                ..Default::default()
+            }),
+            list,
+            route_mtu: None,
+            stop_sets: Default::default(),
+            ifnames: Default::default(),
+        };
+        let shared = Arc::new(Shared::default());
+        shared.lock().tickets.insert(1, ticket);
+        shared.lock().active = 1;
+        let t = LinkTask {
+            inner: crate::ping::new_task(opts, env),
+            shared: shared.clone(),
+            ticket: 1,
+            plan: None,
+            failed: None,
+            sockrx,
+            keys: Vec::new(),
+        };
+        (t, shared)
+    }
+
+    fn ping_of(r: Record) -> scamper_warts::ping::Ping {
+        match r {
+            Record::Ping(p) => *p,
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn unresolved_next_hop_ends_the_task_with_scamper_error() {
+        let pending = Ticket::Pending {
+            ifindex: 2,
+            hop: ip("192.0.2.6"),
+            deadline: T0 + RESOLVE_WAIT,
+        };
+        let (mut t, shared) = link_ping("-r 192.0.2.6 198.51.100.1", pending);
+        // Waiting: polled again soon, nothing sent.
+        assert_eq!(t.poll(T0), Action::WaitUntil(T0 + RESOLVE_POLL));
+        assert_eq!(t.poll(T0 + RESOLVE_WAIT), Action::Done);
+        let p = ping_of(Box::new(t).finish(T0 + RESOLVE_WAIT));
+        assert_eq!(p.stop_reason, scamper_warts::ping::PingStop::ERROR);
+        assert_eq!(
+            p.errmsg.as_deref(),
+            Some("dlhdr_ethcb: did not get mac address for 192.0.2.6")
+        );
+        assert_eq!(p.ping_sent, 0);
+        let sh = shared.lock();
+        assert_eq!((sh.active, sh.tickets.len(), sh.keys.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn route_errors_keep_their_error_number() {
+        let failed = Ticket::Failed(
+            "rtsock_parsemsg: got nlerr: Unknown error -101".into(),
+            -101,
+        );
+        let (mut t, _) = link_ping("-r 192.0.2.200 198.51.100.1", failed);
+        assert_eq!(t.poll(T0), Action::Done);
+        let p = ping_of(Box::new(t).finish(T0));
+        assert_eq!((p.stop_reason.0, p.stop_data), (2, 155));
+    }
+
+    #[test]
+    fn probes_of_frame_tasks_are_sent_as_frames() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: Some(([2, 0, 0, 0, 0, 2], 6)),
+        };
+        let (mut t, shared) = link_ping("-c 1 -O dltx 198.51.100.1", Ticket::Ready(plan));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key), Some(&Some(plan)));
+        // A receive-only task registers its keys without a frame destination.
+        let rx_only = Plan {
+            ifindex: 2,
+            dst: None,
+        };
+        let (mut t, shared) = link_ping("-c 1 -O dl 198.51.100.1", Ticket::Ready(rx_only));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key), Some(&None));
+    }
+
+    #[test]
+    fn one_copy_of_each_icmp_reply_is_kept() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: None,
+        };
+        for (args, from_socket, from_link) in [
+            ("-c 1 -O dl 198.51.100.1", false, true),
+            ("-c 1 -O dl -O sockrx 198.51.100.1", true, false),
+        ] {
+            let (mut t, shared) = link_ping(args, Ticket::Ready(plan));
+            let Action::Send(p) = t.poll(T0) else {
+                panic!("no probe")
+            };
+            t.on_sent(T0);
+            let mut reply = scamper_packet::parse_ip(&p.packet).unwrap();
+            std::mem::swap(&mut reply.src, &mut reply.dst);
+            let RxTransport::Icmp(i) = &mut reply.transport else {
+                panic!("not icmp")
+            };
+            let IcmpKind::EchoRequest { id, seq } = i.kind else {
+                panic!("not an echo")
+            };
+            i.kind = IcmpKind::EchoReply { id, seq };
+            i.icmp_type = 0;
+            assert_eq!(t.wanted(&reply), from_socket, "{args}: socket copy");
+            shared.from.store(FROM_LINK_IN, Ordering::Relaxed);
+            assert_eq!(t.wanted(&reply), from_link, "{args}: datalink copy");
+            // Our own probe going out is always the datalink's.
+            shared.from.store(FROM_LINK_OUT, Ordering::Relaxed);
+            assert!(t.wanted(&scamper_packet::parse_ip(&p.packet).unwrap()));
+        }
+    }
+
     fn needs_of(line: &str) -> Option<Needs> {
         needs(&crate::command::parse(line).unwrap())
     }
