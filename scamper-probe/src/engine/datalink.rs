@@ -1,7 +1,7 @@
 //! The datalink path of measurements that ask for it: ping `-O dl` (datalink timestamps of
 //! probes and replies), `-O dltx` (probes sent as frames), `-O sockrx` (replies from the ICMP
-//! sockets even so), `-r` (frames to a chosen router's link-layer address), and trace `-O dl`
-//! / `-r`.
+//! sockets even so), `-r` (frames to a chosen router's link-layer address), `-O tbt` (the
+//! first fragments of replies, which only the datalink shows), and trace `-O dl` / `-r`.
 //!
 //! One cooked AF_PACKET socket (from the root helper, every interface) carries it all: it
 //! sends frames to the next hop's link-layer address, and while such a measurement runs its
