@@ -127,6 +127,45 @@ pub fn bind_packet_socket(
     Ok(())
 }
 
+/// Send one network-layer packet on a cooked (SOCK_DGRAM) AF_PACKET socket out of interface
+/// `ifindex`, to the link-layer address `dst` (6 bytes on Ethernet), with EtherType `protocol`
+/// (host order); the kernel adds the link-layer header. Returns the bytes sent.
+pub fn send_link_frame(
+    sock: BorrowedFd<'_>,
+    packet: &[u8],
+    ifindex: u32,
+    protocol: u16,
+    dst: &[u8],
+) -> std::io::Result<usize> {
+    // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    if dst.len() > sll.sll_addr.len() {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = i32::try_from(ifindex)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    sll.sll_halen = dst.len() as u8;
+    sll.sll_addr[..dst.len()].copy_from_slice(dst);
+    // SAFETY: the buffer pointer and length come from a live slice, and the address pointer and
+    // length describe the local sockaddr_ll above; the kernel only reads both during the call.
+    let rc = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            packet.as_ptr() as *const libc::c_void,
+            packet.len(),
+            0,
+            &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(rc as usize)
+}
+
 /// Register an owned descriptor with the tokio reactor.
 pub fn async_fd(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so nothing else can close or reuse the

@@ -5,6 +5,7 @@
 
 mod clients;
 pub mod core;
+pub mod datalink;
 pub mod dispatch;
 pub mod net;
 pub mod sink;
@@ -193,6 +194,8 @@ struct Engine {
     remotes: Vec<Remote>,
     /// For connections added at run time.
     new_clients_tx: mpsc::Sender<ClientConn>,
+    /// Datalink measurements (ping -O dl / dltx / -r, trace -O dl / -r).
+    link: datalink::Datalink,
 }
 
 /// One outbound connection to a controller.
@@ -320,6 +323,7 @@ impl Engine {
             _ => None,
         };
 
+        let link = datalink::Datalink::open(&helper).await;
         helper
             .request(Request::Ready)
             .await
@@ -361,6 +365,7 @@ impl Engine {
             naming: 0,
             named_tx,
             named,
+            link,
         })
     }
 
@@ -456,9 +461,14 @@ impl Engine {
             stop_sets: self.stop_sets.clone(),
             ifnames: self.ifnames.clone(),
         };
-        Ok(match cmd {
+        let link = datalink::needs(&cmd);
+        let task = match cmd {
             Command::Ping(opts) => crate::ping::new_task(opts, env),
             Command::Trace(opts) => crate::trace::new_task(opts, env),
+        };
+        Ok(match link {
+            Some(needs) => self.link.wrap(task, needs, t),
+            None => task,
         })
     }
 
@@ -476,9 +486,10 @@ impl Engine {
     }
 
     fn send_due(&mut self, t: Time) {
-        let tx = &self.tx;
-        self.core
-            .run(t, &mut |probe| tx.send(probe.dst, &probe.packet));
+        let (tx, link) = (&self.tx, &self.link);
+        self.core.run(t, &mut |probe| {
+            link.send(probe, |p| tx.send(p.dst, &p.packet))
+        });
     }
 
     /// Hand finished records to their sources, and close sources with nothing left to do.
@@ -696,6 +707,7 @@ impl Engine {
                 Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
                 Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
                 r = readable(&self.rx) => Event::Readable(r),
+                _ = self.link.readable() => Event::Link,
                 _ = tokio::time::sleep(sleep) => Event::Timer,
             };
             match which {
@@ -705,6 +717,7 @@ impl Engine {
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
                 Event::Readable(Some(i)) => self.drain_socket(i).await,
+                Event::Link => self.link.drain(&mut self.core, &mut self.rx_buf).await,
                 Event::Named(f) => {
                     self.naming -= 1;
                     self.write_result(f);
@@ -757,6 +770,7 @@ enum Event {
     NewClient(ClientConn),
     Client(u64, ClientEvent),
     Readable(Option<usize>),
+    Link,
     Timer,
 }
 

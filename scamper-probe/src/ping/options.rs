@@ -295,6 +295,18 @@ fn parse_t(v: &str) -> Result<TimestampOption, PingOptionsError> {
 }
 
 impl PingOptions {
+    /// Does this ping use the datalink (`-O dl`, `-O dltx`, `-r`, `-O tbt`)? Its replies then
+    /// come from the datalink (ICMP ones from the socket with `-O sockrx`).
+    pub fn uses_datalink(&self) -> bool {
+        self.flags & (flags::DL | flags::DLTX | flags::TBT) != 0 || self.rtr.is_some()
+    }
+
+    /// Are its probes sent as frames (`-O dltx`, `-r`, and `-O tbt`, which scamper sends
+    /// through the datalink like every pseudo-MTU ping)?
+    pub fn sends_frames(&self) -> bool {
+        self.flags & (flags::DLTX | flags::TBT) != 0 || self.rtr.is_some()
+    }
+
     /// Parse the words after `ping`: options, then exactly one destination address.
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<PingOptions, PingOptionsError> {
         let mut raw = Raw::default();
@@ -468,6 +480,14 @@ impl PingOptions {
         if raw.oflags & flags::TBT != 0 && raw.pmtu.is_none() {
             return Err(bad('O', "tbt", "needs a pseudo MTU with -M"));
         }
+        // The too-big trick is about getting IPv6 fragments (scamper's own rule).
+        if raw.oflags & flags::TBT != 0 && v4 {
+            return Err(bad('O', "tbt", "can only do tbt with IPv6 addresses"));
+        }
+        // -M answers replies seen on the datalink, so ICMP replies cannot come from the socket.
+        if raw.pmtu.is_some() && raw.oflags & flags::SOCKRX != 0 {
+            return Err(bad('O', "sockrx", "cannot specify -O sockrx with -M"));
+        }
 
         // Sizes: IP header (with options) + transport header + payload.
         let ip_hdr: u16 = if v4 {
@@ -533,6 +553,10 @@ impl PingOptions {
         };
         let probe_size = u16::try_from(u32::from(hdr) + u32::from(payload_len))
             .map_err(|_| too_big('b', payload_len.into()))?;
+        // Replies the size of the probes must exceed the pseudo MTU to come back fragmented.
+        if raw.oflags & flags::TBT != 0 && raw.pmtu.is_some_and(|m| probe_size <= m) {
+            return Err(bad('O', "tbt", "specify valid path-mtu"));
+        }
         // -O spoof embeds the real source at the start of the payload (before any -C bytes).
         let embed: u16 = match (
             raw.oflags & (flags::SPOOF | flags::NOSRC) == flags::SPOOF,
@@ -891,12 +915,30 @@ mod tests {
 
     #[test]
     fn o_options_set_flags() {
-        let o = ok("-O dl -O DLTX -O sockrx -O tbt -M 1280 192.0.2.1");
-        assert_eq!(
-            o.flags,
-            flags::DL | flags::DLTX | flags::SOCKRX | flags::TBT
-        );
+        let o = ok("-O dl -O DLTX -O sockrx 192.0.2.1");
+        assert_eq!(o.flags, flags::DL | flags::DLTX | flags::SOCKRX);
+        let o = ok("-O dl -O tbt -M 1280 -s 1300 2001:db8::1");
+        assert_eq!(o.flags, flags::DL | flags::TBT);
         assert_eq!(o.pmtu, 1280);
+        for (args, why) in [
+            (
+                "-O tbt -M 1280 -s 1300 192.0.2.1",
+                "can only do tbt with IPv6 addresses",
+            ),
+            ("-O tbt -M 1280 2001:db8::1", "specify valid path-mtu"),
+            (
+                "-O tbt -M 1300 -s 1300 2001:db8::1",
+                "specify valid path-mtu",
+            ),
+            (
+                "-O sockrx -M 1280 2001:db8::1",
+                "cannot specify -O sockrx with -M",
+            ),
+        ] {
+            let w: Vec<&str> = args.split_whitespace().collect();
+            let e = PingOptions::parse(&w).unwrap_err().to_string();
+            assert!(e.ends_with(why), "{args}: {e}");
+        }
         let o = ok("-O spoof -O nosrc -S 192.0.2.9 192.0.2.1");
         assert_eq!(o.flags, flags::SPOOF | flags::NOSRC);
         // The real source needs room in the payload unless -O nosrc.

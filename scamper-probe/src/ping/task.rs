@@ -29,6 +29,8 @@ struct Sent {
     replies: Vec<PingReply>,
     /// At least one reply came from the target (counts towards `-o`).
     answered: bool,
+    /// `tx` is the datalink's transmit time of the probe (`-O dl`).
+    dltx: bool,
 }
 
 /// One ping measurement in progress.
@@ -201,7 +203,7 @@ impl PingTask {
         let v6 = pkt.is_ipv6();
         let mut r = PingReply {
             addr: Some(Addr::from(pkt.src)),
-            flags: reply_flags::REPLY_TTL | reply_flags::REPLY_TOS,
+            flags: reply_flags::REPLY_TTL | reply_flags::REPLY_TOS | self.link_rx_flag(pkt),
             reply_ttl: pkt.ttl,
             reply_size: pkt.ip_len,
             reply_tos: pkt.tos,
@@ -285,6 +287,9 @@ impl PingTask {
             .into_iter()
             .map(|s| {
                 let mut fl = if v4 { reply_flags::PROBE_IPID } else { 0 };
+                if s.dltx {
+                    fl |= reply_flags::DLTX;
+                }
                 // Halted before its timeout: the probe may still have been answered.
                 if stop != PingStop::DONE && s.tx + o.wait_timeout > now {
                     fl |= reply_flags::PENDING;
@@ -384,6 +389,7 @@ impl Task for PingTask {
                 tx: now,
                 replies: Vec::new(),
                 answered: false,
+                dltx: false,
             });
             return Action::Send(Probe {
                 dst: self.opts.dst,
@@ -455,21 +461,122 @@ impl Task for PingTask {
     }
 }
 
+/// The datalink side of ping (`-O dl`, `-O dltx`, `-r`): the engine delivers the probes'
+/// outbound copies seen on the datalink, and replies come from the datalink unless
+/// `-O sockrx` takes ICMP ones from the socket.
 impl PingTask {
+    fn uses_datalink(&self) -> bool {
+        self.opts.uses_datalink()
+    }
+
+    /// DLRX for a reply that came through the datalink: all of them, except ICMP replies
+    /// under `-O sockrx`. TCP and UDP replies always come through the datalink.
+    fn link_rx_flag(&self, pkt: &Rx) -> u8 {
+        let icmp = matches!(pkt.transport, RxTransport::Icmp(_));
+        let socket = icmp && self.opts.flags & flags::SOCKRX != 0;
+        if self.uses_datalink() && !socket {
+            reply_flags::DLRX
+        } else {
+            0
+        }
+    }
+
+    /// Is this one of our probes on its way out?
+    fn is_own_probe(&self, pkt: &Rx) -> bool {
+        pkt.src == self.env.src
+            && pkt.dst == self.opts.dst
+            && match &pkt.transport {
+                RxTransport::Icmp(i) => matches!(i.kind, IcmpKind::EchoRequest { .. }),
+                RxTransport::Udp(_) | RxTransport::Tcp(_) => true,
+                RxTransport::Other { .. } => false,
+            }
+    }
+
+    /// Which probe left as this packet?
+    fn match_outbound(&self, pkt: &Rx) -> Option<usize> {
+        let m = self.opts.method;
+        // Fixed-port probes are told apart by IPv4 IP-ID; IPv6 copies leave in order, so the
+        // first probe without its datalink time is the one.
+        let same_probe = |s: &Sent| {
+            if pkt.is_ipv6() {
+                !s.dltx
+            } else {
+                pkt.ip_id == u32::from(s.fields.ip_id)
+            }
+        };
+        match &pkt.transport {
+            RxTransport::Icmp(i) => match i.kind {
+                IcmpKind::EchoRequest { id, seq } if m.is_icmp() && id == self.sport => {
+                    self.by_icmp_seq(seq)
+                }
+                _ => None,
+            },
+            RxTransport::Udp(u) if m.is_udp() => self.by_ports(u.sport, u.dport, same_probe),
+            RxTransport::Tcp(t) if m.is_tcp() => self.by_ports(t.sport, t.dport, |s| {
+                s.fields.tcp_seq == t.seq && same_probe(s)
+            }),
+            _ => None,
+        }
+    }
+
+    /// A probe's datalink transmit time: it replaces the user-space one, and replies already
+    /// recorded get their round-trip times shortened by the difference.
+    fn datalink_tx(&mut self, pkt: &Rx, at: Time) {
+        let Some(i) = self.match_outbound(pkt) else {
+            return;
+        };
+        let s = &mut self.sent[i];
+        // Seen before: a copy; earlier than the send: not this probe.
+        if s.dltx || at < s.tx {
+            return;
+        }
+        let diff = Timeval::from(at - s.tx);
+        for r in &mut s.replies {
+            if diff <= r.rtt {
+                r.rtt = r.rtt.sub(&diff);
+                r.flags |= reply_flags::DLTX;
+            }
+        }
+        s.tx = at;
+        s.dltx = true;
+    }
+
     /// Record a reply; returns the probe it answers and whether it came from the target.
     fn record_response(&mut self, pkt: &Rx, rx: Time) -> Option<(usize, bool)> {
         if self.stop.is_some() {
             return None;
         }
+        if self.uses_datalink() && self.is_own_probe(pkt) {
+            self.datalink_tx(pkt, rx);
+            return None;
+        }
         let i = self.match_reply(pkt)?;
         let rtt = rx.saturating_sub(self.sent[i].tx);
-        let reply = self.reply_record(pkt, rtt);
+        let mut reply = self.reply_record(pkt, rtt);
+        if self.sent[i].dltx {
+            reply.flags |= reply_flags::DLTX;
+        }
         let target = self.is_from_target(&reply);
+        let tbt = self.opts.flags & flags::TBT != 0;
+        let first = self.sent[i].replies.is_empty();
+        let (echo, fragment) = (
+            reply.is_icmp() && reply.icmp_type == 129,
+            reply.flags & reply_flags::REPLY_IPID != 0,
+        );
         let s = &mut self.sent[i];
         // Most probes get one reply; do not let the first push reserve room for four.
         s.replies.reserve_exact(1);
         s.replies.push(reply);
-        if target && !s.answered {
+        if tbt {
+            // -O tbt counts fragmented replies (an IPv6 identification comes only with a
+            // fragment header); anything but an echo reply before the first of them ends it.
+            if first && self.answered == 0 && !echo {
+                self.stop = Some(PingStop::DONE);
+            } else if first && fragment {
+                s.answered = true;
+                self.answered += 1;
+            }
+        } else if target && !s.answered {
             s.answered = true;
             self.answered += 1;
         }
@@ -901,6 +1008,86 @@ mod tests {
             js.contains("\"pattern\":\"0102\",\"flags\":[\"icmpsum\"],\"icmp_csum\":300"),
             "{js}"
         );
+    }
+
+    #[test]
+    fn datalink_transmit_times_replace_user_space_ones() {
+        let mut t = task("-c 2 -O dl 192.0.2.1");
+        let p = send_all(&mut t);
+        // Probe 0: its outbound copy 1 ms after the send, then the reply at 10 ms.
+        t.on_response(&parse_ip(&p[0].packet).unwrap(), T0 + ms(1));
+        t.on_response(&echo_reply(&p[0], 60, 7), T0 + ms(10));
+        // Probe 1: the reply is seen before the outbound copy (2 ms late): the recorded
+        // round trip shrinks by the difference.
+        let t1 = T0 + t.opts.wait_probe;
+        t.on_response(&echo_reply(&p[1], 60, 8), t1 + ms(10));
+        t.on_response(&parse_ip(&p[1].packet).unwrap(), t1 + ms(2));
+        // A second copy of the same probe changes nothing.
+        t.on_response(&parse_ip(&p[1].packet).unwrap(), t1 + ms(3));
+        let r = record(t, T0 + ms(5000));
+        let dl = reply_flags::DLTX | reply_flags::DLRX;
+        for (i, tx, rtt) in [(0, T0 + ms(1), ms(9)), (1, t1 + ms(2), ms(8))] {
+            let pr = r.probes[i].as_ref().unwrap();
+            assert_eq!(pr.tx, Timeval::from(tx), "probe {i}");
+            assert_eq!(pr.flags & reply_flags::DLTX, reply_flags::DLTX, "probe {i}");
+            assert_eq!(pr.replies.len(), 1, "probe {i}");
+            assert_eq!(pr.replies[0].flags & dl, dl, "probe {i}");
+            assert_eq!(pr.replies[0].rtt, Timeval::from(rtt), "probe {i}");
+        }
+    }
+
+    #[test]
+    fn sockrx_and_plain_pings_record_no_datalink_receive_times() {
+        // (options, an outbound copy is seen, the flags of the reply). Frames the datalink
+        // socket sends itself (-O dltx) are not looped back to it, so no copy is seen there.
+        for (args, copy, want) in [
+            ("-c 1 -O dl -O sockrx 192.0.2.1", true, reply_flags::DLTX),
+            ("-c 1 -O dltx 192.0.2.1", false, reply_flags::DLRX),
+            ("-c 1 192.0.2.1", true, 0),
+        ] {
+            let mut t = task(args);
+            let p = send_all(&mut t);
+            if copy {
+                t.on_response(&parse_ip(&p[0].packet).unwrap(), T0 + ms(1));
+            }
+            t.on_response(&echo_reply(&p[0], 60, 7), T0 + ms(10));
+            let r = record(t, T0 + ms(5000));
+            let pr = r.probes[0].as_ref().unwrap();
+            assert_eq!(pr.replies.len(), 1, "{args}");
+            let f = pr.replies[0].flags & (reply_flags::DLTX | reply_flags::DLRX);
+            assert_eq!(f, want, "{args}");
+        }
+    }
+
+    #[test]
+    fn tbt_counts_fragmented_replies_only() {
+        let mut t = task("-c 4 -o 2 -s 1300 -M 1280 -O tbt 2001:db8::1");
+        let gap = t.opts.wait_probe;
+        // Probe 0's whole reply does not count; fragmented replies (with an identification)
+        // to probes 1 and 2 do, and then the ping is done.
+        for i in 0..3u32 {
+            let p = send(&mut t, T0 + gap * i);
+            let mut rx = echo_reply(&p, 60, 0);
+            if i > 0 {
+                rx.ip_id = 0x1234 + i;
+                rx.more_frags = true;
+                rx.ip_len = 1280;
+            }
+            t.on_response(&rx, T0 + gap * i + ms(5));
+        }
+        assert_eq!(t.poll(T0 + gap * 2 + ms(6)), Action::Done);
+        let r = record(t, T0 + ms(9000));
+        assert_eq!(r.stop_reason, PingStop::DONE);
+        assert_eq!(r.ping_sent, 3);
+        let ids: Vec<u32> = (0..3)
+            .map(|i| r.probes[i].as_ref().unwrap().replies[0].reply_ipid)
+            .collect();
+        assert_eq!(ids, [0, 0x1235, 0x1236]);
+        // Anything but an echo reply before the first fragmented one ends the ping.
+        let mut t = task("-c 4 -o 2 -s 1300 -M 1280 -O tbt 2001:db8::1");
+        let p = send(&mut t, T0);
+        t.on_response(&icmp_error(&p, "2001:db8::2", 1, 4, 200), T0 + ms(5));
+        assert_eq!(t.poll(T0 + ms(6)), Action::Done);
     }
 
     #[test]

@@ -501,9 +501,6 @@ impl TraceOptions {
         }
 
         // Documented features the engine cannot run yet: refuse rather than ignore them.
-        if raw.dl {
-            return Err(unsupported("-O dl"));
-        }
         // Path-MTU discovery needs whole probes that reach the destination; a lone non-first
         // fragment never does.
         if raw.offset.unwrap_or(0) != 0 && raw.pmtud {
@@ -826,7 +823,6 @@ mod tests {
     #[test]
     fn unimplemented_features_are_refused_clearly() {
         for (cmd, what) in [
-            ("-O dl 192.0.2.1", "-O dl: not yet supported"),
             ("-o 10 -M 192.0.2.1", "-o with -M: not yet supported"),
         ] {
             let e = err(cmd);

@@ -58,6 +58,8 @@ use super::pmtud::{self, Answer, Pmtud};
 use super::probe::{self, ProbeFields, TraceIds};
 use crate::task::{Action, MatchKey, Probe, Task, TaskEnv, Time};
 
+mod datalink;
+
 /// TTL of last-ditch probes: they must reach the destination whatever its distance.
 const LASTDITCH_TTL: u8 = 255;
 
@@ -134,6 +136,8 @@ pub struct TraceTask {
     pmtud: Option<Pmtud>,
     /// Index in `sent` of the first probe of the current PMTUD step.
     pmtud_first: usize,
+    /// `-O dl` / `-r`: probes whose transmit time came from the datalink.
+    dltx: std::collections::BTreeSet<usize>,
 }
 
 impl TraceTask {
@@ -166,6 +170,7 @@ impl TraceTask {
             stop_hop: 0,
             done: false,
             errmsg: None,
+            dltx: Default::default(),
         }
     }
 
@@ -1045,6 +1050,9 @@ impl Task for TraceTask {
     }
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
+        if self.datalink_tx(pkt, rx) {
+            return;
+        }
         if self.done {
             self.pmtud_response(pkt, rx);
             return;
@@ -1053,6 +1061,7 @@ impl Task for TraceTask {
             return;
         };
         let reply = self.reply_record(pkt, rx.saturating_sub(self.sent[i].tx));
+        let reply = self.datalink_reply(i, reply);
         let verdict = self.verdict(&reply);
         let s = &mut self.sent[i];
         s.replies.push(reply);

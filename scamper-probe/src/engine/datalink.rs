@@ -1,0 +1,961 @@
+//! The datalink path of measurements that ask for it: ping `-O dl` (datalink timestamps of
+//! probes and replies), `-O dltx` (probes sent as frames), `-O sockrx` (replies from the ICMP
+//! sockets even so), `-r` (frames to a chosen router's link-layer address), `-O tbt` (the
+//! first fragments of replies, which only the datalink shows), and trace `-O dl` / `-r`.
+//!
+//! One cooked AF_PACKET socket (from the root helper, every interface) carries it all: it
+//! sends frames to the next hop's link-layer address, and while such a measurement runs its
+//! filter lets through inbound ICMP, our own outbound IP packets (their datalink transmit
+//! timestamps) and ARP / neighbour advertisements. Inbound TCP and UDP replies keep arriving
+//! on the engine's other datalink socket, whose timestamps are datalink ones too.
+//!
+//! A measurement that uses the datalink runs inside [`LinkTask`], which waits for the next
+//! hop to be known before the first probe, tells the engine which probe keys go out as frames,
+//! and keeps to one copy of each reply: the datalink's, or with `-O sockrx` the ICMP socket's.
+//! The next hop comes from the kernel (route and neighbour tables over netlink); a neighbour
+//! the kernel does not know is asked for with ARP or a neighbour solicitation, as scamper does.
+
+mod neighbour;
+pub mod netlink;
+
+use super::core::Core;
+use super::dispatch;
+use crate::command::Command;
+use crate::helper_link::Privileged;
+use crate::log;
+use crate::task::{Action, MatchKey, Probe, Task, Time, PROTO_ICMP, PROTO_ICMP6};
+use crate::task::{PROTO_TCP, PROTO_UDP};
+use neighbour::{ETH_P_ARP, ETH_P_IP, ETH_P_IPV6};
+use netlink::{NlError, RouteSocket};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use scamper_packet::{IcmpKind, Rx, RxTransport};
+use scamper_proto::Request;
+use scamper_warts::Record;
+use std::collections::HashMap;
+use std::io::IoSliceMut;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+
+/// How long a neighbour solicitation waits for its answer (scamper: one attempt, 0.5 s).
+const RESOLVE_WAIT: Duration = Duration::from_millis(500);
+/// How often a task waiting for its next hop looks again.
+const RESOLVE_POLL: Duration = Duration::from_millis(5);
+
+/// What a measurement wants of the datalink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// Probes leave as frames (ping `-O dltx`, `-r`; trace `-r`).
+    pub tx: bool,
+    /// The router whose link-layer address frames go to (`-r`); else the route's next hop.
+    pub rtr: Option<IpAddr>,
+    /// ICMP replies are taken from the ICMP sockets, not the datalink (ping `-O sockrx`).
+    pub sockrx: bool,
+}
+
+/// Does this command use the datalink?
+pub fn needs(cmd: &Command) -> Option<Needs> {
+    match cmd {
+        Command::Ping(p) => p.uses_datalink().then_some(Needs {
+            tx: p.sends_frames(),
+            rtr: p.rtr,
+            sockrx: p.flags & scamper_warts::ping::flags::SOCKRX != 0,
+        }),
+        Command::Trace(t) => {
+            let dl = t.flags & scamper_warts::trace::flags::DL != 0 || t.rtr.is_some();
+            dl.then_some(Needs {
+                tx: t.rtr.is_some(),
+                rtr: t.rtr,
+                sockrx: false,
+            })
+        }
+    }
+}
+
+/// Where a task's frames go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub ifindex: u32,
+    /// Link-layer destination and its length (0 on interfaces without addresses); `None` if
+    /// the task only receives through the datalink.
+    pub dst: Option<([u8; 6], u8)>,
+}
+
+/// Progress of finding a task's next hop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ticket {
+    Pending {
+        ifindex: u32,
+        hop: IpAddr,
+        deadline: Time,
+    },
+    Ready(Plan),
+    /// The error text scamper records, and its error number (0 if none).
+    Failed(String, i32),
+}
+
+/// Which socket the packet being delivered came from.
+const FROM_SOCKET: u8 = 0;
+const FROM_LINK_IN: u8 = 1;
+const FROM_LINK_OUT: u8 = 2;
+
+/// State shared between the engine and its [`LinkTask`]s (all on the engine's thread; the
+/// lock only satisfies `Task: Send`).
+#[derive(Debug, Default)]
+pub struct Shared {
+    inner: Mutex<SharedInner>,
+    from: AtomicU8,
+}
+
+#[derive(Debug, Default)]
+struct SharedInner {
+    /// Keys of probes sent by datalink tasks, with the frame destination when they are
+    /// transmitted as frames.
+    keys: HashMap<MatchKey, Option<Plan>>,
+    tickets: HashMap<u64, Ticket>,
+    /// Datalink tasks alive.
+    active: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SharedInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A measurement that uses the datalink; see the module documentation.
+pub struct LinkTask {
+    inner: Box<dyn Task>,
+    shared: Arc<Shared>,
+    ticket: u64,
+    plan: Option<Plan>,
+    failed: Option<(String, i32)>,
+    sockrx: bool,
+    keys: Vec<MatchKey>,
+}
+
+impl LinkTask {
+    /// Is the next hop known? Sets `plan` or `failed`; `Err` says when to look again.
+    fn ready(&mut self, now: Time) -> Result<(), Time> {
+        if self.plan.is_some() || self.failed.is_some() {
+            return Ok(());
+        }
+        let mut sh = self.shared.lock();
+        match sh.tickets.get(&self.ticket).cloned() {
+            Some(Ticket::Ready(p)) => self.plan = Some(p),
+            Some(Ticket::Failed(m, e)) => self.failed = Some((m, e)),
+            Some(Ticket::Pending { hop, deadline, .. }) => {
+                if now < deadline {
+                    return Err(deadline.min(now + RESOLVE_POLL));
+                }
+                self.failed = Some((format!("dlhdr_ethcb: did not get mac address for {hop}"), 0));
+            }
+            None => self.failed = Some(("datalink: lost next-hop look-up".into(), 0)),
+        }
+        sh.tickets.remove(&self.ticket);
+        Ok(())
+    }
+}
+
+impl Task for LinkTask {
+    fn dst(&self) -> IpAddr {
+        self.inner.dst()
+    }
+
+    fn poll(&mut self, now: Time) -> Action {
+        if let Err(again) = self.ready(now) {
+            return Action::WaitUntil(again);
+        }
+        if self.failed.is_some() {
+            return Action::Done;
+        }
+        let action = self.inner.poll(now);
+        if let Action::Send(p) = &action {
+            let plan = self.plan.filter(|p| p.dst.is_some());
+            self.shared.lock().keys.insert(p.key, plan);
+            if !self.keys.contains(&p.key) {
+                self.keys.push(p.key);
+            }
+        }
+        action
+    }
+
+    fn on_sent(&mut self, tx: Time) {
+        self.inner.on_sent(tx)
+    }
+
+    fn on_response(&mut self, pkt: &Rx, rx: Time) {
+        if self.wanted(pkt) {
+            self.inner.on_response(pkt, rx)
+        }
+    }
+
+    fn on_response_raw(&mut self, pkt: &Rx, raw: &[u8], rx: Time) {
+        if self.wanted(pkt) {
+            self.inner.on_response_raw(pkt, raw, rx)
+        }
+    }
+
+    fn snapshot(&mut self, now: Time) -> Option<Record> {
+        self.inner.snapshot(now)
+    }
+
+    fn finish(self: Box<Self>, now: Time) -> Record {
+        {
+            let mut sh = self.shared.lock();
+            for k in &self.keys {
+                sh.keys.remove(k);
+            }
+            sh.tickets.remove(&self.ticket);
+            sh.active = sh.active.saturating_sub(1);
+        }
+        let mut rec = self.inner.finish(now);
+        if let Some((msg, err)) = self.failed {
+            mark_error(&mut rec, msg, err);
+        }
+        rec
+    }
+}
+
+impl LinkTask {
+    /// Each ICMP reply arrives twice, on the ICMP socket and on the datalink: keep the
+    /// datalink's copy, or with `-O sockrx` the socket's. TCP and UDP replies arrive once.
+    fn wanted(&self, pkt: &Rx) -> bool {
+        if !matches!(pkt.transport, RxTransport::Icmp(_)) {
+            return true;
+        }
+        match self.shared.from.load(Ordering::Relaxed) {
+            FROM_SOCKET => self.sockrx,
+            FROM_LINK_IN => !self.sockrx,
+            _ => true,
+        }
+    }
+}
+
+/// A measurement that could not find its next hop stops with an error, as scamper's do.
+fn mark_error(rec: &mut Record, msg: String, err: i32) {
+    match rec {
+        Record::Ping(p) => {
+            p.stop_reason = scamper_warts::ping::PingStop::ERROR;
+            p.stop_data = err as u8;
+            p.errmsg = Some(msg);
+        }
+        Record::Trace(t) => {
+            t.stop_reason = scamper_warts::trace::TraceStop::ERROR;
+            t.stop_data = err as u8;
+            t.errmsg = Some(msg);
+        }
+        _ => {}
+    }
+}
+
+/// The key an outbound packet of ours was sent under (the probe's key).
+fn outbound_key(rx: &Rx) -> Option<MatchKey> {
+    if rx.frag_offset != 0 {
+        return None;
+    }
+    let (proto, local_id) = match &rx.transport {
+        RxTransport::Icmp(i) => match i.kind {
+            IcmpKind::EchoRequest { id, .. } => {
+                (if i.is_ipv6 { PROTO_ICMP6 } else { PROTO_ICMP }, id)
+            }
+            _ => return None,
+        },
+        RxTransport::Udp(u) => (PROTO_UDP, u.sport),
+        RxTransport::Tcp(t) => (PROTO_TCP, t.sport),
+        RxTransport::Other { .. } => return None,
+    };
+    Some(MatchKey {
+        peer: rx.dst,
+        proto,
+        local_id,
+    })
+}
+
+/// Kernel filter of the datalink socket while no datalink task runs: nothing.
+fn filter_closed() -> Vec<socket2::SockFilter> {
+    vec![socket2::SockFilter::new(0x06, 0, 0, 0)]
+}
+
+/// Kernel filter while datalink tasks run: ARP; every outbound packet (our probes' datalink
+/// transmit times); inbound ICMP, ICMPv6 and IPv6 fragments. Inbound TCP and UDP come on the
+/// engine's other datalink socket. (code, jump if true, jump if false, k), classic BPF.
+const OPEN_PROGRAM: [(u16, u8, u8, u32); 14] = {
+    const LD_W_ABS: u16 = 0x20;
+    const LDB_ABS: u16 = 0x30;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    // SKF_AD_OFF + SKF_AD_PROTOCOL / SKF_AD_PKTTYPE
+    const PROTOCOL: u32 = 0xffff_f000;
+    const PKTTYPE: u32 = 0xffff_f004;
+    [
+        (LD_W_ABS, 0, 0, PROTOCOL),                  // 0: EtherType
+        (JEQ_K, 10, 0, ETH_P_ARP as u32),            // 1: ARP -> accept
+        (LD_W_ABS, 0, 0, PKTTYPE),                   // 2
+        (JEQ_K, 8, 0, libc::PACKET_OUTGOING as u32), // 3: outbound -> accept
+        (LD_W_ABS, 0, 0, PROTOCOL),                  // 4
+        (JEQ_K, 0, 2, ETH_P_IP as u32),              // 5: IPv4 -> 6, else 8
+        (LDB_ABS, 0, 0, 9),                          // 6: IPv4 protocol
+        (JEQ_K, 4, 5, 1),                            // 7: ICMP -> accept, else drop
+        (JEQ_K, 0, 4, ETH_P_IPV6 as u32),            // 8: IPv6 -> 9, else drop
+        (LDB_ABS, 0, 0, 6),                          // 9: next header
+        (JEQ_K, 1, 0, 58),                           // 10: ICMPv6 -> accept
+        (JEQ_K, 0, 1, 44),                           // 11: fragment -> accept, else drop
+        (RET_K, 0, 0, 0x40000),                      // 12: accept
+        (RET_K, 0, 0, 0),                            // 13: drop
+    ]
+};
+
+fn filter_open() -> Vec<socket2::SockFilter> {
+    OPEN_PROGRAM
+        .iter()
+        .map(|&(code, jt, jf, k)| socket2::SockFilter::new(code, jt, jf, k))
+        .collect()
+}
+
+/// The engine's datalink: the socket, the route socket, and what its tasks share.
+pub struct Datalink {
+    sock: Option<AsyncFd<OwnedFd>>,
+    route: Option<RouteSocket>,
+    shared: Arc<Shared>,
+    next_ticket: u64,
+    open: bool,
+    /// Link-layer addresses learned from our own ARP / neighbour discovery, by interface.
+    learned: HashMap<(u32, IpAddr), [u8; 6]>,
+}
+
+impl Datalink {
+    /// Ask the helper for the sockets; without them datalink measurements stop with an error.
+    pub async fn open(helper: &Privileged) -> Datalink {
+        let sock = match helper.open(Request::OpenDatalink { ifindex: 0 }).await {
+            Ok(fd) => match Self::prepare(fd) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::warn(&format!("datalink socket: {e}"));
+                    None
+                }
+            },
+            Err(e) => {
+                log::warn(&format!("no datalink socket for -O dl / -r: {e}"));
+                None
+            }
+        };
+        let route = match helper.open(Request::OpenRouteSocket).await {
+            Ok(fd) => RouteSocket::new(fd)
+                .map_err(|e| log::warn(&format!("route socket: {e}")))
+                .ok(),
+            Err(e) => {
+                log::warn(&format!("no route socket for -O dl / -r: {e}"));
+                None
+            }
+        };
+        Datalink {
+            sock,
+            route,
+            shared: Arc::default(),
+            next_ticket: 1,
+            open: false,
+            learned: HashMap::new(),
+        }
+    }
+
+    fn prepare(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+        use nix::sys::socket::{setsockopt, sockopt};
+        socket2::SockRef::from(&fd).attach_filter(&filter_closed())?;
+        socket2::SockRef::from(&fd).set_nonblocking(true)?;
+        setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
+        scamper_sys::async_fd(fd)
+    }
+
+    /// Run `task` through the datalink: find its next hop (now, or by neighbour discovery
+    /// that the task waits for).
+    pub fn wrap(&mut self, task: Box<dyn Task>, needs: Needs, now: Time) -> Box<dyn Task> {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        // The filter opens first: an answer to neighbour discovery may come at once.
+        self.shared.lock().active += 1;
+        self.sync_filter();
+        let state = self.plan(task.dst(), needs, now);
+        self.shared.lock().tickets.insert(ticket, state);
+        Box::new(LinkTask {
+            inner: task,
+            shared: self.shared.clone(),
+            ticket,
+            plan: None,
+            failed: None,
+            sockrx: needs.sockrx,
+            keys: Vec::new(),
+        })
+    }
+
+    fn plan(&mut self, dst: IpAddr, needs: Needs, now: Time) -> Ticket {
+        let (Some(_), Some(rs)) = (&self.sock, &mut self.route) else {
+            return Ticket::Failed("could not open datalink".into(), 0);
+        };
+        let target = needs.rtr.unwrap_or(dst);
+        let route = match rs.route(target) {
+            Ok(r) if r.ifindex != 0 => r,
+            Ok(_) => return Ticket::Failed("handle_rt: could not get ifindex".into(), 0),
+            Err(e) => {
+                let code = if let NlError::Kernel(c) = e { c } else { 0 };
+                return Ticket::Failed(format!("rtsock_parsemsg: {e}"), code);
+            }
+        };
+        if !needs.tx {
+            return Ticket::Ready(Plan {
+                ifindex: route.ifindex,
+                dst: None,
+            });
+        }
+        let hop = route.gateway.unwrap_or(target);
+        let ready = |mac: [u8; 6], len: u8| {
+            Ticket::Ready(Plan {
+                ifindex: route.ifindex,
+                dst: Some((mac, len)),
+            })
+        };
+        // Interfaces without link-layer addresses (tunnels) or with an all-zero one
+        // (loopback) need no neighbour.
+        let own = match rs.link_mac(route.ifindex) {
+            Ok(Some(m)) if m != [0; 6] => m,
+            Ok(Some(m)) => return ready(m, 6),
+            Ok(None) => return ready([0; 6], 0),
+            Err(e) => return Ticket::Failed(format!("could not get mac address: {e}"), 0),
+        };
+        if let Some(mac) = self.learned.get(&(route.ifindex, hop)) {
+            return ready(*mac, 6);
+        }
+        match rs.neighbours(hop.is_ipv6()) {
+            Ok(list) => {
+                if let Some(mac) = list
+                    .iter()
+                    .find(|n| n.ifindex == route.ifindex && n.addr == hop)
+                    .and_then(|n| n.usable_mac())
+                {
+                    return ready(mac, 6);
+                }
+            }
+            Err(e) => log::warn(&format!("neighbour table: {e}")),
+        }
+        // Ask the link ourselves, from the address the route would use.
+        let src = route.prefsrc;
+        let sent = match (hop, src) {
+            (IpAddr::V4(h), Some(IpAddr::V4(s))) => self.send_raw(
+                route.ifindex,
+                ETH_P_ARP,
+                &neighbour::arp_request(own, s, h),
+                neighbour::BROADCAST,
+            ),
+            (IpAddr::V6(h), Some(IpAddr::V6(s))) => {
+                let (pkt, mac) = neighbour::neighbour_solicitation(own, s, h);
+                self.send_raw(route.ifindex, ETH_P_IPV6, &pkt, mac)
+            }
+            _ => Err(std::io::Error::other("no source address on the interface")),
+        };
+        if let Err(e) = sent {
+            log::warn(&format!("neighbour discovery for {hop}: {e}"));
+        }
+        Ticket::Pending {
+            ifindex: route.ifindex,
+            hop,
+            deadline: now + RESOLVE_WAIT,
+        }
+    }
+
+    fn send_raw(&self, ifindex: u32, proto: u16, pkt: &[u8], mac: [u8; 6]) -> std::io::Result<()> {
+        let sock = self
+            .sock
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no datalink"))?;
+        scamper_sys::send_link_frame(sock.get_ref().as_fd(), pkt, ifindex, proto, &mac)?;
+        Ok(())
+    }
+
+    /// Send a probe: as a frame if its task asked for that, else with `other` (the raw
+    /// sockets). Returns the user-space transmit time.
+    pub fn send(
+        &self,
+        probe: &Probe,
+        other: impl FnOnce(&Probe) -> std::io::Result<Time>,
+    ) -> std::io::Result<Time> {
+        let plan = {
+            let sh = self.shared.lock();
+            if sh.keys.is_empty() {
+                None
+            } else {
+                sh.keys.get(&probe.key).copied().flatten()
+            }
+        };
+        let Some(Plan {
+            ifindex,
+            dst: Some((mac, len)),
+        }) = plan
+        else {
+            return other(probe);
+        };
+        let proto = if probe.dst.is_ipv4() {
+            ETH_P_IP
+        } else {
+            ETH_P_IPV6
+        };
+        let sock = self
+            .sock
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no datalink"))?;
+        let t = super::now();
+        scamper_sys::send_link_frame(
+            sock.get_ref().as_fd(),
+            &probe.packet,
+            ifindex,
+            proto,
+            &mac[..usize::from(len)],
+        )?;
+        Ok(t)
+    }
+
+    /// Open the filter while datalink tasks run, close it when none do.
+    fn sync_filter(&mut self) {
+        let want = self.shared.lock().active > 0;
+        if want == self.open {
+            return;
+        }
+        let Some(sock) = &self.sock else { return };
+        let prog = if want { filter_open() } else { filter_closed() };
+        match socket2::SockRef::from(sock.get_ref()).attach_filter(&prog) {
+            Ok(()) => self.open = want,
+            Err(e) => log::warn(&format!("datalink filter: {e}")),
+        }
+    }
+
+    /// Wait until the datalink socket has something to read.
+    pub async fn readable(&self) {
+        match &self.sock {
+            // drain() reads until a read would block, which clears the readiness.
+            Some(s) => drop(s.readable().await),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Read what the socket holds (a bounded batch) and hand datalink tasks their packets.
+    pub async fn drain(&mut self, core: &mut Core, buf: &mut [u8]) {
+        for _ in 0..256 {
+            let frame = {
+                let Some(sock) = &self.sock else { return };
+                let Ok(mut guard) = sock.readable().await else {
+                    return;
+                };
+                match guard.try_io(|s| recv_frame(s, buf)) {
+                    Ok(Ok(Some(f))) => f,
+                    Ok(Ok(None)) => continue,
+                    Ok(Err(e)) => {
+                        log::warn(&format!("datalink receive error: {e}"));
+                        break;
+                    }
+                    Err(_would_block) => break,
+                }
+            };
+            self.on_frame(core, &buf[..frame.len.min(buf.len())], &frame);
+        }
+        self.sync_filter();
+    }
+
+    fn on_frame(&mut self, core: &mut Core, data: &[u8], f: &Frame) {
+        if f.protocol == ETH_P_ARP {
+            if !f.outbound {
+                if let Some((ip, mac)) = neighbour::parse_arp_reply(data) {
+                    self.learn(f.ifindex, IpAddr::V4(ip), mac);
+                }
+            }
+            return;
+        }
+        if f.protocol != ETH_P_IP && f.protocol != ETH_P_IPV6 {
+            return;
+        }
+        if !f.outbound && f.protocol == ETH_P_IPV6 {
+            if let Some((ip, mac)) = neighbour::parse_neighbour_advert(data) {
+                self.learn(f.ifindex, IpAddr::V6(ip), mac);
+                return;
+            }
+        }
+        let Ok(mut rx) = scamper_packet::parse_ip(data) else {
+            return;
+        };
+        rx.ifindex = f.ifindex;
+        let key = if f.outbound {
+            outbound_key(&rx)
+        } else {
+            dispatch::reply_key(&rx)
+        };
+        let Some(key) = key else { return };
+        if !self.shared.lock().keys.contains_key(&key) {
+            return;
+        }
+        let from = if f.outbound {
+            FROM_LINK_OUT
+        } else {
+            FROM_LINK_IN
+        };
+        self.shared.from.store(from, Ordering::Relaxed);
+        core.deliver(&key, &rx, data, f.time);
+        self.shared.from.store(FROM_SOCKET, Ordering::Relaxed);
+    }
+
+    fn learn(&mut self, ifindex: u32, ip: IpAddr, mac: [u8; 6]) {
+        let mut sh = self.shared.lock();
+        let mut used = false;
+        for t in sh.tickets.values_mut() {
+            if let Ticket::Pending {
+                ifindex: i, hop, ..
+            } = *t
+            {
+                if i == ifindex && hop == ip {
+                    *t = Ticket::Ready(Plan {
+                        ifindex,
+                        dst: Some((mac, 6)),
+                    });
+                    used = true;
+                }
+            }
+        }
+        if used {
+            self.learned.insert((ifindex, ip), mac);
+        }
+    }
+}
+
+/// What the socket said about a received frame.
+struct Frame {
+    len: usize,
+    time: Time,
+    ifindex: u32,
+    protocol: u16,
+    outbound: bool,
+}
+
+fn recv_frame(sock: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> std::io::Result<Option<Frame>> {
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        sock.get_ref().as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )?;
+    let mut time = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(t) = c {
+                time = Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32));
+            }
+        }
+    }
+    let Some(link) = msg.address.as_ref().and_then(|a| a.as_link_addr()) else {
+        return Ok(None);
+    };
+    Ok(Some(Frame {
+        len: msg.bytes,
+        time: time.unwrap_or_else(super::now),
+        ifindex: u32::try_from(link.ifindex()).unwrap_or(0),
+        // nix hands sll_protocol over as stored: network byte order.
+        protocol: u16::from_be(link.protocol()),
+        outbound: link.pkttype() == libc::PACKET_OUTGOING,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scamper_packet::{build_icmp_echo, build_udp, IpParams};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn outbound_probes_map_to_their_keys() {
+        let p = IpParams::new(ip("192.0.2.1"), ip("198.51.100.1"));
+        let echo =
+            scamper_packet::parse_ip(&build_icmp_echo(&p, 0x8123, 5, &[0; 8]).unwrap()).unwrap();
+        assert_eq!(
+            outbound_key(&echo),
+            Some(MatchKey {
+                peer: ip("198.51.100.1"),
+                proto: PROTO_ICMP,
+                local_id: 0x8123
+            })
+        );
+        let udp = scamper_packet::parse_ip(&build_udp(&p, 40000, 33435, &[0; 4]).unwrap()).unwrap();
+        assert_eq!(
+            outbound_key(&udp).map(|k| (k.proto, k.local_id)),
+            Some((PROTO_UDP, 40000))
+        );
+        let p6 = IpParams::new(ip("2001:db8::1"), ip("2001:db8:1::1"));
+        let echo6 = scamper_packet::parse_ip(&build_icmp_echo(&p6, 7, 0, &[]).unwrap()).unwrap();
+        assert_eq!(outbound_key(&echo6).map(|k| k.proto), Some(PROTO_ICMP6));
+    }
+
+    /// Run [`OPEN_PROGRAM`] as the kernel would on a cooked packet (only the instructions it
+    /// uses); returns whether the packet is accepted.
+    fn run_filter(protocol: u16, outbound: bool, pkt: &[u8]) -> bool {
+        let mut a: u32 = 0;
+        let mut pc = 0usize;
+        loop {
+            let (code, jt, jf, k) = OPEN_PROGRAM[pc];
+            pc += 1;
+            match code {
+                0x20 if k == 0xffff_f000 => a = u32::from(protocol),
+                0x20 if k == 0xffff_f004 => {
+                    a = if outbound {
+                        libc::PACKET_OUTGOING as u32
+                    } else {
+                        0
+                    }
+                }
+                0x30 => match pkt.get(k as usize) {
+                    Some(b) => a = u32::from(*b),
+                    None => return false,
+                },
+                0x15 => pc += usize::from(if a == k { jt } else { jf }),
+                0x06 => return k != 0,
+                _ => panic!("unexpected instruction {code:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filter_passes_what_datalink_tasks_need() {
+        let mut v4 = vec![0x45u8; 40];
+        let mut v6 = vec![0x60u8; 60];
+        for (proto, want) in [(1u8, true), (6, false), (17, false)] {
+            v4[9] = proto;
+            assert_eq!(
+                run_filter(ETH_P_IP, false, &v4),
+                want,
+                "inbound v4 proto {proto}"
+            );
+            assert!(run_filter(ETH_P_IP, true, &v4), "outbound v4 proto {proto}");
+        }
+        for (nh, want) in [(58u8, true), (44, true), (6, false), (17, false)] {
+            v6[6] = nh;
+            assert_eq!(
+                run_filter(ETH_P_IPV6, false, &v6),
+                want,
+                "inbound v6 next header {nh}"
+            );
+        }
+        assert!(run_filter(ETH_P_ARP, false, &[0; 28]));
+        assert!(!run_filter(0x88cc, false, &[0; 60]));
+        // Every jump lands inside the program.
+        for (i, &(code, jt, jf, _)) in OPEN_PROGRAM.iter().enumerate() {
+            if code == 0x15 {
+                assert!(i + 1 + usize::from(jt.max(jf)) < OPEN_PROGRAM.len());
+            }
+        }
+    }
+
+    const T0: Duration = Duration::new(1_795_402_741, 0);
+
+    /// A ping task in a [`LinkTask`] whose next-hop look-up is in state `ticket`.
+    fn link_ping(args: &str, ticket: Ticket) -> (LinkTask, Arc<Shared>) {
+        let Command::Ping(opts) = crate::command::parse(&format!("ping {args}")).unwrap() else {
+            panic!("not a ping")
+        };
+        let sockrx = opts.flags & scamper_warts::ping::flags::SOCKRX != 0;
+        let list = Arc::new(scamper_warts::List::default());
+        let env = crate::task::TaskEnv {
+            src: ip("192.0.2.1"),
+            real_src: ip("192.0.2.1"),
+            default_sport: 40000,
+            start: T0,
+            cycle: Arc::new(scamper_warts::Cycle {
+                list: list.clone(),
+                ..Default::default()
+            }),
+            list,
+            route_mtu: None,
+            stop_sets: Default::default(),
+            ifnames: Default::default(),
+        };
+        let shared = Arc::new(Shared::default());
+        shared.lock().tickets.insert(1, ticket);
+        shared.lock().active = 1;
+        let t = LinkTask {
+            inner: crate::ping::new_task(opts, env),
+            shared: shared.clone(),
+            ticket: 1,
+            plan: None,
+            failed: None,
+            sockrx,
+            keys: Vec::new(),
+        };
+        (t, shared)
+    }
+
+    fn ping_of(r: Record) -> scamper_warts::ping::Ping {
+        match r {
+            Record::Ping(p) => *p,
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn unresolved_next_hop_ends_the_task_with_scamper_error() {
+        let pending = Ticket::Pending {
+            ifindex: 2,
+            hop: ip("192.0.2.6"),
+            deadline: T0 + RESOLVE_WAIT,
+        };
+        let (mut t, shared) = link_ping("-r 192.0.2.6 198.51.100.1", pending);
+        // Waiting: polled again soon, nothing sent.
+        assert_eq!(t.poll(T0), Action::WaitUntil(T0 + RESOLVE_POLL));
+        assert_eq!(t.poll(T0 + RESOLVE_WAIT), Action::Done);
+        let p = ping_of(Box::new(t).finish(T0 + RESOLVE_WAIT));
+        assert_eq!(p.stop_reason, scamper_warts::ping::PingStop::ERROR);
+        assert_eq!(
+            p.errmsg.as_deref(),
+            Some("dlhdr_ethcb: did not get mac address for 192.0.2.6")
+        );
+        assert_eq!(p.ping_sent, 0);
+        let sh = shared.lock();
+        assert_eq!((sh.active, sh.tickets.len(), sh.keys.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn route_errors_keep_their_error_number() {
+        let failed = Ticket::Failed(
+            "rtsock_parsemsg: got nlerr: Unknown error -101".into(),
+            -101,
+        );
+        let (mut t, _) = link_ping("-r 192.0.2.200 198.51.100.1", failed);
+        assert_eq!(t.poll(T0), Action::Done);
+        let p = ping_of(Box::new(t).finish(T0));
+        assert_eq!((p.stop_reason.0, p.stop_data), (2, 155));
+    }
+
+    #[test]
+    fn probes_of_frame_tasks_are_sent_as_frames() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: Some(([2, 0, 0, 0, 0, 2], 6)),
+        };
+        let (mut t, shared) = link_ping("-c 1 -O dltx 198.51.100.1", Ticket::Ready(plan));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key), Some(&Some(plan)));
+        // A receive-only task registers its keys without a frame destination.
+        let rx_only = Plan {
+            ifindex: 2,
+            dst: None,
+        };
+        let (mut t, shared) = link_ping("-c 1 -O dl 198.51.100.1", Ticket::Ready(rx_only));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key), Some(&None));
+    }
+
+    #[test]
+    fn one_copy_of_each_icmp_reply_is_kept() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: None,
+        };
+        for (args, from_socket, from_link) in [
+            ("-c 1 -O dl 198.51.100.1", false, true),
+            ("-c 1 -O dl -O sockrx 198.51.100.1", true, false),
+        ] {
+            let (mut t, shared) = link_ping(args, Ticket::Ready(plan));
+            let Action::Send(p) = t.poll(T0) else {
+                panic!("no probe")
+            };
+            t.on_sent(T0);
+            let mut reply = scamper_packet::parse_ip(&p.packet).unwrap();
+            std::mem::swap(&mut reply.src, &mut reply.dst);
+            let RxTransport::Icmp(i) = &mut reply.transport else {
+                panic!("not icmp")
+            };
+            let IcmpKind::EchoRequest { id, seq } = i.kind else {
+                panic!("not an echo")
+            };
+            i.kind = IcmpKind::EchoReply { id, seq };
+            i.icmp_type = 0;
+            assert_eq!(t.wanted(&reply), from_socket, "{args}: socket copy");
+            shared.from.store(FROM_LINK_IN, Ordering::Relaxed);
+            assert_eq!(t.wanted(&reply), from_link, "{args}: datalink copy");
+            // Our own probe going out is always the datalink's.
+            shared.from.store(FROM_LINK_OUT, Ordering::Relaxed);
+            assert!(t.wanted(&scamper_packet::parse_ip(&p.packet).unwrap()));
+        }
+    }
+
+    fn needs_of(line: &str) -> Option<Needs> {
+        needs(&crate::command::parse(line).unwrap())
+    }
+
+    #[test]
+    fn which_commands_use_the_datalink() {
+        assert_eq!(needs_of("ping 192.0.2.1"), None);
+        assert_eq!(needs_of("ping -O sockrx 192.0.2.1"), None);
+        assert_eq!(
+            needs_of("ping -O dl 192.0.2.1"),
+            Some(Needs {
+                tx: false,
+                rtr: None,
+                sockrx: false
+            })
+        );
+        assert_eq!(
+            needs_of("ping -O dl -O sockrx 192.0.2.1"),
+            Some(Needs {
+                tx: false,
+                rtr: None,
+                sockrx: true
+            })
+        );
+        assert_eq!(
+            needs_of("ping -O dltx 192.0.2.1"),
+            Some(Needs {
+                tx: true,
+                rtr: None,
+                sockrx: false
+            })
+        );
+        assert_eq!(
+            needs_of("ping -r 192.0.2.2 192.0.2.1"),
+            Some(Needs {
+                tx: true,
+                rtr: Some(ip("192.0.2.2")),
+                sockrx: false
+            })
+        );
+        assert_eq!(
+            needs_of("ping -O tbt -M 1280 -s 1300 2001:db8::1"),
+            Some(Needs {
+                tx: true,
+                rtr: None,
+                sockrx: false
+            })
+        );
+        assert_eq!(
+            needs_of("trace -O dl 192.0.2.1"),
+            Some(Needs {
+                tx: false,
+                rtr: None,
+                sockrx: false
+            })
+        );
+        assert_eq!(
+            needs_of("trace -r 192.0.2.2 192.0.2.1"),
+            Some(Needs {
+                tx: true,
+                rtr: Some(ip("192.0.2.2")),
+                sockrx: false
+            })
+        );
+    }
+}
