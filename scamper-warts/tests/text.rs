@@ -71,7 +71,11 @@ fn corner_cases_match_sc_warts2text() {
     // the committed file is what the hand-built cases encode to, so the C output applies
     let recs: Vec<Record> = WartsReader::new(&bytes[..]).map(|r| r.unwrap()).collect();
     assert_eq!(recs, text_cases::cases());
-    check("cases.warts", &render_file(&bytes), &data_dir().join("cases.txt"));
+    check(
+        "cases.warts",
+        &render_file(&bytes),
+        &data_dir().join("cases.txt"),
+    );
 }
 
 /// Regenerates tests/data/text/cases.warts from the hand-built cases (then rerun the C tool,
@@ -96,7 +100,9 @@ fn write_cases_warts() {
 fn gunzip(path: &Path) -> Vec<u8> {
     let mut out = Vec::new();
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    flate2::read::GzDecoder::new(f).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(f)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 

@@ -10,7 +10,8 @@ pub(crate) fn render(d: &Dealias) -> Option<String> {
     let [a, b, ..] = d.probedefs.as_slice() else {
         return None;
     };
-    let addr = |p: &crate::dealias::DealiasProbedef| p.dst.map(|a| a.to_string()).unwrap_or_default();
+    let addr =
+        |p: &crate::dealias::DealiasProbedef| p.dst.map(|a| a.to_string()).unwrap_or_default();
     let result = match d.result.0 {
         0 => "none".to_string(),
         1 => "aliases".to_string(),

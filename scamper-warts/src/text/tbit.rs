@@ -5,7 +5,6 @@
 //! The C writer reads packet bytes without bounds checks; here bytes past the end of a
 //! (malformed) packet read as zero.
 
-
 use super::cbuf::{into_string, CBuf};
 use crate::tbit::{Tbit, TbitApp, TbitPkt};
 
@@ -191,7 +190,16 @@ fn pkt_line(b: &mut CBuf, t: &Tbit, p: &TbitPkt, client_isn: &mut u32, server_is
             }
         }
 
-        let sack = sack_text(&d, h, tcphlen, if p.dir == DIR_TX { *server_isn } else { *client_isn });
+        let sack = sack_text(
+            &d,
+            h,
+            tcphlen,
+            if p.dir == DIR_TX {
+                *server_isn
+            } else {
+                *client_isn
+            },
+        );
 
         if p.dir == DIR_TX {
             seq = seq.wrapping_sub(*client_isn);

@@ -169,7 +169,10 @@ fn tracelb_v6() -> Tracelb {
 /// A single link with so many hops that the node's line passes the C buffer (2048 bytes).
 fn tracelb_long() -> Tracelb {
     let mut t = tracelb_base(Some(v6("2001:db8::1")), v6("2001:db8::ffff"));
-    t.nodes = vec![node(Some(v6("2001:db8::1"))), node(Some(v6("2001:db8::ffff")))];
+    t.nodes = vec![
+        node(Some(v6("2001:db8::1"))),
+        node(Some(v6("2001:db8::ffff"))),
+    ];
     let sets = (0..40u16)
         .map(|i| {
             vec![
@@ -380,10 +383,50 @@ fn tbit_v4() -> Tbit {
     t.pkts = vec![
         pkt(TX, 1, ipv4(0, 1, 0x4000, 6, &seg(c, 0, 0xc2, &mss, 0))),
         pkt(RX, 51, ipv4(0, 0, 0x4000, 6, &seg(s, c + 1, 0x52, &mss, 0))),
-        pkt(TX, 52, ipv4(2, 2, 0x4000, 6, &seg(c + 1, s.wrapping_add(1), 0x10, &[], 0))),
-        pkt(TX, 53, ipv4(2, 3, 0x4000, 6, &seg(c + 1, s.wrapping_add(1), 0x18, &[], 120))),
-        pkt(RX, 120, ipv4(3, 4, 0x4000, 6, &seg(s.wrapping_add(1), c + 121, 0x10, &[], 1360))),
-        pkt(RX, 121, ipv4(1, 5, 0, 6, &seg(s.wrapping_add(2721), c + 121, 0x50, &[], 1360))),
+        pkt(
+            TX,
+            52,
+            ipv4(
+                2,
+                2,
+                0x4000,
+                6,
+                &seg(c + 1, s.wrapping_add(1), 0x10, &[], 0),
+            ),
+        ),
+        pkt(
+            TX,
+            53,
+            ipv4(
+                2,
+                3,
+                0x4000,
+                6,
+                &seg(c + 1, s.wrapping_add(1), 0x18, &[], 120),
+            ),
+        ),
+        pkt(
+            RX,
+            120,
+            ipv4(
+                3,
+                4,
+                0x4000,
+                6,
+                &seg(s.wrapping_add(1), c + 121, 0x10, &[], 1360),
+            ),
+        ),
+        pkt(
+            RX,
+            121,
+            ipv4(
+                1,
+                5,
+                0,
+                6,
+                &seg(s.wrapping_add(2721), c + 121, 0x50, &[], 1360),
+            ),
+        ),
         pkt(
             TX,
             122,
@@ -392,7 +435,13 @@ fn tbit_v4() -> Tbit {
                 6,
                 0x4000,
                 6,
-                &seg(c + 121, s.wrapping_add(1361), 0x90, &sack(&[(s.wrapping_add(2721), s.wrapping_add(4081))]), 0),
+                &seg(
+                    c + 121,
+                    s.wrapping_add(1361),
+                    0x90,
+                    &sack(&[(s.wrapping_add(2721), s.wrapping_add(4081))]),
+                    0,
+                ),
             ),
         ),
         pkt(
@@ -407,21 +456,59 @@ fn tbit_v4() -> Tbit {
                     c + 121,
                     s.wrapping_add(1361),
                     0x10,
-                    &sack(&[(s.wrapping_add(2721), s.wrapping_add(4081)), (s.wrapping_add(5441), s.wrapping_add(6801)), (7, 9)]),
+                    &sack(&[
+                        (s.wrapping_add(2721), s.wrapping_add(4081)),
+                        (s.wrapping_add(5441), s.wrapping_add(6801)),
+                        (7, 9),
+                    ]),
                     0,
                 ),
             ),
         ),
         // first fragment (MF, offset 0) then a later one (offset 1480)
-        pkt(RX, 130, ipv4(0, 0x1234, 0x2000, 6, &seg(s.wrapping_add(4081), c + 121, 0x10, &[], 100))),
+        pkt(
+            RX,
+            130,
+            ipv4(
+                0,
+                0x1234,
+                0x2000,
+                6,
+                &seg(s.wrapping_add(4081), c + 121, 0x10, &[], 100),
+            ),
+        ),
         pkt(RX, 131, ipv4(0, 0x1234, 185, 6, &[0u8; 40])),
         pkt(RX, 132, ipv4(0, 0xabcd, 0x2000 | 185, 6, &[0u8; 40])),
         // ICMP packet too big (mtu 1280), another ICMP message, UDP
-        pkt(RX, 140, ipv4(0, 9, 0, 1, &[3, 4, 0, 0, 0, 0, 0x05, 0x00, 0, 0, 0, 0])),
+        pkt(
+            RX,
+            140,
+            ipv4(0, 9, 0, 1, &[3, 4, 0, 0, 0, 0, 0x05, 0x00, 0, 0, 0, 0]),
+        ),
         pkt(RX, 141, ipv4(0, 10, 0, 1, &[11, 0, 0, 0, 0, 0, 0, 0])),
         pkt(RX, 142, ipv4(0, 11, 0, 17, &[0u8; 16])),
-        pkt(TX, 1500, ipv4(0, 12, 0x4000, 6, &seg(c + 121, s.wrapping_add(1361), 0x11, &[], 0))),
-        pkt(RX, 1551, ipv4(0, 13, 0x4000, 6, &seg(s.wrapping_add(8000), 0, 0x04, &[], 0))),
+        pkt(
+            TX,
+            1500,
+            ipv4(
+                0,
+                12,
+                0x4000,
+                6,
+                &seg(c + 121, s.wrapping_add(1361), 0x11, &[], 0),
+            ),
+        ),
+        pkt(
+            RX,
+            1551,
+            ipv4(
+                0,
+                13,
+                0x4000,
+                6,
+                &seg(s.wrapping_add(8000), 0, 0x04, &[], 0),
+            ),
+        ),
         pkt(RX, 1552, ipv4(0, 14, 0x4000, 6, &seg(0, 0, 0x84, &[], 0))),
         // not IP: no line
         pkt(RX, 1553, vec![0x50; 40]),
@@ -486,11 +573,35 @@ fn tbit_v6() -> Tbit {
         pkt(TX, 0, ipv6(0, 6, &seg(100, 0, 0x02, 0))),
         pkt(RX, 10, ipv6(0, 6, &seg(5000, 101, 0x12, 0))),
         pkt(TX, 11, ipv6(0x02, 6, &seg(101, 5001, 0x18, 50))),
-        pkt(RX, 20, ipv6(0x03, 0, &hop(6, 1, &seg(5001, 151, 0x10, 1000)))),
-        pkt(RX, 21, ipv6(0x01, 60, &hop(6, 0, &seg(6001, 151, 0x10, 10)))),
-        pkt(RX, 22, ipv6(0, 44, &frag(6, 0, true, 0xdeadbeef, &seg(6001, 151, 0x10, 200)))),
+        pkt(
+            RX,
+            20,
+            ipv6(0x03, 0, &hop(6, 1, &seg(5001, 151, 0x10, 1000))),
+        ),
+        pkt(
+            RX,
+            21,
+            ipv6(0x01, 60, &hop(6, 0, &seg(6001, 151, 0x10, 10))),
+        ),
+        pkt(
+            RX,
+            22,
+            ipv6(
+                0,
+                44,
+                &frag(6, 0, true, 0xdeadbeef, &seg(6001, 151, 0x10, 200)),
+            ),
+        ),
         pkt(RX, 23, ipv6(0, 44, &frag(6, 1232, false, 0x1f, &[0u8; 48]))),
-        pkt(RX, 24, ipv6(0, 0, &hop(44, 2, &frag(6, 0, false, 0xa, &seg(7001, 151, 0x11, 0))))),
+        pkt(
+            RX,
+            24,
+            ipv6(
+                0,
+                0,
+                &hop(44, 2, &frag(6, 0, false, 0xa, &seg(7001, 151, 0x11, 0))),
+            ),
+        ),
         pkt(RX, 30, ipv6(0, 58, &ptb(1280))),
         pkt(RX, 31, ipv6(0, 58, &ptb(0xffff_fff0))),
         pkt(RX, 32, ipv6(0, 58, &[1, 4, 0, 0, 0, 0, 0, 0])),
