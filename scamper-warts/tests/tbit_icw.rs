@@ -66,7 +66,7 @@ fn ip(v6: bool, proto: u8, payload: Vec<u8>, unstored: u16) -> Vec<u8> {
 }
 
 fn one_test(r: &mut Rng, n: u32) -> Tbit {
-    let v6 = n % 3 == 0;
+    let v6 = n.is_multiple_of(3);
     let isn = r.next();
     let offset = if r.below(8) == 0 { r.below(3) } else { 1 };
     let start = isn.wrapping_add(offset);
@@ -121,7 +121,7 @@ fn one_test(r: &mut Rng, n: u32) -> Tbit {
                 i,
                 tcp(v6, start.wrapping_add(r.next() >> 8), 0x10, 100),
             )),
-            3 if n % 17 == 0 => {
+            3 if n.is_multiple_of(17) => {
                 pkts.push(pkt(2, i, ip(v6, if v6 { 58 } else { 1 }, vec![0; 8], 0)))
             }
             _ => {}

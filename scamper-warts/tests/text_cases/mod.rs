@@ -275,7 +275,7 @@ struct Seg<'a> {
 
 fn tcp_header(s: &Seg<'_>) -> Vec<u8> {
     let mut opts = s.opts.to_vec();
-    while opts.len() % 4 != 0 {
+    while !opts.len().is_multiple_of(4) {
         opts.push(0);
     }
     let hlen = 20 + opts.len();
