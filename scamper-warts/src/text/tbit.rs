@@ -86,7 +86,10 @@ fn ip_info(d: &Bytes<'_>) -> Option<IpInfo> {
                         if 255 - ip.hlen <= 8 {
                             break;
                         }
-                        ip.mf = d.u8(ip.hlen + 3) & 1 != 0;
+                        // a later fragment header can set MF but never clears it
+                        if d.u8(ip.hlen + 3) & 1 != 0 {
+                            ip.mf = true;
+                        }
                         ip.ipid = format!("{:x}", d.u32(ip.hlen + 4));
                         ip.off = u32::from(d.u16(ip.hlen + 2) & 0xfff8);
                         ip.proto = d.u8(ip.hlen);

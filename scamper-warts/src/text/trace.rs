@@ -102,22 +102,23 @@ fn annotation(r: &TraceReply) -> String {
                 4 => " !F".into(),
                 5 => " !S".into(),
                 13 => " !X".into(),
-                c => format!(" !{c}"),
+                c => format!(" !<{c}>"),
             },
             (t, c) => format!(" !<{t},{c}>"),
         },
-        _ => match (ty, code) {
+        Some(Addr::V6(_)) => match (ty, code) {
             (3, _) | (129, _) | (1, 4) => String::new(),
             (1, c) => match c {
                 0 => " !N".into(),
                 1 => " !P".into(),
                 2 => " !S".into(),
                 3 => " !A".into(),
-                c => format!(" !{c}"),
+                c => format!(" !<{c}>"),
             },
             (2, _) => " !F".into(),
             (t, c) => format!(" !<{t},{c}>"),
         },
+        _ => String::new(),
     }
 }
 
