@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use scamper_warts::ping::{Ping, PingProbe, PingReply};
+use scamper_warts::ping::{Ping, PingProbe, PingReply, PingTsReply, PingV4Ts};
 use scamper_warts::tbit::{Tbit, TbitApp, TbitPkt, TbitResult, TbitType};
 use scamper_warts::trace::{Trace, TraceProbe, TraceReply};
 use scamper_warts::tracelb::{Tracelb, TracelbLink, TracelbNode, TracelbProbe, TracelbReply};
@@ -300,10 +300,30 @@ fn ping(r: &mut Rng) -> Ping {
                         reply_ttl: r.byte(),
                         reply_size: r.below(1500) as u16,
                         reply_proto: if v6 {
-                            r.pick(&[58, 6, 17])
+                            r.pick(&[58, 58, 6, 17, 1])
                         } else {
-                            r.pick(&[1, 6, 17])
+                            r.pick(&[1, 1, 6, 17, 58])
                         },
+                        // record route, IP timestamps (with or without addresses) and ICMP
+                        // timestamp replies; long RR lists pass the C reply buffer
+                        v4rr: (!v6 && r.below(4) == 0)
+                            .then(|| (0..1 + r.below(9)).map(|_| addr(r, false)).collect()),
+                        v4ts: (!v6 && r.below(4) == 0).then(|| {
+                            let n = r.below(5) as usize;
+                            PingV4Ts {
+                                timestamps: (0..n).map(|_| r.next()).collect(),
+                                addrs: if r.below(2) == 0 {
+                                    Vec::new()
+                                } else {
+                                    (0..n).map(|_| addr(r, false)).collect()
+                                },
+                            }
+                        }),
+                        tsreply: (r.below(4) == 0).then(|| PingTsReply {
+                            originate: r.next(),
+                            receive: r.below(86_400_000),
+                            transmit: r.below(100_000_000),
+                        }),
                         icmp_type: r.pick(&[0, 3, 11, 129, 1]),
                         icmp_code: r.pick(&[0, 1, 3]),
                         tcp_flags: r.byte(),
@@ -319,7 +339,7 @@ fn ping(r: &mut Rng) -> Ping {
         })
         .collect();
     Ping {
-        src: Some(addr(r, v6)),
+        src: (r.below(5) != 0).then(|| addr(r, v6)),
         dst: Some(dst),
         start: tv(r),
         probe_count: sent,

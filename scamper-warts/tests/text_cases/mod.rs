@@ -9,8 +9,10 @@ use scamper_warts::dealias::{
     Ally, Dealias, DealiasData, DealiasMethod, DealiasProbedef, DealiasResult, Mercator,
     ProbedefMethod,
 };
+use scamper_warts::ping::{Ping, PingProbe, PingReply, PingTsReply, PingV4Ts};
 use scamper_warts::sting::{self, Sting, StingPkt};
 use scamper_warts::tbit::{Tbit, TbitApp, TbitPkt, TbitResult, TbitType, TbitTypeData};
+use scamper_warts::trace::{Trace, TraceProbe, TraceReply};
 use scamper_warts::tracelb::{
     Tracelb, TracelbLink, TracelbMethod, TracelbNode, TracelbProbe, TracelbReply,
 };
@@ -694,6 +696,105 @@ fn sting_holes(src: Addr, dst: Addr) -> Sting {
     }
 }
 
+// ---------------------------------------------------------------- ping and trace
+
+/// A reply with an ICMP timestamp, nine record-route and four timestamp entries: more than
+/// the C writer's 256-byte reply buffer. No source address; replies of odd protocols.
+fn ping_odd() -> Ping {
+    let dst = v4("198.51.100.200");
+    let rr: Vec<Addr> = (0..9)
+        .map(|i| v4(&format!("203.0.113.{}", 200 + i)))
+        .collect();
+    let reply = |proto: u8, tcp_flags: u8| PingReply {
+        addr: Some(dst),
+        flags: scamper_warts::ping::reply_flags::REPLY_TTL,
+        reply_ttl: 250,
+        reply_size: 1500,
+        reply_proto: proto,
+        tcp_flags,
+        rtt: tv(1, 234_567),
+        ..Default::default()
+    };
+    let long = PingReply {
+        v4rr: Some(rr.clone()),
+        v4ts: Some(PingV4Ts {
+            timestamps: vec![1, 4_000_000_000, 3, 86_399_999],
+            addrs: rr[..4].to_vec(),
+        }),
+        tsreply: Some(PingTsReply {
+            originate: 4_294_967_295,
+            receive: 0,
+            transmit: 3_723_004,
+        }),
+        ..reply(1, 0)
+    };
+    let probe = |replies: Vec<PingReply>| {
+        Some(PingProbe {
+            tx: tv(1_700_000_500, 0),
+            replies,
+            ..Default::default()
+        })
+    };
+    Ping {
+        src: None,
+        dst: Some(dst),
+        start: tv(1_700_000_500, 0),
+        // a UDP method, so that the reply protocols are stored
+        method: scamper_warts::ping::PingMethod(3),
+        probe_count: 5,
+        probe_size: 84,
+        ping_sent: 5,
+        probes: vec![
+            probe(vec![long]),
+            probe(vec![reply(58, 0), reply(6, 0x12), reply(6, 0x52)]),
+            None,
+            probe(vec![reply(6, 0x18), reply(17, 0)]),
+            probe(vec![PingReply {
+                v4ts: Some(PingV4Ts {
+                    timestamps: vec![7, 8],
+                    addrs: Vec::new(),
+                }),
+                ..reply(1, 0)
+            }]),
+        ],
+        ..Default::default()
+    }
+}
+
+/// Unreachable codes without a letter, on both families.
+fn trace_odd() -> Trace {
+    let reply = |a: Addr, icmp_type: u8, icmp_code: u8| TraceReply {
+        addr: Some(a),
+        rtt: tv(0, 1500),
+        icmp_type,
+        icmp_code,
+        ..Default::default()
+    };
+    let probe = |ttl: u8, replies: Vec<TraceReply>| TraceProbe {
+        ttl,
+        id: 0,
+        size: 60,
+        tx: tv(1_700_000_600, 0),
+        replies,
+    };
+    let (a, b) = (v4("192.0.2.30"), v6("2001:db8::30"));
+    Trace {
+        src: Some(v4("192.0.2.1")),
+        dst: Some(a),
+        start: tv(1_700_000_600, 0),
+        attempts: 1,
+        hop_count: 4,
+        probec: 4,
+        probes: vec![
+            probe(1, vec![reply(a, 3, 9)]),
+            probe(2, vec![reply(a, 3, 3), reply(a, 12, 1)]),
+            probe(3, vec![reply(b, 1, 5)]),
+            probe(4, vec![reply(b, 1, 4), reply(b, 4, 0)]),
+        ],
+        ..Default::default()
+    }
+}
+
 /// Every hand-built case, in file order.
 pub fn cases() -> Vec<Record> {
     let mut sting_no_holes = sting_holes(v4("192.0.2.1"), v4("192.0.2.2"));
@@ -715,5 +816,7 @@ pub fn cases() -> Vec<Record> {
         Record::Tbit(Box::new(tbit_odd_app(None, Some("/f"), 15))),
         Record::Sting(Box::new(sting_holes(v6("2001:db8::1"), v6("2001:db8::2")))),
         Record::Sting(Box::new(sting_no_holes)),
+        Record::Ping(Box::new(ping_odd())),
+        Record::Trace(Box::new(trace_odd())),
     ]
 }
