@@ -273,10 +273,20 @@ fn trace(r: &mut Rng) -> Trace {
         src: Some(addr(r, v6)),
         dst: Some(addr(r, v6)),
         start: tv(r),
-        flags: if r.below(2) == 0 { 0x10 } else { 0 },
+        flags: if r.below(2) == 0 {
+            scamper_warts::trace::flags::ALLATTEMPTS
+        } else {
+            0
+        },
         attempts: r.below(4) as u8,
         method: scamper_warts::trace::TraceMethod(r.pick(&[1, 2, 3, 4, 5, 6])),
-        hop_count: u16::from(hops),
+        // silent hops after the last reply, sometimes past hop 99
+        hop_count: u16::from(hops)
+            + if r.below(10) == 0 {
+                100
+            } else {
+                r.below(3) as u16
+            },
         probec: probes.len() as u16,
         probes,
         ..Default::default()

@@ -42,22 +42,36 @@ pub(crate) fn render(t: &Trace) -> String {
             }
         }
         if items.is_empty() {
-            let n = if t.flags & flags::ALLATTEMPTS != 0 {
-                usize::from(t.attempts.max(1))
+            if t.flags & flags::ALLATTEMPTS != 0 {
+                line = all_attempts_silent(ttl, t.attempts);
             } else {
-                1
-            };
-            line += &vec!["*"; n].join(" ");
+                line += "*";
+            }
         } else {
             line += &items.join("  ");
         }
         if let Some(tag) = mtus.get(usize::from(ttl) - 1) {
             line += tag;
         }
-        s += line.trim_end();
+        s += &line;
         s += "\n";
     }
     s
+}
+
+/// A silent hop of an all-attempts trace: one `*` per attempt. The C writer lays the stars
+/// into a buffer sized for a two-digit hop number, so from hop 100 on the first star
+/// overwrites the second space, and with no attempts the line is the hop number and one space.
+fn all_attempts_silent(ttl: u16, attempts: u8) -> String {
+    let n = usize::from(attempts);
+    let mut b = format!("{ttl:2}  ").into_bytes();
+    b.resize(4 + 2 * n, 0);
+    for i in 0..n {
+        b[4 + 2 * i] = b'*';
+        b[5 + 2 * i] = b' ';
+    }
+    b.truncate(3 + 2 * n);
+    String::from_utf8(b).unwrap_or_default()
 }
 
 fn annotation(r: &TraceReply) -> String {

@@ -795,6 +795,33 @@ fn trace_odd() -> Trace {
     }
 }
 
+/// Silent hops printed one `*` per attempt (all-attempts), past hop 99, and with no attempts.
+fn trace_allattempts(hop_count: u16, attempts: u8) -> Trace {
+    let a = v4("192.0.2.40");
+    Trace {
+        src: Some(v4("192.0.2.1")),
+        dst: Some(a),
+        start: tv(1_700_000_700, 0),
+        flags: scamper_warts::trace::flags::ALLATTEMPTS,
+        attempts,
+        hop_count,
+        probec: 1,
+        probes: vec![TraceProbe {
+            ttl: 1,
+            id: 0,
+            size: 60,
+            tx: tv(1_700_000_700, 0),
+            replies: vec![TraceReply {
+                addr: Some(a),
+                rtt: tv(0, 999),
+                icmp_type: 11,
+                ..Default::default()
+            }],
+        }],
+        ..Default::default()
+    }
+}
+
 /// Every hand-built case, in file order.
 pub fn cases() -> Vec<Record> {
     let mut sting_no_holes = sting_holes(v4("192.0.2.1"), v4("192.0.2.2"));
@@ -818,5 +845,7 @@ pub fn cases() -> Vec<Record> {
         Record::Sting(Box::new(sting_no_holes)),
         Record::Ping(Box::new(ping_odd())),
         Record::Trace(Box::new(trace_odd())),
+        Record::Trace(Box::new(trace_allattempts(102, 3))),
+        Record::Trace(Box::new(trace_allattempts(3, 0))),
     ]
 }
