@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use scamper_warts::ping::{Ping, PingProbe, PingReply, PingTsReply, PingV4Ts};
 use scamper_warts::tbit::{Tbit, TbitApp, TbitPkt, TbitResult, TbitType};
-use scamper_warts::trace::{Trace, TraceProbe, TraceReply};
+use scamper_warts::trace::{Trace, TracePmtud, TracePmtudNote, TraceProbe, TraceReply};
 use scamper_warts::tracelb::{Tracelb, TracelbLink, TracelbNode, TracelbProbe, TracelbReply};
 use scamper_warts::{decompress_reader, text, Addr, Record, Timeval, WartsReader, WartsWriter};
 
@@ -269,7 +269,10 @@ fn trace(r: &mut Rng) -> Trace {
             });
         }
     }
+    let pmtud = (r.below(3) == 0).then(|| pmtud(r, v6, &probes));
     Trace {
+        pmtud,
+        stop_hop: r.pick(&[0, 0, 0, 1, 2, 3, 200]),
         src: Some(addr(r, v6)),
         dst: Some(addr(r, v6)),
         start: tv(r),
@@ -290,6 +293,78 @@ fn trace(r: &mut Rng) -> Trace {
         probec: probes.len() as u16,
         probes,
         ..Default::default()
+    }
+}
+
+/// Path-MTU data: packet-too-bigs from the trace's own hop addresses (or others), at
+/// various quoted TTLs, and version-2 notes pointing at them.
+fn pmtud(r: &mut Rng, v6: bool, hops: &[TraceProbe]) -> TracePmtud {
+    let hop_addrs: Vec<Addr> = hops
+        .iter()
+        .flat_map(|p| p.replies.iter().filter_map(|x| x.addr))
+        .collect();
+    let ifmtu = r.pick(&[1500, 9000, 1280]);
+    let mut probes = Vec::new();
+    let mut nreplies = 0u16;
+    for _ in 0..r.below(5) {
+        let replies: Vec<TraceReply> = (0..r.pick(&[0, 1, 1, 1, 2]))
+            .map(|_| {
+                let a = if !hop_addrs.is_empty() && r.below(4) != 0 {
+                    hop_addrs[r.below(hop_addrs.len() as u32) as usize]
+                } else {
+                    addr(r, v6)
+                };
+                let ptb = r.below(4) != 0;
+                TraceReply {
+                    addr: Some(a),
+                    rtt: Timeval {
+                        sec: 0,
+                        usec: r.below(100_000),
+                    },
+                    icmp_type: match (v6, ptb) {
+                        (false, true) => 3,
+                        (true, true) => 2,
+                        (false, false) => 11,
+                        (true, false) => 3,
+                    },
+                    icmp_code: if !v6 && ptb { 4 } else { 0 },
+                    icmp_nhmtu: r.pick(&[0, 1280, 1400, 1480, 576, 9000]),
+                    icmp_q_ttl: r.pick(&[0, 1, 1, 2, 3]),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        nreplies += replies.len() as u16;
+        probes.push(TraceProbe {
+            ttl: r.pick(&[1, 2, 3, 4, 255]),
+            id: 0,
+            size: r.pick(&[1500, 1480, 1400, 1280, 9000]),
+            tx: tv(r),
+            replies,
+        });
+    }
+    // our reader wants the PMTUD probes in TTL order (the C reader does not mind)
+    probes.sort_by_key(|p| p.ttl);
+    let ver = r.pick(&[1, 2, 2]);
+    let notes = if ver == 2 {
+        (0..r.below(4))
+            .map(|_| TracePmtudNote {
+                kind: r.pick(&[1, 2, 3]),
+                nhmtu: r.pick(&[0, 1280, 1400, 1492]),
+                reply: (nreplies > 0 && r.below(4) != 0)
+                    .then(|| r.below(u32::from(nreplies)) as u16),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    TracePmtud {
+        ifmtu,
+        pmtu: r.pick(&[0, 1280, 1400, 1500]),
+        outmtu: r.pick(&[0, 0, 1492]),
+        ver,
+        probes,
+        notes,
     }
 }
 

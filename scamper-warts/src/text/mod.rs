@@ -8,6 +8,7 @@ mod ping;
 mod sting;
 mod tbit;
 mod trace;
+mod trace_pmtud;
 mod tracelb;
 
 use std::io::Write;

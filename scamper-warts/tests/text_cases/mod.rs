@@ -12,7 +12,7 @@ use scamper_warts::dealias::{
 use scamper_warts::ping::{Ping, PingProbe, PingReply, PingTsReply, PingV4Ts};
 use scamper_warts::sting::{self, Sting, StingPkt};
 use scamper_warts::tbit::{Tbit, TbitApp, TbitPkt, TbitResult, TbitType, TbitTypeData};
-use scamper_warts::trace::{Trace, TraceProbe, TraceReply};
+use scamper_warts::trace::{Trace, TracePmtud, TraceProbe, TraceReply};
 use scamper_warts::tracelb::{
     Tracelb, TracelbLink, TracelbMethod, TracelbNode, TracelbProbe, TracelbReply,
 };
@@ -822,6 +822,64 @@ fn trace_allattempts(hop_count: u16, attempts: u8) -> Trace {
     }
 }
 
+/// Version-1 path-MTU data: two packet-too-bigs from hops on the path; no annotation after
+/// the last one.
+fn trace_pmtud_v1() -> Trace {
+    let hop = |ttl: u8, from: &str| TraceProbe {
+        ttl,
+        id: 1,
+        size: 44,
+        tx: tv(1_700_000_800, 0),
+        replies: vec![TraceReply {
+            addr: Some(v4(from)),
+            rtt: tv(0, u32::from(ttl) * 1000),
+            icmp_type: if ttl == 5 { 3 } else { 11 },
+            icmp_code: if ttl == 5 { 3 } else { 0 },
+            icmp_q_ttl: 1,
+            ..Default::default()
+        }],
+    };
+    let ptb = |size: u16, from: &str, nhmtu: u16| TraceProbe {
+        ttl: 255,
+        id: 1,
+        size,
+        tx: tv(1_700_000_801, 0),
+        replies: vec![TraceReply {
+            addr: Some(v4(from)),
+            rtt: tv(0, 9000),
+            icmp_type: 3,
+            icmp_code: 4,
+            icmp_q_ttl: 1,
+            icmp_nhmtu: nhmtu,
+            ..Default::default()
+        }],
+    };
+    Trace {
+        src: Some(v4("192.0.2.1")),
+        dst: Some(v4("192.0.2.2")),
+        start: tv(1_700_000_800, 0),
+        flags: scamper_warts::trace::flags::PMTUD,
+        attempts: 1,
+        hop_count: 5,
+        probec: 5,
+        probes: vec![
+            hop(1, "192.0.2.4"),
+            hop(2, "192.0.2.5"),
+            hop(3, "192.0.2.6"),
+            hop(4, "192.0.2.7"),
+            hop(5, "192.0.2.2"),
+        ],
+        pmtud: Some(TracePmtud {
+            ifmtu: 1500,
+            pmtu: 1480,
+            ver: 1,
+            probes: vec![ptb(1500, "192.0.2.5", 1492), ptb(1492, "192.0.2.7", 1480)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// Every hand-built case, in file order.
 pub fn cases() -> Vec<Record> {
     let mut sting_no_holes = sting_holes(v4("192.0.2.1"), v4("192.0.2.2"));
@@ -847,5 +905,6 @@ pub fn cases() -> Vec<Record> {
         Record::Trace(Box::new(trace_odd())),
         Record::Trace(Box::new(trace_allattempts(102, 3))),
         Record::Trace(Box::new(trace_allattempts(3, 0))),
+        Record::Trace(Box::new(trace_pmtud_v1())),
     ]
 }
