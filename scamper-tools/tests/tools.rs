@@ -211,3 +211,35 @@ fn warts2text_prints_every_type_with_a_text_writer_and_descriptions() {
     assert_eq!((code, out.as_str()), (255, ""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Debian's sc_warts2text (scamper 20211212, when installed) prints the same text as ours for
+/// every example file except pings, whose text changed after that version.
+#[test]
+fn warts2text_matches_debian_sc_warts2text_where_the_format_is_unchanged() {
+    let debian = std::path::Path::new("/usr/bin/sc_warts2text");
+    if !debian.exists() {
+        eprintln!("skipped: {} not installed", debian.display());
+        return;
+    }
+    let mut compared = 0;
+    for dir in ["", "unit", "gen"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(format!("{EXAMPLES}/{dir}"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "warts"))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("ping") || name == "misc.warts" {
+                continue;
+            }
+            let path = f.to_str().unwrap();
+            let (_, ours) = run(env!("CARGO_BIN_EXE_sc_warts2text"), &[path]);
+            let (_, theirs) = run(debian.to_str().unwrap(), &[path]);
+            assert_eq!(ours, theirs, "{path}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 40, "{compared} files compared");
+}
