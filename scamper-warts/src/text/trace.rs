@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::trace_pmtud::Hops;
 use crate::addr::Addr;
 use crate::json::fmt_rtt;
 use crate::trace::{flags, Trace, TraceReply};
@@ -19,10 +20,11 @@ pub(crate) fn render(t: &Trace) -> String {
         write!(s, " via {a}").ok();
     }
     s += "\n";
+    let hops = Hops::new(t);
     let mut mtus = t
         .pmtud
         .as_ref()
-        .map(|pm| super::trace_pmtud::annotations(t, pm))
+        .map(|pm| super::trace_pmtud::annotations(t, &hops, pm))
         .unwrap_or_default();
     // annotations are printed up to the stop hop only
     if t.stop_hop != 0 && u16::from(t.stop_hop) <= t.hop_count {
@@ -32,7 +34,7 @@ pub(crate) fn render(t: &Trace) -> String {
         let mut line = format!("{ttl:2}  ");
         let mut items: Vec<String> = Vec::new();
         let mut last: Option<Addr> = None;
-        for p in t.probes.iter().filter(|p| u16::from(p.ttl) == ttl) {
+        for p in hops.at(ttl) {
             for r in &p.replies {
                 let mut it = String::new();
                 if r.addr != last {

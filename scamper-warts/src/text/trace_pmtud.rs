@@ -17,11 +17,11 @@ const NOTE_SILENCE: u8 = 3;
 const NOTE_BUF: usize = 256;
 
 /// The annotation of each hop line, index TTL - 1 (`None` for none), for `hop_count` hops.
-pub(crate) fn annotations(t: &Trace, pm: &TracePmtud) -> Vec<Option<String>> {
+pub(crate) fn annotations(t: &Trace, hops: &Hops<'_>, pm: &TracePmtud) -> Vec<Option<String>> {
     let mut tags = vec![None; usize::from(t.hop_count)];
     match pm.ver {
-        1 => ver1(t, pm, &mut tags),
-        2 => ver2(t, pm, &mut tags),
+        1 => ver1(hops, pm, &mut tags),
+        2 => ver2(t, hops, pm, &mut tags),
         _ => {}
     }
     tags
@@ -35,14 +35,34 @@ fn tag(mtu: u16, size: u16) -> String {
     }
 }
 
-/// The reply that stands for a hop (0-based index; scamper's index is 8-bit): the first reply
-/// of the first probe at that TTL that got one.
-fn hop_reply(t: &Trace, i: usize) -> Option<&TraceReply> {
-    let ttl = (i as u8).wrapping_add(1);
-    t.probes
-        .iter()
-        .filter(|p| p.ttl == ttl)
-        .find_map(|p| p.replies.first())
+/// The trace's probes by TTL (probe TTLs are 8-bit), so that each hop is found without a walk
+/// over every probe (a file may hold 65535 probes and hops).
+pub(crate) struct Hops<'a> {
+    by_ttl: Vec<Vec<&'a TraceProbe>>,
+}
+
+impl<'a> Hops<'a> {
+    pub(crate) fn new(t: &'a Trace) -> Self {
+        let mut by_ttl = vec![Vec::new(); 256];
+        for p in &t.probes {
+            by_ttl[usize::from(p.ttl)].push(p);
+        }
+        Hops { by_ttl }
+    }
+
+    /// The probes sent with `ttl`, in order (none past 255).
+    pub(crate) fn at(&self, ttl: u16) -> &[&'a TraceProbe] {
+        self.by_ttl.get(usize::from(ttl)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The reply that stands for a hop (0-based index; scamper's index is 8-bit): the first
+    /// reply of the first probe at that TTL that got one.
+    fn first_reply(&self, i: usize) -> Option<&'a TraceReply> {
+        let ttl = (i as u8).wrapping_add(1);
+        self.at(u16::from(ttl))
+            .iter()
+            .find_map(|p| p.replies.first())
+    }
 }
 
 /// The PMTUD replies in order, each with its probe.
@@ -57,7 +77,7 @@ fn same_addr(a: &TraceReply, b: &TraceReply) -> bool {
     a.addr.is_some() && a.addr == b.addr
 }
 
-fn ver1(t: &Trace, pm: &TracePmtud, tags: &mut [Option<String>]) {
+fn ver1(hops: &Hops<'_>, pm: &TracePmtud, tags: &mut [Option<String>]) {
     let replies = pmtud_replies(pm);
     let mut next = replies.into_iter();
     let mut cur = next.next();
@@ -68,7 +88,7 @@ fn ver1(t: &Trace, pm: &TracePmtud, tags: &mut [Option<String>]) {
         Some(_) => (pm.ifmtu, pm.ifmtu),
     };
     for (i, slot) in tags.iter_mut().enumerate() {
-        let Some(trace_hop) = hop_reply(t, i) else {
+        let Some(trace_hop) = hops.first_reply(i) else {
             *slot = None;
             continue;
         };
@@ -118,15 +138,15 @@ fn note_hop_count(t: &Trace) -> Option<u8> {
 /// its probe's TTL; a PTB on the first hop after the previous note with the PTB's address, or
 /// else where its quoted TTL says (one hop nearer when the trace's reply there is on the same
 /// /30 or /126, as the two ends of one link are), at most the last hop.
-fn note_dist(t: &Trace, it: &mut NoteIter, note: &Note<'_>) -> u8 {
-    let dist = note_dist_inner(t, it, note);
+fn note_dist(t: &Trace, hops: &Hops<'_>, it: &mut NoteIter, note: &Note<'_>) -> u8 {
+    let dist = note_dist_inner(t, hops, it, note);
     if dist != 0 {
         it.start = dist;
     }
     dist
 }
 
-fn note_dist_inner(t: &Trace, it: &NoteIter, note: &Note<'_>) -> u8 {
+fn note_dist_inner(t: &Trace, hops: &Hops<'_>, it: &NoteIter, note: &Note<'_>) -> u8 {
     let Some(hop_count) = note_hop_count(t).filter(|&h| h != 0) else {
         return 0;
     };
@@ -143,10 +163,9 @@ fn note_dist_inner(t: &Trace, it: &NoteIter, note: &Note<'_>) -> u8 {
     if first != 0 && first <= hop_count {
         let last = hop_count.min(u8::try_from(t.hop_count).unwrap_or(u8::MAX));
         for ttl in first..=last {
-            let seen = t
-                .probes
+            let seen = hops
+                .at(u16::from(ttl))
                 .iter()
-                .filter(|p| p.ttl == ttl)
                 .flat_map(|p| &p.replies)
                 .any(|r| same_addr(r, hop));
             if seen {
@@ -159,7 +178,10 @@ fn note_dist_inner(t: &Trace, it: &NoteIter, note: &Note<'_>) -> u8 {
     }
     let i = probe.ttl - hop.icmp_q_ttl;
     let near = i < hop_count
-        && match (hop_reply(t, usize::from(i)).and_then(|r| r.addr), hop.addr) {
+        && match (
+            hops.first_reply(usize::from(i)).and_then(|r| r.addr),
+            hop.addr,
+        ) {
             (Some(a @ Addr::V4(_)), Some(b @ Addr::V4(_))) => common_prefix_bits(&a, &b) >= 30,
             (Some(a @ Addr::V6(_)), Some(b @ Addr::V6(_))) => common_prefix_bits(&a, &b) >= 126,
             _ => false,
@@ -184,7 +206,7 @@ fn common_prefix_bits(a: &Addr, b: &Addr) -> u32 {
     n
 }
 
-fn ver2(t: &Trace, pm: &TracePmtud, tags: &mut [Option<String>]) {
+fn ver2(t: &Trace, hops: &Hops<'_>, pm: &TracePmtud, tags: &mut [Option<String>]) {
     let replies = pmtud_replies(pm);
     let notes: Vec<Note<'_>> = pm
         .notes
@@ -219,20 +241,20 @@ fn ver2(t: &Trace, pm: &TracePmtud, tags: &mut [Option<String>]) {
             size = note.nhmtu;
             continue;
         };
-        let dist = note_dist(t, &mut it, note);
+        let dist = note_dist(t, hops, &mut it, note);
         if dist == 0 {
             continue;
         }
         let i = usize::from(dist - 1);
         // every answering hop up to the note's gets the sizes known so far
         while h <= i {
-            if hop_reply(t, h).is_some() {
+            if hops.first_reply(h).is_some() {
                 set(tags, h, mtu, size);
             }
             h += 1;
         }
         if hop.is_ptb() {
-            let trace_hop = hop_reply(t, i);
+            let trace_hop = hops.first_reply(i);
             if trace_hop.is_none() {
                 set(tags, i, mtu, size);
             }
@@ -259,7 +281,7 @@ fn ver2(t: &Trace, pm: &TracePmtud, tags: &mut [Option<String>]) {
         size = note.nhmtu;
     }
     while h < hop_count {
-        if hop_reply(t, h).is_some() {
+        if hops.first_reply(h).is_some() {
             set(tags, h, mtu, size);
         }
         h += 1;

@@ -15,12 +15,18 @@ const NODE_BUF: usize = 2048;
 /// probesets makes the C writer give up on the whole record).
 pub(crate) fn render(t: &Tracelb) -> Option<String> {
     let mut out = header(t);
-    for i in 0..t.nodes.len() {
-        let links: Vec<&TracelbLink> = t.node_links(i).collect();
+    // each node's links in order, gathered in one pass (a file may hold 65535 of each)
+    let mut by_node: Vec<Vec<&TracelbLink>> = vec![Vec::new(); t.nodes.len()];
+    for l in &t.links {
+        if let Some(v) = by_node.get_mut(usize::from(l.from)) {
+            v.push(l);
+        }
+    }
+    for (i, links) in by_node.iter().enumerate() {
         if links.is_empty() {
             continue;
         }
-        out.extend_from_slice(&node(t, i, &links)?);
+        out.extend_from_slice(&node(t, i, links)?);
     }
     // the C writer overwrites its last byte with the newline (normally already one)
     if let Some(last) = out.last_mut() {
