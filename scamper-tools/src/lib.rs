@@ -2,6 +2,7 @@
 //! `-` / no argument for stdin) and running a per-record loop.
 #![forbid(unsafe_code)]
 
+pub mod descr;
 pub mod dump;
 
 use std::io::{self, Read, Write};

@@ -170,3 +170,76 @@ fn warts2json_prints_the_newer_record_types() {
         assert_eq!(got, want, "{f}");
     }
 }
+
+#[test]
+fn warts2text_prints_every_type_with_a_text_writer_and_descriptions() {
+    let dir = std::env::temp_dir().join(format!("scrs-w2t-descr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let descr = dir.join("descr.txt");
+    std::fs::write(
+        &descr,
+        "127.0.0.1 \"loopback\"\n\n192.0.2.2 \t\"tbit dst\" x\n",
+    )
+    .unwrap();
+    let files = [
+        format!("{EXAMPLES}/trace.warts"),
+        format!("{EXAMPLES}/gen/gen-tbit.warts"),
+        format!("{EXAMPLES}/ally.warts"),
+        format!("{EXAMPLES}/gen/gen-sting.warts"),
+    ];
+    let mut args = vec!["-d", descr.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out) = run(env!("CARGO_BIN_EXE_sc_warts2text"), &args);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "loopback\ntraceroute from 127.0.0.1 to 127.0.0.1\n 1  127.0.0.1  0.033 ms\n\
+         loopback\ntraceroute from 127.0.0.1 to 127.0.0.1\n 1  127.0.0.1  0.037 ms\n\
+         tbit dst\ntbit from 192.0.2.1 to 192.0.2.2\n server-mss 1400, result: pmtud-success\n \
+         app: http, url: http://www.example.com/index.html\n \
+         [  0.001] TX SYN             44  seq = 0:0              0001\n \
+         [  0.051] RX SYN/ACK         44  seq = 0:1              0002\n\
+         127.0.0.1 127.0.0.2 not aliases\n\
+         tbit dst\nsting from 192.0.2.1:4000 to 192.0.2.2:80, 48 probes, 100ms mean\n \
+         data-ack count 0, holec 0\n"
+    );
+    std::fs::write(&descr, "127.0.0.1 nope\n").unwrap();
+    let (code, out) = run(
+        env!("CARGO_BIN_EXE_sc_warts2text"),
+        &["-d", descr.to_str().unwrap(), &files[0]],
+    );
+    assert_eq!((code, out.as_str()), (255, ""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Debian's sc_warts2text (scamper 20211212, when installed) prints the same text as ours for
+/// every example file except pings, whose text changed after that version.
+#[test]
+fn warts2text_matches_debian_sc_warts2text_where_the_format_is_unchanged() {
+    let debian = std::path::Path::new("/usr/bin/sc_warts2text");
+    if !debian.exists() {
+        eprintln!("skipped: {} not installed", debian.display());
+        return;
+    }
+    let mut compared = 0;
+    for dir in ["", "unit", "gen"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(format!("{EXAMPLES}/{dir}"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "warts"))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("ping") || name == "misc.warts" {
+                continue;
+            }
+            let path = f.to_str().unwrap();
+            let (_, ours) = run(env!("CARGO_BIN_EXE_sc_warts2text"), &[path]);
+            let (_, theirs) = run(debian.to_str().unwrap(), &[path]);
+            assert_eq!(ours, theirs, "{path}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 40, "{compared} files compared");
+}

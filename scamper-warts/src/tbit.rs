@@ -1,6 +1,8 @@
 //! In-memory TCP behaviour inference test (warts type 11): the test parameters, the packets
 //! exchanged, and the test- and application-specific data.
 
+pub mod icw;
+
 use std::sync::Arc;
 
 use crate::addr::Addr;

@@ -95,7 +95,11 @@ pub(crate) fn render(t: &Tbit) -> String {
             )
             .ok();
         }
-        // icw_bytes (a reassembly of the server's initial window) is not specified: omitted
+        _ if t.kind == TbitType::ICW => {
+            if let Some(n) = t.server_icw_size() {
+                write!(s, ", \"icw_bytes\":{n}").ok();
+            }
+        }
         Some(TbitTypeData::Blind { off, retx }) if t.kind.is_blind() => {
             write!(s, ", \"blind_off\":{off}, \"blind_retx\":{retx}").ok();
         }

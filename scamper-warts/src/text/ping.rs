@@ -2,23 +2,23 @@
 
 use std::fmt::Write;
 
+use super::cbuf::{into_string, CBuf};
 use crate::json::fmt_rtt;
 use crate::json::ping_stats as stats;
-use crate::ping::{flags, Ping, PingReply};
+use crate::ping::{Ping, PingReply};
 use crate::timeval::Timeval;
 
 pub(crate) fn render(p: &Ping) -> String {
     let addr = |a: &Option<crate::addr::Addr>| a.map(|a| a.to_string()).unwrap_or_default();
-    let mut s = format!(
-        "ping from {} to {}: {} byte packets\n",
-        addr(&p.src),
-        addr(&p.dst),
-        p.probe_size
-    );
+    let mut s = String::from("ping");
+    if let Some(a) = &p.src {
+        write!(s, " from {a}").ok();
+    }
+    writeln!(s, " to {}: {} byte packets", addr(&p.dst), p.probe_size).ok();
     for (i, pb) in p.probes.iter().enumerate() {
         let Some(pb) = pb else { continue };
         for r in &pb.replies {
-            reply_line(&mut s, p, i, r);
+            reply_line(&mut s, i, r);
         }
     }
     let st = stats(p);
@@ -73,48 +73,55 @@ fn hms(ms: u32) -> String {
     )
 }
 
-fn reply_line(s: &mut String, p: &Ping, i: usize, r: &PingReply) {
+/// Size of the C writer's buffer for one reply's text (with its RR / TS lines).
+const REPLY_BUF: usize = 256;
+
+fn reply_line(s: &mut String, i: usize, r: &PingReply) {
+    let mut b = CBuf::new(REPLY_BUF);
     let from = r.addr.map(|a| a.to_string()).unwrap_or_default();
-    write!(s, "{} bytes from {from}, seq={i} ", r.reply_size).ok();
-    if r.is_tcp() {
-        let f = r.tcp_flags;
-        let desc = if f & 0x04 != 0 {
-            "closed".to_string()
-        } else if f & 0x12 == 0x12 && f & 0x40 != 0 {
-            "open,ecn".to_string()
-        } else if f & 0x12 == 0x12 {
-            "open".to_string()
-        } else {
-            format!("0x{f:02x}")
-        };
-        write!(s, "tcp={desc} ").ok();
+    b.push(&format!("{} bytes from {from}, seq={i} ", r.reply_size));
+    let ttl_time = format!("ttl={} time={} ms", r.reply_ttl, fmt_rtt(&r.rtt));
+    if r.is_icmp() || r.is_udp() {
+        b.push(&ttl_time);
     }
-    write!(s, "ttl={} time={} ms", r.reply_ttl, fmt_rtt(&r.rtt)).ok();
-    if let Some(t) = &r.tsreply {
-        write!(
-            s,
+    match &r.tsreply {
+        Some(t) if r.is_icmp() => b.push(&format!(
             " tso={} tsr={} tst={}",
             hms(t.originate),
             hms(t.receive),
             hms(t.transmit)
-        )
-        .ok();
+        )),
+        _ if r.is_tcp() => {
+            let f = r.tcp_flags;
+            let desc = if f & 0x04 != 0 {
+                "closed".to_string()
+            } else if f & 0x12 == 0x12 && f & 0x40 != 0 {
+                "open,ecn".to_string()
+            } else if f & 0x12 == 0x12 {
+                "open".to_string()
+            } else {
+                format!("0x{f:02x}")
+            };
+            b.push(&format!("tcp={desc} {ttl_time}"));
+        }
+        _ => {}
     }
-    s.push('\n');
+    b.push("\n");
     if let Some(rr) = &r.v4rr {
         for (k, a) in rr.iter().enumerate() {
             let lead = if k == 0 { " RR: " } else { "     " };
-            writeln!(s, "{lead}{a}").ok();
+            b.push(&format!("{lead}{a}\n"));
         }
     }
     if let Some(ts) = &r.v4ts {
         for (k, t) in ts.timestamps.iter().enumerate() {
-            let lead = if k == 0 { " TS: " } else { "     " };
-            match ts.addrs.get(k).filter(|_| p.flags & flags::TSONLY == 0) {
-                Some(a) => writeln!(s, "{lead}{:<15} {t}", a.to_string()),
-                None => writeln!(s, "{lead}{t}"),
+            b.push(if k == 0 { " TS: " } else { "     " });
+            // addresses are either absent or one per timestamp
+            if let Some(a) = ts.addrs.get(k) {
+                b.pushf(format_args!("{:<15} ", a.to_string()));
             }
-            .ok();
+            b.push(&format!("{t}\n"));
         }
     }
+    s.push_str(&into_string(b.as_bytes().to_vec()));
 }
