@@ -15,20 +15,8 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/json")
 }
 
-/// xorshift64*: a fixed sequence, so the file is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-    fn below(&mut self, n: u32) -> u32 {
-        self.next() % n
-    }
-}
+mod support;
+use support::Rng;
 
 /// A TCP segment whose IP length counts `datalen` payload bytes that are not stored (the
 /// window computation reads only the headers), to keep the file small.

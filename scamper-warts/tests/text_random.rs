@@ -16,25 +16,8 @@ use scamper_warts::trace::{Trace, TracePmtud, TracePmtudNote, TraceProbe, TraceR
 use scamper_warts::tracelb::{Tracelb, TracelbLink, TracelbNode, TracelbProbe, TracelbReply};
 use scamper_warts::{decompress_reader, text, Addr, Record, Timeval, WartsReader, WartsWriter};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-    fn below(&mut self, n: u32) -> u32 {
-        self.next() % n
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u32) as usize]
-    }
-}
+mod support;
+use support::Rng;
 
 fn addr(r: &mut Rng, v6: bool) -> Addr {
     if v6 {

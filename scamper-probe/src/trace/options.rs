@@ -822,9 +822,7 @@ mod tests {
 
     #[test]
     fn unimplemented_features_are_refused_clearly() {
-        for (cmd, what) in [
-            ("-o 10 -M 192.0.2.1", "-o with -M: not yet supported"),
-        ] {
+        for (cmd, what) in [("-o 10 -M 192.0.2.1", "-o with -M: not yet supported")] {
             let e = err(cmd);
             assert!(e.starts_with(what), "{cmd}: {e}");
             assert!(matches!(
