@@ -34,6 +34,18 @@ impl<'a> Cursor<'a> {
         Error::format(self.offset(), what)
     }
 
+    /// The byte `k` positions ahead, without consuming anything. The error is the one
+    /// reading up to it byte by byte would give.
+    pub fn peek(&self, k: usize) -> Result<u8> {
+        match self.buf.get(self.pos + k) {
+            Some(&b) => Ok(b),
+            None => Err(Error::format(
+                self.base + self.buf.len() as u64,
+                "1 bytes needed, 0 left in object",
+            )),
+        }
+    }
+
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.err(format!(
