@@ -6,12 +6,61 @@ use std::io::Write;
 use crate::addr::Addr;
 use crate::timeval::Timeval;
 
-/// Digit pairs "00".."99": two digits per division.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The eight decimal digits of `v` (< 10^8, zero-padded) as byte values 0..=9 in one u64,
+/// most significant digit in the lowest byte (so `to_le_bytes` gives them in print order).
+/// Splits all lanes at once with multiply-shift division instead of a division per digit.
+fn eight_digits(v: u32) -> u64 {
+    let v = u64::from(v);
+    // two 32-bit lanes: first four digits, last four
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    // four 16-bit lanes of two digits: n / 100 == n * 5243 >> 19 for n < 10^4
+    let hundreds = ((x * 5243) >> 19) & 0x0000_007f_0000_007f;
+    let x = hundreds | (x - hundreds * 100) << 16;
+    // eight bytes of one digit: n / 10 == n * 103 >> 10 for n < 100
+    let tens = ((x * 103) >> 10) & 0x000f_000f_000f_000f;
+    tens | (x - tens * 10) << 8
+}
+
+/// ASCII of `v` (< 10^8) without leading zeros, in the low bytes of the result, and its
+/// length.
+fn short_digits(v: u32) -> (u64, usize) {
+    let d = eight_digits(v);
+    if d == 0 {
+        return (u64::from(b'0'), 1);
+    }
+    // leading zeros are the low zero bytes
+    let skip = d.trailing_zeros() as usize / 8;
+    ((d >> (skip * 8)) + ASCII_ZEROS, 8 - skip)
+}
+
+/// Appends the low `n` bytes of `w` (print order from the low byte). The whole word is
+/// copied and the buffer cut back: one 8-byte store instead of a variable-length memcpy.
+#[inline]
+fn append_word(out: &mut Vec<u8>, w: u64, n: usize) {
+    let len = out.len();
+    out.extend_from_slice(&w.to_le_bytes());
+    out.truncate(len + n);
+}
+
+/// IPv4 octets as ASCII packed into a u32 (print order from the low byte) and their length.
+const OCTETS: [(u32, u8); 256] = {
+    let mut t = [(0u32, 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, te, o) = (i as u32 / 100, i as u32 / 10 % 10, i as u32 % 10);
+        t[i] = if i >= 100 {
+            ((0x30 + h) | (0x30 + te) << 8 | (0x30 + o) << 16, 3)
+        } else if i >= 10 {
+            ((0x30 + te) | (0x30 + o) << 8, 2)
+        } else {
+            (0x30 + o, 1)
+        };
+        i += 1;
+    }
+    t
+};
 
 /// JSON output helpers on a byte buffer. Everything appended is ASCII except what
 /// [`Emit::display`] forwards, so the buffer stays valid UTF-8.
@@ -45,24 +94,23 @@ impl Emit for Vec<u8> {
 
     #[inline]
     fn num(&mut self, v: impl Into<u64>) {
-        let mut v: u64 = v.into();
-        let n = v.checked_ilog10().unwrap_or(0) as usize + 1;
-        // Fill a fixed-size scratch array from its end and append all 20 bytes, then cut
-        // back: a fixed-length copy compiles to a few moves instead of a memcpy call.
-        let mut tmp = [0u8; 20];
-        let mut i = n;
-        while i >= 2 {
-            let k = (v % 100) as usize * 2;
-            v /= 100;
-            tmp[i - 2..i].copy_from_slice(&PAIRS[k..k + 2]);
-            i -= 2;
+        const E8: u64 = 100_000_000;
+        let v: u64 = v.into();
+        if v < E8 {
+            let (w, n) = short_digits(v as u32);
+            append_word(self, w, n);
+            return;
         }
-        if i == 1 {
-            tmp[0] = b'0' + v as u8;
+        let head = v / E8;
+        if head < E8 {
+            let (w, n) = short_digits(head as u32);
+            append_word(self, w, n);
+        } else {
+            let (w, n) = short_digits((head / E8) as u32);
+            append_word(self, w, n);
+            append_word(self, eight_digits((head % E8) as u32) + ASCII_ZEROS, 8);
         }
-        let len = self.len();
-        self.extend_from_slice(&tmp);
-        self.truncate(len + n);
+        append_word(self, eight_digits((v % E8) as u32) + ASCII_ZEROS, 8);
     }
 
     #[inline]
@@ -78,38 +126,31 @@ impl Emit for Vec<u8> {
     fn rtt(&mut self, t: &Timeval) {
         let us = t.as_usec32();
         self.num(us / 1000);
-        let f = us % 1000;
-        self.extend_from_slice(&[
-            b'.',
-            b'0' + (f / 100) as u8,
-            b'0' + (f / 10 % 10) as u8,
-            b'0' + (f % 10) as u8,
-        ]);
+        let f = u64::from(us % 1000);
+        let frac = u64::from(b'.')
+            | (f / 100 + 0x30) << 8
+            | (f / 10 % 10 + 0x30) << 16
+            | (f % 10 + 0x30) << 24;
+        append_word(self, frac, 4);
     }
 
     fn addr(&mut self, a: &Addr) {
         match a {
             Addr::V4(v) => {
-                let mut tmp = [0u8; 16];
+                // up to 15 bytes, assembled in one u128 and appended at once
+                let mut acc = 0u128;
                 let mut n = 0;
                 for (i, o) in v.octets().into_iter().enumerate() {
                     if i > 0 {
-                        tmp[n] = b'.';
+                        acc |= u128::from(b'.') << (n * 8);
                         n += 1;
                     }
-                    if o >= 100 {
-                        tmp[n] = b'0' + o / 100;
-                        n += 1;
-                    }
-                    if o >= 10 {
-                        tmp[n] = b'0' + o / 10 % 10;
-                        n += 1;
-                    }
-                    tmp[n] = b'0' + o % 10;
-                    n += 1;
+                    let (text, len) = OCTETS[usize::from(o)];
+                    acc |= u128::from(text) << (n * 8);
+                    n += usize::from(len);
                 }
                 let len = self.len();
-                self.extend_from_slice(&tmp);
+                self.extend_from_slice(&acc.to_le_bytes());
                 self.truncate(len + n);
             }
             other => self.display(other),
@@ -176,8 +217,26 @@ mod tests {
             }
         }
         assert_eq!(num_str(u64::MAX), u64::MAX.to_string());
+        // a spread of magnitudes from a fixed xorshift sequence
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = x >> (x % 64);
+            assert_eq!(num_str(v), v.to_string());
+        }
         for x in 0..10_000u64 {
             assert_eq!(num_str(x), x.to_string());
+        }
+    }
+
+    #[test]
+    fn every_ipv4_octet() {
+        for o in 0..=255u8 {
+            let mut b = Vec::new();
+            b.addr(&Addr::V4([o, 1, o, 200].into()));
+            assert_eq!(String::from_utf8(b).unwrap(), format!("{o}.1.{o}.200"));
         }
     }
 
