@@ -348,18 +348,10 @@ pub(crate) fn stats(p: &Ping) -> Stats {
         avg_us: 0,
         stddev_us: 0,
     };
-    // the replies from the target, in order: RTT sum and spread computed in two passes
-    // over them instead of collecting them
-    let counted = || {
-        p.probes
-            .iter()
-            .flatten()
-            .filter(|pb| pb.flags & reply_flags::PENDING == 0)
-            .flat_map(|pb| pb.replies.iter())
-            .filter(|r| from_target(p, r))
-            .map(|r| f64::from(r.rtt.sec) * 1e6 + f64::from(r.rtt.usec))
-    };
-    let mut first = true;
+    let us = |r: &PingReply| f64::from(r.rtt.sec) * 1e6 + f64::from(r.rtt.usec);
+    // RTT count and sum in this pass, the spread in a second one over the same replies in
+    // the same order (no list of RTTs to allocate)
+    let (mut n, mut sum) = (0u32, 0.0f64);
     for pb in p.probes.iter().flatten() {
         if pb.flags & reply_flags::PENDING != 0 {
             st.npend += 1;
@@ -368,14 +360,15 @@ pub(crate) fn stats(p: &Ping) -> Stats {
         let mut k = 0;
         for r in &pb.replies {
             if from_target(p, r) {
-                if first {
+                if n == 0 {
                     st.min = r.rtt;
                     st.max = r.rtt;
-                    first = false;
                 } else {
                     st.min = st.min.min(r.rtt);
                     st.max = st.max.max(r.rtt);
                 }
+                n += 1;
+                sum += us(r);
                 k += 1;
             } else {
                 st.nerrs += 1;
@@ -386,12 +379,20 @@ pub(crate) fn stats(p: &Ping) -> Stats {
             st.ndups += k - 1;
         }
     }
-    if !first {
-        let (n, sum) = counted().fold((0u32, 0.0f64), |(n, sum), x| (n + 1, sum + x));
+    if n > 0 {
         let n = f64::from(n);
         let mean = sum / n;
         st.avg_us = mean as u32;
-        let var = counted().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        let var = p
+            .probes
+            .iter()
+            .flatten()
+            .filter(|pb| pb.flags & reply_flags::PENDING == 0)
+            .flat_map(|pb| pb.replies.iter())
+            .filter(|r| from_target(p, r))
+            .map(|r| (us(r) - mean) * (us(r) - mean))
+            .sum::<f64>()
+            / n;
         st.stddev_us = var.sqrt() as u32;
     }
     st
