@@ -8,19 +8,16 @@ use std::io::{self, Read, Write};
 
 use scamper_warts::{decompress_reader, Record, WartsReader};
 
-/// Read and write buffer size: large enough that system calls cost little next to the
-/// conversion (a 50,000-ping file is ~7 MB of warts and ~50 MB of JSON).
-const IO_BUF: usize = 64 * 1024;
+/// Output buffer size: large enough that write calls cost little next to the conversion
+/// (a 50,000-ping file is ~50 MB of JSON). Input needs none: `WartsReader` reads ahead.
+const OUT_BUF: usize = 64 * 1024;
 
 /// An input named on the command line; `-` is stdin.
 pub fn open_input(name: &str) -> io::Result<WartsReader<Box<dyn Read + Send>>> {
     let r: Box<dyn Read + Send> = if name == "-" {
-        Box::new(io::BufReader::with_capacity(IO_BUF, io::stdin()))
+        Box::new(io::stdin())
     } else {
-        Box::new(io::BufReader::with_capacity(
-            IO_BUF,
-            std::fs::File::open(name)?,
-        ))
+        Box::new(std::fs::File::open(name)?)
     };
     Ok(WartsReader::new(decompress_reader(r)?))
 }
@@ -49,7 +46,7 @@ pub fn for_each_record(
     mut f: impl FnMut(&Record, &mut dyn Write) -> io::Result<Flow>,
 ) -> i32 {
     let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(IO_BUF, stdout.lock());
+    let mut out = io::BufWriter::with_capacity(OUT_BUF, stdout.lock());
     for name in inputs(args) {
         let rd = match open_input(&name) {
             Ok(r) => r,

@@ -165,7 +165,14 @@ impl<R: Read> WartsReader<R> {
         }
         while self.buf.len() < need {
             let have = self.buf.len();
-            self.buf.resize(have + READ_CHUNK, 0);
+            // Room up to one chunk in all (the buffer then stays one chunk large), or one
+            // more chunk for an object bigger than that.
+            let room = if need <= READ_CHUNK {
+                READ_CHUNK
+            } else {
+                have + READ_CHUNK
+            };
+            self.buf.resize(room, 0);
             let got = loop {
                 match self.inner.read(&mut self.buf[have..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
