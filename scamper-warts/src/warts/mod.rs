@@ -100,7 +100,7 @@ impl ReadState {
 }
 
 /// How much a reader asks its input for at a time.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 32 * 1024;
 
 /// Streaming warts reader: one object (plus at most one read-ahead chunk) in memory at a
 /// time.
