@@ -44,9 +44,13 @@ pub fn write_json(rec: &Record, out: &mut Vec<u8>) -> Result<bool> {
             ping::render(out, p);
             return Ok(true);
         }
+        Record::Trace(t) => {
+            trace::render(out, t);
+            return Ok(true);
+        }
         Record::CycleStart(c) => cycle::start(c),
         Record::CycleStop(c) => cycle::stop(c),
-        Record::Trace(t) => trace::render(t),
+
         Record::Dealias(d) => dealias::render(d)?,
         Record::Udpprobe(x) => udpprobe::render(x),
         Record::Tracelb(x) => tracelb::render(x),
