@@ -90,8 +90,13 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Ping> {
                 format!("reply to probe {id} of {}", p.ping_sent),
             ));
         }
+        // most probes have one reply: room for exactly that (a Vec's first push makes
+        // room for four)
         probes[usize::from(id)]
-            .get_or_insert(probe)
+            .get_or_insert_with(|| PingProbe {
+                replies: Vec::with_capacity(1),
+                ..probe
+            })
             .replies
             .push(reply);
     }
