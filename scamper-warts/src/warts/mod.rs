@@ -110,10 +110,12 @@ pub struct WartsReader<R> {
     filter: TypeFilter,
     state: ReadState,
     failed: bool,
-    /// Bytes read from `inner`; `buf[pos..]` are not consumed yet. Objects are decoded in
-    /// place from here, so reading neither copies nor allocates per object.
+    /// Read-ahead buffer (its length is its zeroed capacity); `buf[pos..end]` has been
+    /// read from `inner` and not consumed yet. Objects are decoded in place from here, so
+    /// reading neither copies nor allocates per object.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
 }
 
 impl<R: Read> WartsReader<R> {
@@ -130,6 +132,7 @@ impl<R: Read> WartsReader<R> {
             failed: false,
             buf: Vec::new(),
             pos: 0,
+            end: 0,
         }
     }
 
@@ -152,39 +155,40 @@ impl<R: Read> WartsReader<R> {
     }
 
     /// Reads until `need` unconsumed bytes are buffered or the input ends; returns how many
-    /// are buffered. Each `read` takes what the input has (up to a chunk), so a pipe or
-    /// socket is never waited on for more than `need`, and a lying object length costs
-    /// only as much memory as the input really has.
+    /// are buffered. Each `read` takes what the input has, so a pipe or socket is never
+    /// waited on for more than `need`, and the buffer grows at most one chunk past the bytes
+    /// that really arrived (a lying object length costs only as much memory as the input
+    /// has).
     fn fill(&mut self, need: usize) -> io::Result<usize> {
-        if self.buf.len() - self.pos >= need {
-            return Ok(self.buf.len() - self.pos);
+        if self.end - self.pos >= need {
+            return Ok(self.end - self.pos);
         }
-        if self.pos > 0 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        while self.buf.len() < need {
-            let have = self.buf.len();
-            // Room up to one chunk in all (the buffer then stays one chunk large), or one
-            // more chunk for an object bigger than that.
-            let room = if need <= READ_CHUNK {
-                READ_CHUNK
-            } else {
-                have + READ_CHUNK
-            };
-            self.buf.resize(room, 0);
-            let got = loop {
-                match self.inner.read(&mut self.buf[have..]) {
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        while self.end < need {
+            if self.end == self.buf.len() {
+                // one chunk in all (the buffer then stays that size), or one more chunk for
+                // an object bigger than that
+                let room = if need <= READ_CHUNK {
+                    READ_CHUNK
+                } else {
+                    need.min(self.end + READ_CHUNK)
+                };
+                self.buf.resize(room, 0);
+            }
+            let n = loop {
+                match self.inner.read(&mut self.buf[self.end..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    r => break r,
+                    r => break r?,
                 }
             };
-            self.buf.truncate(have + *got.as_ref().unwrap_or(&0));
-            if got? == 0 {
+            if n == 0 {
                 break;
             }
+            self.end += n;
         }
-        Ok(self.buf.len())
+        Ok(self.end)
     }
 
     fn next_inner(&mut self) -> Result<Option<Record>> {
@@ -244,7 +248,7 @@ impl<R: Read> WartsReader<R> {
 
     /// Skips the `len`-byte body of an object of a type the filter leaves out.
     fn skip(&mut self, kind: u16, start: u64, len: u64) -> Result<()> {
-        let buffered = (self.buf.len() - self.pos).min(len as usize);
+        let buffered = (self.end - self.pos).min(len as usize);
         self.pos += buffered;
         let rest = len - buffered as u64;
         let skipped =
