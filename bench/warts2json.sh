@@ -39,7 +39,7 @@ trap 'rm -rf "$work"' EXIT
 input=$work/pings.warts
 "$target/release/examples/gen_pings" "$input" "$count"
 
-# One run: "<wall s> <user+sys s> <max RSS KiB>". Wall and CPU come from wait4() on
+# One run: "<wall s> <user+sys s> <max RSS KiB> <user s> <sys s>". Wall and CPU come from wait4() on
 # `/usr/bin/time -f %M <tool>` (microsecond CPU times, where time's own output has only
 # hundredths; they include time's own ~1 ms start-up, for both tools alike); max RSS is
 # time's %M for the tool (the spawning process's RSS would leak into it otherwise, as exec
@@ -64,7 +64,7 @@ if status != 0:
     sys.exit(f"{tool} failed: status {status}")
 with open(rss) as f:
     kib = int(f.read().split()[-1])
-print(f"{wall:.3f} {ru.ru_utime + ru.ru_stime:.3f} {kib}")
+print(f"{wall:.3f} {ru.ru_utime + ru.ru_stime:.3f} {kib} {ru.ru_utime:.3f} {ru.ru_stime:.3f}")
 PY
     local lines
     lines=$(wc -l <"$out")
@@ -96,16 +96,18 @@ ratio() {
 }
 size=$(stat -c %s "$input")
 table=$(cat <<EOT
-Input: $count pings (1-4 probes, 1-2 replies each; ICMP echo, UDP, TCP SYN), $((size / 1024)) KiB of
-warts, made by \`scamper-tools/examples/gen_pings.rs\`. Median of $runs runs each, the two tools
-alternating (min–max in brackets), wall and CPU from \`wait4\` on \`/usr/bin/time\` (which gives max RSS), output to a new file on
-$(df -P "$work" | awk 'NR == 2 { print $1 }') each run, $(nproc) CPUs shared with other work (load average at the end:
-$(cut -d' ' -f1-3 /proc/loadavg)), so wall times are noisy; CPU time is the steadier measure.
+Input: $count pings (1-4 probes, 1-2 replies each; ICMP echo, UDP, TCP SYN), $((size / 1024)) KiB
+of warts, made by \`scamper-tools/examples/gen_pings.rs\`. Median of $runs runs each, the two
+tools alternating (min–max in brackets). Wall and CPU time from \`wait4\` on \`/usr/bin/time\`,
+which gives the max RSS. Output to a new file on $(df -P "$work" | awk 'NR == 2 { print $1 }') each run. $(nproc) CPUs shared with
+other work (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)), so wall times are
+noisy; CPU time is the steadier measure.
 
 | | scamper-rs | Debian $(dpkg-query -W -f='${Version}' scamper 2>/dev/null || echo 20211212) | ratio |
 | --- | ---: | ---: | ---: |
 | wall time (s) | $(stat_col 1 "$work/ours") | $(stat_col 1 "$work/theirs") | $(ratio 1) |
 | user+sys CPU (s) | $(stat_col 2 "$work/ours") | $(stat_col 2 "$work/theirs") | $(ratio 2) |
+| user / sys CPU (s) | $(median_col 4 "$work/ours") / $(median_col 5 "$work/ours") | $(median_col 4 "$work/theirs") / $(median_col 5 "$work/theirs") | $(ratio 4) / $(ratio 5) |
 | max RSS (KiB) | $(stat_col 3 "$work/ours") | $(stat_col 3 "$work/theirs") | $(ratio 3) |
 
 Ratios are Debian / scamper-rs medians (above 1× = scamper-rs is faster or smaller). The two
