@@ -11,19 +11,20 @@ fn main() -> ExitCode {
     if wants_usage(&args, USAGE) {
         return ExitCode::from(255);
     }
-    let code = for_each_record(
-        &args,
-        false,
-        |rec, out| match scamper_warts::json::to_json(rec) {
-            Ok(Some(line)) => {
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")?;
+    // one line buffer for the whole run: no allocation per record
+    let mut line = Vec::with_capacity(4096);
+    let code = for_each_record(&args, false, |rec, out| {
+        line.clear();
+        match scamper_warts::json::write_json(rec, &mut line) {
+            Ok(true) => {
+                line.push(b'\n');
+                out.write_all(&line)?;
                 Ok(Flow::Continue)
             }
-            Ok(None) => Ok(Flow::Continue),
+            Ok(false) => Ok(Flow::Continue),
             // no renderer for this object: the C tool exits with -1
             Err(_) => Ok(Flow::Exit(255)),
-        },
-    );
+        }
+    });
     ExitCode::from(code as u8)
 }

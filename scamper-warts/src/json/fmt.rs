@@ -10,71 +10,6 @@ pub fn rtt(tv: &Timeval) -> String {
     format!("{}.{:03}", us / 1000, us % 1000)
 }
 
-/// Appends a decimal number without going through `core::fmt` (the JSON writers' hot path:
-/// sc_warts2json spends most of its time formatting integers).
-pub(crate) fn push_num(s: &mut String, v: impl Into<u64>) {
-    // two digits at a time from a table; slicing a &str needs no UTF-8 validation
-    const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-    let pair = |k: u64| &PAIRS[2 * k as usize..2 * k as usize + 2];
-    let mut v: u64 = v.into();
-    let mut parts = [""; 10];
-    let mut n = 0;
-    while v >= 100 {
-        parts[n] = pair(v % 100);
-        n += 1;
-        v /= 100;
-    }
-    if v < 10 {
-        s.push(char::from(b'0' + v as u8));
-    } else {
-        s.push_str(pair(v));
-    }
-    for p in parts[..n].iter().rev() {
-        s.push_str(p);
-    }
-}
-
-/// Appends `{"sec":S,"usec":U}` (no space after the comma).
-pub(crate) fn push_tv(s: &mut String, t: &Timeval) {
-    s.push_str("{\"sec\":");
-    push_num(s, t.sec);
-    s.push_str(",\"usec\":");
-    push_num(s, t.usec);
-    s.push('}');
-}
-
-/// Appends [`rtt`] (milliseconds with three decimals) without an intermediate String.
-pub(crate) fn push_rtt(s: &mut String, tv: &Timeval) {
-    let us = tv.as_usec32();
-    push_num(s, us / 1000);
-    let frac = us % 1000;
-    s.push('.');
-    if frac < 100 {
-        s.push('0');
-    }
-    if frac < 10 {
-        s.push('0');
-    }
-    push_num(s, frac);
-}
-
-/// Appends an address as its Display form; IPv4 without `core::fmt`.
-pub(crate) fn push_addr(s: &mut String, a: &crate::Addr) {
-    match a {
-        crate::Addr::V4(v) => {
-            for (i, o) in v.octets().into_iter().enumerate() {
-                if i > 0 {
-                    s.push('.');
-                }
-                push_num(s, o);
-            }
-        }
-        other => {
-            let _ = write!(s, "{other}");
-        }
-    }
-}
-
 /// `{"sec":S,"usec":U}` with the given separator after the comma.
 pub(crate) fn tv(t: &Timeval, sep: &str) -> String {
     format!("{{\"sec\":{},{sep}\"usec\":{}}}", t.sec, t.usec)
@@ -197,24 +132,6 @@ mod tests {
         assert_eq!(rtt(&Timeval::new(0, 206)), "0.206");
         assert_eq!(rtt(&Timeval::new(0, 5)), "0.005");
         assert_eq!(rtt(&Timeval::new(0, 253421)), "253.421");
-    }
-
-    #[test]
-    fn numbers_and_timevals() {
-        let mut s = String::new();
-        push_num(&mut s, 0u8);
-        s.push(' ');
-        push_num(&mut s, u64::MAX);
-        s.push(' ');
-        push_tv(&mut s, &Timeval::new(1724828853, 7));
-        s.push(' ');
-        push_rtt(&mut s, &Timeval::new(0, 5));
-        s.push(' ');
-        push_addr(&mut s, &crate::Addr::V4([192, 0, 2, 10].into()));
-        assert_eq!(
-            s,
-            "0 18446744073709551615 {\"sec\":1724828853,\"usec\":7} 0.005 192.0.2.10"
-        );
     }
 
     #[test]

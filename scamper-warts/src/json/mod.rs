@@ -2,6 +2,7 @@
 
 mod cycle;
 mod dealias;
+mod emit;
 mod fmt;
 mod host;
 mod neighbourdisc;
@@ -24,11 +25,32 @@ pub(crate) use ping::stats as ping_stats;
 /// The JSON line for a record, or `None` for records sc_warts2json does not print (lists,
 /// cycle definitions, types without a JSON writer).
 pub fn to_json(rec: &Record) -> Result<Option<String>> {
-    Ok(Some(match rec {
+    let mut buf = Vec::new();
+    if !write_json(rec, &mut buf)? {
+        return Ok(None);
+    }
+    // every writer produces UTF-8 (ASCII plus copies of Rust strings)
+    Ok(Some(String::from_utf8(buf).unwrap_or_else(|e| {
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
+    })))
+}
+
+/// Appends the JSON object for a record (no newline) to `out`; `false` (nothing appended) for
+/// records sc_warts2json does not print. Reusing `out` across records avoids an allocation
+/// per line.
+pub fn write_json(rec: &Record, out: &mut Vec<u8>) -> Result<bool> {
+    let line = match rec {
+        Record::Ping(p) => {
+            ping::render(out, p);
+            return Ok(true);
+        }
+        Record::Trace(t) => {
+            trace::render(out, t);
+            return Ok(true);
+        }
         Record::CycleStart(c) => cycle::start(c),
         Record::CycleStop(c) => cycle::stop(c),
-        Record::Ping(p) => ping::render(p),
-        Record::Trace(t) => trace::render(t),
+
         Record::Dealias(d) => dealias::render(d)?,
         Record::Udpprobe(x) => udpprobe::render(x),
         Record::Tracelb(x) => tracelb::render(x),
@@ -41,24 +63,32 @@ pub fn to_json(rec: &Record) -> Result<Option<String>> {
         | Record::CycleDef(_)
         | Record::Sniff(_)
         | Record::Sting(_)
-        | Record::Http(_) => return Ok(None),
-    }))
+        | Record::Http(_) => return Ok(false),
+    };
+    out.extend_from_slice(line.as_bytes());
+    Ok(true)
 }
 
 /// Writes one JSON line per record.
 pub struct JsonWriter<W: Write> {
     inner: W,
+    /// Line buffer, reused.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> JsonWriter<W> {
     pub fn new(inner: W) -> Self {
-        JsonWriter { inner }
+        JsonWriter {
+            inner,
+            buf: Vec::new(),
+        }
     }
 
     pub fn write(&mut self, rec: &Record) -> Result<()> {
-        if let Some(mut s) = to_json(rec)? {
-            s.push('\n');
-            self.inner.write_all(s.as_bytes())?;
+        self.buf.clear();
+        if write_json(rec, &mut self.buf)? {
+            self.buf.push(b'\n');
+            self.inner.write_all(&self.buf)?;
         }
         Ok(())
     }

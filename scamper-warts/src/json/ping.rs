@@ -1,154 +1,159 @@
 //! Ping JSON, version "0.4" (json.md section 1).
 
-use std::fmt::Write;
-
-use super::fmt::{esc, hex, push_addr, push_num, push_rtt, push_tv};
+use super::emit::Emit;
 use crate::addr::Addr;
 use crate::ping::{flags, reply_flags, Ping, PingProbe, PingReply};
 use crate::timeval::Timeval;
 
-pub(crate) fn render(p: &Ping) -> String {
-    // one allocation for a typical ping line
-    let mut s = String::with_capacity(512 + 320 * p.probes.len());
-    s.push_str("{\"type\":\"ping\",\"version\":\"0.4\"");
+/// Appends the JSON object of a ping to `s`.
+pub(crate) fn render(s: &mut Vec<u8>, p: &Ping) {
+    // room for a typical line, so appending does not reallocate midway
+    s.reserve(512 + 320 * p.probes.len());
+    s.raw("{\"type\":\"ping\",\"version\":\"0.4\",\"method\":\"");
     match p.method.name() {
-        Some(n) => write!(s, ",\"method\":\"{n}\""),
-        None => write!(s, ",\"method\":\"{}\"", p.method.0),
+        Some(n) => s.raw(n),
+        None => s.num(p.method.0),
     }
-    .ok();
-    for (k, a) in [("src", &p.src), ("dst", &p.dst), ("rtr", &p.rtr)] {
+    s.push(b'"');
+    for (k, a) in [
+        (",\"src\":", &p.src),
+        (",\"dst\":", &p.dst),
+        (",\"rtr\":", &p.rtr),
+    ] {
         if let Some(a) = a {
-            s.push_str(",\"");
-            s.push_str(k);
-            s.push_str("\":\"");
-            push_addr(&mut s, a);
-            s.push('"');
+            s.raw(k);
+            s.quoted_addr(a);
         }
     }
-    s.push_str(",\"start\":");
-    push_tv(&mut s, &p.start);
+    s.raw(",\"start\":");
+    s.tv(&p.start);
+    s.raw(",\"stop_reason\":\"");
     match p.stop_reason.name() {
-        Some(n) => write!(s, ",\"stop_reason\":\"{n}\""),
-        None => write!(s, ",\"stop_reason\":\"{}\"", p.stop_reason.0),
+        Some(n) => s.raw(n),
+        None => s.num(p.stop_reason.0),
     }
-    .ok();
-    s.push_str(",\"stop_data\":");
-    push_num(&mut s, p.stop_data);
+    s.raw("\",\"stop_data\":");
+    s.num(p.stop_data);
     if let Some(e) = &p.errmsg {
-        write!(s, ",\"errmsg\":\"{}\"", esc(e)).ok();
+        s.raw(",\"errmsg\":\"");
+        s.esc_max(e, 511);
+        s.push(b'"');
     }
-    for (k, v) in [
-        (",\"ping_sent\":", u64::from(p.ping_sent)),
-        (",\"probe_size\":", u64::from(p.probe_size)),
-        (",\"userid\":", u64::from(p.userid)),
-        (",\"ttl\":", u64::from(p.probe_ttl)),
-        (",\"tos\":", u64::from(p.probe_tos)),
-        (",\"wait\":", u64::from(p.wait_probe.sec)),
-    ] {
-        s.push_str(k);
-        push_num(&mut s, v);
-    }
+    s.raw(",\"ping_sent\":");
+    s.num(p.ping_sent);
+    s.raw(",\"probe_size\":");
+    s.num(p.probe_size);
+    s.raw(",\"userid\":");
+    s.num(p.userid);
+    s.raw(",\"ttl\":");
+    s.num(p.probe_ttl);
+    s.raw(",\"tos\":");
+    s.num(p.probe_tos);
+    s.raw(",\"wait\":");
+    s.num(p.wait_probe.sec);
     if p.wait_probe.usec != 0 {
-        write!(s, ",\"wait_us\":{}", p.wait_probe.usec).ok();
+        s.raw(",\"wait_us\":");
+        s.num(p.wait_probe.usec);
     }
-    s.push_str(",\"timeout\":");
-    push_num(&mut s, p.wait_timeout.sec);
+    s.raw(",\"timeout\":");
+    s.num(p.wait_timeout.sec);
     if p.wait_timeout.usec != 0 {
-        write!(s, ",\"timeout_us\":{}", p.wait_timeout.usec).ok();
+        s.raw(",\"timeout_us\":");
+        s.num(p.wait_timeout.usec);
     }
     if p.method.is_udp() || p.method.is_tcp() {
-        write!(
-            s,
-            ",\"sport\":{},\"dport\":{}",
-            p.probe_sport, p.probe_dport
-        )
-        .ok();
+        s.raw(",\"sport\":");
+        s.num(p.probe_sport);
+        s.raw(",\"dport\":");
+        s.num(p.probe_dport);
     }
     if p.method.is_tcp() {
-        write!(
-            s,
-            ",\"tcp_seq\":{},\"tcp_ack\":{}",
-            p.probe_tcpseq, p.probe_tcpack
-        )
-        .ok();
+        s.raw(",\"tcp_seq\":");
+        s.num(p.probe_tcpseq);
+        s.raw(",\"tcp_ack\":");
+        s.num(p.probe_tcpack);
     }
     if !p.data.is_empty() {
-        let k = if p.flags & flags::PAYLOAD != 0 {
-            "payload"
+        s.raw(if p.flags & flags::PAYLOAD != 0 {
+            ",\"payload\":\""
         } else {
-            "pattern"
-        };
-        write!(s, ",\"{k}\":\"{}\"", hex(&p.data)).ok();
+            ",\"pattern\":\""
+        });
+        s.hex(&p.data);
+        s.push(b'"');
     }
     if p.flags != 0 {
-        let names: Vec<String> = (0..12)
-            .filter(|b| p.flags & (1 << b) != 0)
-            .map(|b| format!("\"{}\"", flags::NAMES[b]))
-            .collect();
-        write!(s, ",\"flags\":[{}]", names.join(",")).ok();
+        s.raw(",\"flags\":[");
+        let mut sep = "\"";
+        for (b, name) in flags::NAMES.iter().enumerate() {
+            if p.flags & (1 << b) != 0 {
+                s.raw(sep);
+                s.raw(name);
+                s.push(b'"');
+                sep = ",\"";
+            }
+        }
+        s.push(b']');
     }
     if p.method.is_icmp() && p.flags & flags::ICMPSUM != 0 {
-        write!(s, ",\"icmp_csum\":{}", p.probe_icmpsum).ok();
+        s.raw(",\"icmp_csum\":");
+        s.num(p.probe_icmpsum);
     }
     if let Some(l) = &p.probe_tsps {
         // sc_warts2json really omits the commas here
-        let items: String = l.iter().map(|a| format!("\"{a}\"")).collect();
-        write!(s, ",\"probe_tsps\":[{items}]").ok();
+        s.raw(",\"probe_tsps\":[");
+        for a in l {
+            s.quoted_addr(a);
+        }
+        s.push(b']');
     }
     if let Some(m) = p.list.as_ref().and_then(|l| l.monitor.as_ref()) {
-        write!(s, ",\"monitor\":\"{}\"", esc(m)).ok();
+        s.raw(",\"monitor\":\"");
+        s.esc_max(m, 511);
+        s.push(b'"');
     }
-    s += ",\"responses\":[";
+    s.raw(",\"responses\":[");
     let mut first = true;
     for (i, probe) in p.probes.iter().enumerate() {
         if let Some(probe) = probe {
             for r in &probe.replies {
                 if !first {
-                    s.push(',');
+                    s.push(b',');
                 }
                 first = false;
-                reply(&mut s, p, i, probe, r);
+                reply(s, p, i, probe, r);
             }
         }
     }
-    s += "],\"no_responses\":[";
-    let nores: Vec<String> = p
-        .probes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, pr)| {
-            pr.as_ref()
-                .filter(|pr| pr.replies.is_empty())
-                .map(|pr| no_reply(p, i, pr))
-        })
-        .collect();
-    s += &nores.join(",");
-    s += "],";
-    statistics(&mut s, p);
-    s += "}";
-    s
+    s.raw("],\"no_responses\":[");
+    let mut first = true;
+    for (i, probe) in p.probes.iter().enumerate() {
+        if let Some(probe) = probe.as_ref().filter(|pr| pr.replies.is_empty()) {
+            if !first {
+                s.push(b',');
+            }
+            first = false;
+            no_reply(s, p, i, probe);
+        }
+    }
+    s.raw("],");
+    statistics(s, p);
+    s.push(b'}');
 }
 
 /// tx, port and probe-ipid fragments shared by reply and no-reply objects.
-fn probe_fields(s: &mut String, p: &Ping, i: usize, pb: &PingProbe, with_tx: bool) {
-    if with_tx && pb.tx.sec != 0 {
-        s.push_str(",\"tx\":");
-        push_tv(s, &pb.tx);
+fn probe_fields(s: &mut Vec<u8>, p: &Ping, i: usize, pb: &PingProbe) {
+    if pb.tx.sec != 0 {
+        s.raw(",\"tx\":");
+        s.tv(&pb.tx);
     }
     let i16 = i as u16;
     if p.method.is_icmp() {
-        s.push_str(",\"icmp_id\":");
-        push_num(s, p.probe_sport);
-        s.push_str(",\"icmp_seq\":");
-        push_num(s, p.probe_dport.wrapping_add(i16));
+        s.raw(",\"icmp_id\":");
+        s.num(p.probe_sport);
+        s.raw(",\"icmp_seq\":");
+        s.num(p.probe_dport.wrapping_add(i16));
     } else {
-        let pt = if p.method.is_udp() {
-            "udp"
-        } else if p.method.is_tcp() {
-            "tcp"
-        } else {
-            "bug"
-        };
         let sport = if pb.sport != 0 {
             pb.sport
         } else if p.method.varies_sport() {
@@ -161,118 +166,144 @@ fn probe_fields(s: &mut String, p: &Ping, i: usize, pb: &PingProbe, with_tx: boo
         } else {
             p.probe_dport
         };
-        write!(s, ",\"{pt}_sport\":{sport}, \"{pt}_dport\":{dport}").ok();
+        let (ks, kd) = if p.method.is_udp() {
+            (",\"udp_sport\":", ", \"udp_dport\":")
+        } else if p.method.is_tcp() {
+            (",\"tcp_sport\":", ", \"tcp_dport\":")
+        } else {
+            (",\"bug_sport\":", ", \"bug_dport\":")
+        };
+        s.raw(ks);
+        s.num(sport);
+        s.raw(kd);
+        s.num(dport);
     }
     if pb.flags & reply_flags::PROBE_IPID != 0 {
-        write!(s, ",\"probe_ipid\":{}", pb.ipid).ok();
+        s.raw(",\"probe_ipid\":");
+        s.num(pb.ipid);
     }
 }
 
-/// Appends one reply object to `s`.
-fn reply(s: &mut String, p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) {
-    s.push('{');
+/// Appends one reply object.
+fn reply(s: &mut Vec<u8>, p: &Ping, i: usize, pb: &PingProbe, r: &PingReply) {
+    s.push(b'{');
     if let Some(a) = &r.addr {
-        s.push_str("\"from\":\"");
-        push_addr(s, a);
-        s.push_str("\",");
+        s.raw("\"from\":");
+        s.quoted_addr(a);
+        s.push(b',');
     }
-    s.push_str("\"reply_size\":");
-    push_num(s, r.reply_size);
-    s.push_str(",\"reply_ttl\":");
-    push_num(s, r.reply_ttl);
-    s.push_str(",\"seq\":");
-    push_num(s, i as u64);
-    probe_fields(s, p, i, pb, true);
+    s.raw("\"reply_size\":");
+    s.num(r.reply_size);
+    s.raw(",\"reply_ttl\":");
+    s.num(r.reply_ttl);
+    s.raw(",\"seq\":");
+    s.num(i as u64);
+    probe_fields(s, p, i, pb);
     match r.reply_proto {
-        1 | 58 => s.push_str(",\"reply_proto\":\"icmp\""),
-        6 => s.push_str(",\"reply_proto\":\"tcp\""),
-        17 => s.push_str(",\"reply_proto\":\"udp\""),
-        n => write!(s, ",\"reply_proto\":{n}").unwrap_or(()),
+        1 | 58 => s.raw(",\"reply_proto\":\"icmp\""),
+        6 => s.raw(",\"reply_proto\":\"tcp\""),
+        17 => s.raw(",\"reply_proto\":\"udp\""),
+        n => {
+            s.raw(",\"reply_proto\":");
+            s.num(n);
+        }
     }
     if let Some(n) = &r.ifname {
-        write!(s, ",\"ifname\":\"{n}\"").ok();
+        s.raw(",\"ifname\":\"");
+        s.raw(n);
+        s.push(b'"');
     }
-    if r.flags & (reply_flags::DLTX | reply_flags::DLRX) != 0 {
-        let mut v = Vec::new();
-        if r.flags & reply_flags::DLTX != 0 {
-            v.push("\"dltxts\"");
-        }
-        if r.flags & reply_flags::DLRX != 0 {
-            v.push("\"dlrxts\"");
-        }
-        write!(s, ",\"reply_flags\":[{}]", v.join(",")).ok();
+    match r.flags & (reply_flags::DLTX | reply_flags::DLRX) {
+        0 => {}
+        reply_flags::DLTX => s.raw(",\"reply_flags\":[\"dltxts\"]"),
+        reply_flags::DLRX => s.raw(",\"reply_flags\":[\"dlrxts\"]"),
+        _ => s.raw(",\"reply_flags\":[\"dltxts\",\"dlrxts\"]"),
     }
     if pb.tx.sec != 0 {
-        s.push_str(",\"rx\":");
-        push_tv(s, &pb.tx.add(&r.rtt));
+        s.raw(",\"rx\":");
+        s.tv(&pb.tx.add(&r.rtt));
     }
-    s.push_str(",\"rtt\":");
-    push_rtt(s, &r.rtt);
+    s.raw(",\"rtt\":");
+    s.rtt(&r.rtt);
     match r.addr {
         Some(Addr::V4(_)) => {
-            s.push_str(",\"reply_ipid\":");
-            push_num(s, r.reply_ipid as u16);
+            s.raw(",\"reply_ipid\":");
+            s.num(r.reply_ipid as u16);
         }
         Some(Addr::V6(_)) if r.flags & reply_flags::REPLY_IPID != 0 => {
-            s.push_str(",\"reply_ipid\":");
-            push_num(s, r.reply_ipid);
+            s.raw(",\"reply_ipid\":");
+            s.num(r.reply_ipid);
         }
         _ => {}
     }
     if r.flags & reply_flags::REPLY_TOS != 0 {
-        write!(s, ",\"reply_tos\":{}", r.reply_tos).ok();
+        s.raw(",\"reply_tos\":");
+        s.num(r.reply_tos);
     }
     if r.is_icmp() {
-        s.push_str(",\"icmp_type\":");
-        push_num(s, r.icmp_type);
-        s.push_str(",\"icmp_code\":");
-        push_num(s, r.icmp_code);
+        s.raw(",\"icmp_type\":");
+        s.num(r.icmp_type);
+        s.raw(",\"icmp_code\":");
+        s.num(r.icmp_code);
         if r.is_icmp_ptb() {
-            write!(s, ",\"icmp_nhmtu\":{}", r.icmp_nhmtu).ok();
+            s.raw(",\"icmp_nhmtu\":");
+            s.num(r.icmp_nhmtu);
         }
     } else if r.is_tcp() {
-        write!(s, ",\"tcp_flags\":{}", r.tcp_flags).ok();
+        s.raw(",\"tcp_flags\":");
+        s.num(r.tcp_flags);
     }
     if let Some(rr) = &r.v4rr {
-        let v: Vec<String> = rr.iter().map(|a| format!("\"{a}\"")).collect();
-        write!(s, ",\"RR\":[{}]", v.join(",")).ok();
+        s.raw(",\"RR\":[");
+        for (k, a) in rr.iter().enumerate() {
+            if k > 0 {
+                s.push(b',');
+            }
+            s.quoted_addr(a);
+        }
+        s.push(b']');
     }
     if let Some(ts) = &r.v4ts {
         if p.flags & flags::TSONLY != 0 {
-            let v: Vec<String> = ts.timestamps.iter().map(u32::to_string).collect();
-            write!(s, ",\"tsonly\":[{}]", v.join(",")).ok();
+            s.raw(",\"tsonly\":[");
+            for (k, t) in ts.timestamps.iter().enumerate() {
+                if k > 0 {
+                    s.push(b',');
+                }
+                s.num(*t);
+            }
         } else {
-            let v: Vec<String> = ts
-                .timestamps
-                .iter()
-                .enumerate()
-                .map(|(k, t)| match ts.addrs.get(k) {
-                    Some(a) => format!("{{\"ts\":{t},\"ip\":\"{a}\"}}"),
-                    None => format!("{{\"ts\":{t}}}"),
-                })
-                .collect();
-            write!(s, ",\"tsandaddr\":[{}]", v.join(",")).ok();
+            s.raw(",\"tsandaddr\":[");
+            for (k, t) in ts.timestamps.iter().enumerate() {
+                if k > 0 {
+                    s.push(b',');
+                }
+                s.raw("{\"ts\":");
+                s.num(*t);
+                if let Some(a) = ts.addrs.get(k) {
+                    s.raw(",\"ip\":");
+                    s.quoted_addr(a);
+                }
+                s.push(b'}');
+            }
         }
+        s.push(b']');
     }
-    s.push('}');
+    s.push(b'}');
 }
 
-fn no_reply(p: &Ping, i: usize, pb: &PingProbe) -> String {
-    let mut s = format!("{{\"seq\":{i}");
-    let f = pb.flags & (reply_flags::DLTX | reply_flags::PENDING);
-    if f != 0 {
-        let mut v = Vec::new();
-        if pb.flags & reply_flags::DLTX != 0 {
-            v.push("\"dltxts\"");
-        }
-        if pb.flags & reply_flags::PENDING != 0 {
-            v.push("\"pending\"");
-        }
-        write!(s, ",\"probe_flags\":[{}]", v.join(", ")).ok();
+/// Appends one object of the no_responses array.
+fn no_reply(s: &mut Vec<u8>, p: &Ping, i: usize, pb: &PingProbe) {
+    s.raw("{\"seq\":");
+    s.num(i as u64);
+    match pb.flags & (reply_flags::DLTX | reply_flags::PENDING) {
+        0 => {}
+        reply_flags::DLTX => s.raw(",\"probe_flags\":[\"dltxts\"]"),
+        reply_flags::PENDING => s.raw(",\"probe_flags\":[\"pending\"]"),
+        _ => s.raw(",\"probe_flags\":[\"dltxts\", \"pending\"]"),
     }
-    probe_fields(&mut s, p, i, pb, true);
-    s += "}";
-    s
+    probe_fields(s, p, i, pb);
+    s.push(b'}');
 }
 
 /// Whether a reply comes from the target for the purposes of the statistics.
@@ -317,7 +348,10 @@ pub(crate) fn stats(p: &Ping) -> Stats {
         avg_us: 0,
         stddev_us: 0,
     };
-    let mut rtts: Vec<f64> = Vec::new();
+    let us = |r: &PingReply| f64::from(r.rtt.sec) * 1e6 + f64::from(r.rtt.usec);
+    // RTT count and sum in this pass, the spread in a second one over the same replies in
+    // the same order (no list of RTTs to allocate)
+    let (mut n, mut sum) = (0u32, 0.0f64);
     for pb in p.probes.iter().flatten() {
         if pb.flags & reply_flags::PENDING != 0 {
             st.npend += 1;
@@ -326,14 +360,15 @@ pub(crate) fn stats(p: &Ping) -> Stats {
         let mut k = 0;
         for r in &pb.replies {
             if from_target(p, r) {
-                if rtts.is_empty() {
+                if n == 0 {
                     st.min = r.rtt;
                     st.max = r.rtt;
                 } else {
                     st.min = st.min.min(r.rtt);
                     st.max = st.max.max(r.rtt);
                 }
-                rtts.push(f64::from(r.rtt.sec) * 1e6 + f64::from(r.rtt.usec));
+                n += 1;
+                sum += us(r);
                 k += 1;
             } else {
                 st.nerrs += 1;
@@ -344,31 +379,41 @@ pub(crate) fn stats(p: &Ping) -> Stats {
             st.ndups += k - 1;
         }
     }
-    if !rtts.is_empty() {
-        let n = rtts.len() as f64;
-        let mean = rtts.iter().sum::<f64>() / n;
+    if n > 0 {
+        let n = f64::from(n);
+        let mean = sum / n;
         st.avg_us = mean as u32;
-        let var = rtts.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        let var = p
+            .probes
+            .iter()
+            .flatten()
+            .filter(|pb| pb.flags & reply_flags::PENDING == 0)
+            .flat_map(|pb| pb.replies.iter())
+            .filter(|r| from_target(p, r))
+            .map(|r| (us(r) - mean) * (us(r) - mean))
+            .sum::<f64>()
+            / n;
         st.stddev_us = var.sqrt() as u32;
     }
     st
 }
 
 /// Appends the statistics object.
-fn statistics(s: &mut String, p: &Ping) {
+fn statistics(s: &mut Vec<u8>, p: &Ping) {
     let st = stats(p);
-    s.push_str("\"statistics\":{\"replies\":");
-    push_num(s, st.replies);
+    s.raw("\"statistics\":{\"replies\":");
+    s.num(st.replies);
     let sent = u32::from(p.ping_sent);
     if sent > st.npend {
         let total = sent - st.npend;
         if st.replies == 0 {
-            s.push_str(",\"loss\":1");
+            s.raw(",\"loss\":1");
         } else if st.replies == total {
-            s.push_str(",\"loss\":0");
+            s.raw(",\"loss\":0");
         } else {
             let loss = (i64::from(total) - i64::from(st.replies)) as f32 / total as f32;
-            write!(s, ",\"loss\":{loss:.2}").ok();
+            s.raw(",\"loss\":");
+            s.display(format_args!("{loss:.2}"));
         }
     }
     if st.replies > 0 {
@@ -378,18 +423,19 @@ fn statistics(s: &mut String, p: &Ping) {
             (",\"avg\":", Timeval::from_usec32(st.avg_us)),
             (",\"stddev\":", Timeval::from_usec32(st.stddev_us)),
         ] {
-            s.push_str(k);
-            push_rtt(s, &v);
+            s.raw(k);
+            s.rtt(&v);
         }
     }
-    if st.ndups > 0 {
-        write!(s, ",\"ndups\":{}", st.ndups).ok();
+    for (k, v) in [
+        (",\"ndups\":", st.ndups),
+        (",\"nerrs\":", st.nerrs),
+        (",\"npend\":", st.npend),
+    ] {
+        if v > 0 {
+            s.raw(k);
+            s.num(v);
+        }
     }
-    if st.nerrs > 0 {
-        write!(s, ",\"nerrs\":{}", st.nerrs).ok();
-    }
-    if st.npend > 0 {
-        write!(s, ",\"npend\":{}", st.npend).ok();
-    }
-    s.push('}');
+    s.push(b'}');
 }

@@ -1,110 +1,140 @@
 //! Trace JSON, version "0.1" (json.md section 2).
 
-use std::fmt::Write;
-
-use super::fmt::{esc, esc_max, ftime, rtt, tv};
+use super::emit::Emit;
+use super::fmt::ftime;
 use crate::addr::Addr;
 use crate::icmpext::IcmpExt;
 use crate::trace::{flags, reply_flags, Trace, TracePmtud, TraceProbe, TraceReply};
 
-pub(crate) fn render(t: &Trace) -> String {
-    let mut s = format!(
-        "{{\"type\":\"trace\",\"version\":\"0.1\",\"userid\":{}",
-        t.userid
-    );
+/// Appends the JSON object of a trace to `s`.
+pub(crate) fn render(s: &mut Vec<u8>, t: &Trace) {
+    s.raw("{\"type\":\"trace\",\"version\":\"0.1\",\"userid\":");
+    s.num(t.userid);
+    s.raw(",\"method\":\"");
     match t.method.name() {
-        Some(n) => write!(s, ",\"method\":\"{n}\""),
-        None => write!(s, ",\"method\":\"{}\"", t.method.0),
+        Some(n) => s.raw(n),
+        None => s.num(t.method.0),
     }
-    .ok();
-    for (k, a) in [("src", &t.src), ("dst", &t.dst), ("rtr", &t.rtr)] {
+    s.push(b'"');
+    for (k, a) in [
+        (",\"src\":", &t.src),
+        (",\"dst\":", &t.dst),
+        (",\"rtr\":", &t.rtr),
+    ] {
         if let Some(a) = a {
-            write!(s, ",\"{k}\":\"{a}\"").ok();
+            s.raw(k);
+            s.quoted_addr(a);
         }
     }
     if t.method.is_udp() || t.method.is_tcp() {
-        write!(s, ",\"sport\":{},\"dport\":{}", t.sport, t.dport).ok();
+        s.raw(",\"sport\":");
+        s.num(t.sport);
+        s.raw(",\"dport\":");
+        s.num(t.dport);
     } else if t.flags & flags::ICMPCSUMDP != 0 {
-        write!(s, ",\"icmp_sum\":{}", t.dport).ok();
+        s.raw(",\"icmp_sum\":");
+        s.num(t.dport);
     }
+    s.raw(",\"stop_reason\":\"");
     match t.stop_reason.name() {
-        Some(n) => write!(s, ",\"stop_reason\":\"{n}\""),
-        None => write!(s, ",\"stop_reason\":\"{}\"", t.stop_reason.0),
+        Some(n) => s.raw(n),
+        None => s.num(t.stop_reason.0),
     }
-    .ok();
-    write!(s, ",\"stop_data\":{}", t.stop_data).ok();
+    s.raw("\",\"stop_data\":");
+    s.num(t.stop_data);
     if let Some(e) = &t.errmsg {
-        write!(s, ",\"errmsg\":\"{}\"", esc(e)).ok();
+        s.raw(",\"errmsg\":\"");
+        s.esc_max(e, 511);
+        s.push(b'"');
     }
     let h = shown_hop_count(t);
-    write!(
-        s,
-        ",\"start\":{{\"sec\":{},\"usec\":{},\"ftime\":\"{}\"}},\"hop_count\":{h},\"attempts\":{},\"hoplimit\":{},\"firsthop\":{},\"wait\":{},\"wait_probe\":{},\"tos\":{},\"probe_size\":{},\"probe_count\":{}",
-        t.start.sec,
-        t.start.usec,
-        ftime(t.start.sec),
-        t.attempts,
-        t.hoplimit,
-        t.firsthop,
-        t.wait_timeout.sec,
-        t.wait_probe.sec * 100 + t.wait_probe.usec / 10000,
-        t.tos,
-        t.probe_size,
-        t.probec
-    )
-    .ok();
+    s.raw(",\"start\":{\"sec\":");
+    s.num(t.start.sec);
+    s.raw(",\"usec\":");
+    s.num(t.start.usec);
+    s.raw(",\"ftime\":\"");
+    s.raw(&ftime(t.start.sec));
+    s.raw("\"},\"hop_count\":");
+    s.num(h);
+    for (k, v) in [
+        (",\"attempts\":", u64::from(t.attempts)),
+        (",\"hoplimit\":", u64::from(t.hoplimit)),
+        (",\"firsthop\":", u64::from(t.firsthop)),
+        (",\"wait\":", u64::from(t.wait_timeout.sec)),
+    ] {
+        s.raw(k);
+        s.num(v);
+    }
+    // in hundredths of a second (wrapping, so odd in-memory values cannot panic)
+    s.raw(",\"wait_probe\":");
+    s.num(
+        t.wait_probe
+            .sec
+            .wrapping_mul(100)
+            .wrapping_add(t.wait_probe.usec / 10000),
+    );
+    s.raw(",\"tos\":");
+    s.num(t.tos);
+    s.raw(",\"probe_size\":");
+    s.num(t.probe_size);
+    s.raw(",\"probe_count\":");
+    s.num(t.probec);
     if let Some(m) = t.list.as_ref().and_then(|l| l.monitor.as_ref()) {
-        write!(s, ",\"monitor\":\"{}\"", esc(m)).ok();
+        s.raw(",\"monitor\":\"");
+        s.esc_max(m, 511);
+        s.push(b'"');
     }
     if t.flags != 0 {
-        let names: Vec<String> = (0..32)
-            .filter(|b| t.flags & (1u32 << b) != 0)
-            .map(|b| match flags::NAMES.get(b) {
-                Some(n) => format!("\"{n}\""),
-                None => format!("\"0x{:08x}\"", 1u32 << b),
-            })
-            .collect();
-        write!(s, ",\"flags\":[{}]", names.join(",")).ok();
+        s.raw(",\"flags\":[");
+        let mut first = true;
+        for b in (0..32).filter(|b| t.flags & (1u32 << b) != 0) {
+            if !first {
+                s.push(b',');
+            }
+            first = false;
+            s.push(b'"');
+            match flags::NAMES.get(b) {
+                Some(n) => s.raw(n),
+                None => s.display(format_args!("0x{:08x}", 1u32 << b)),
+            }
+            s.push(b'"');
+        }
+        s.push(b']');
     }
-    let (mut hops, mut extra, mut nohops, mut extra_no) = (vec![], vec![], vec![], vec![]);
-    for p in t
-        .probes
-        .iter()
-        .filter(|p| p.ttl >= t.firsthop && u16::from(p.ttl) <= t.hop_count)
-    {
-        let in_range = u16::from(p.ttl) <= h;
-        if p.replies.is_empty() {
-            let o = no_hop(p);
-            if in_range {
-                nohops.push(o)
-            } else {
-                extra_no.push(o)
+    // probes inside the probed range; those up to H are hops, the rest extra hops
+    let probes = || {
+        t.probes
+            .iter()
+            .filter(|p| p.ttl >= t.firsthop && u16::from(p.ttl) <= t.hop_count)
+    };
+    for (key, extra) in [(",\"hops\":[", false), (",\"extra_hops\":[", true)] {
+        let mut open = false;
+        for p in probes().filter(|p| (u16::from(p.ttl) > h) == extra) {
+            for r in &p.replies {
+                s.raw(if open { "," } else { key });
+                open = true;
+                hop(s, t, p, r);
             }
         }
-        for r in &p.replies {
-            let o = hop(t, p, r);
-            if in_range {
-                hops.push(o)
-            } else {
-                extra.push(o)
-            }
+        if open {
+            s.push(b']');
         }
     }
-    for (k, v) in [
-        ("hops", hops),
-        ("extra_hops", extra),
-        ("no_hops", nohops),
-        ("extra_no_hops", extra_no),
-    ] {
-        if !v.is_empty() {
-            write!(s, ",\"{k}\":[{}]", v.join(",")).ok();
+    for (key, extra) in [(",\"no_hops\":[", false), (",\"extra_no_hops\":[", true)] {
+        let mut open = false;
+        for p in probes().filter(|p| (u16::from(p.ttl) > h) == extra && p.replies.is_empty()) {
+            s.raw(if open { "," } else { key });
+            open = true;
+            no_hop(s, p);
+        }
+        if open {
+            s.push(b']');
         }
     }
     if let Some(pm) = t.pmtud.as_ref().filter(|pm| pm.ver == 2) {
-        s += &pmtud(t, pm);
+        pmtud(s, t, pm);
     }
-    s += "}";
-    s
+    s.push(b'}');
 }
 
 /// H: the stop hop when one was recorded inside the probed range, else the hop count.
@@ -116,121 +146,139 @@ fn shown_hop_count(t: &Trace) -> u16 {
     }
 }
 
-fn hop(t: &Trace, p: &TraceProbe, r: &TraceReply) -> String {
-    let mut s = String::from("{");
+/// Appends the probe fields shared by hop and no-hop objects.
+fn probe_fields(s: &mut Vec<u8>, p: &TraceProbe) {
+    s.raw("\"probe_ttl\":");
+    s.num(p.ttl);
+    s.raw(",\"probe_id\":");
+    s.num(p.id);
+    s.raw(",\"probe_size\":");
+    s.num(p.size);
+    if p.tx.sec != 0 {
+        s.raw(",\"tx\":");
+        s.tv(&p.tx);
+    }
+}
+
+/// Appends one hop object (a reply).
+fn hop(s: &mut Vec<u8>, t: &Trace, p: &TraceProbe, r: &TraceReply) {
+    s.push(b'{');
     if let Some(a) = &r.addr {
-        write!(s, "\"addr\":\"{a}\"").ok();
+        s.raw("\"addr\":");
+        s.quoted_addr(a);
     }
     if let Some(n) = &r.name {
-        write!(s, ",\"name\":\"{}\"", esc_max(n, 127)).ok();
+        s.raw(",\"name\":\"");
+        s.esc_max(n, 127);
+        s.push(b'"');
     }
-    write!(
-        s,
-        ",\"probe_ttl\":{},\"probe_id\":{},\"probe_size\":{}",
-        p.ttl, p.id, p.size
-    )
-    .ok();
-    if p.tx.sec != 0 {
-        write!(s, ",\"tx\":{}", tv(&p.tx, "")).ok();
-    }
-    write!(
-        s,
-        ",\"rtt\":{},\"reply_ttl\":{},\"reply_tos\":{}",
-        rtt(&r.rtt),
-        r.reply_ttl,
-        r.reply_tos
-    )
-    .ok();
-    let mut fl = Vec::new();
+    // the comma comes even without an address before it, as in sc_warts2json
+    s.push(b',');
+    probe_fields(s, p);
+    s.raw(",\"rtt\":");
+    s.rtt(&r.rtt);
+    s.raw(",\"reply_ttl\":");
+    s.num(r.reply_ttl);
+    s.raw(",\"reply_tos\":");
+    s.num(r.reply_tos);
+    let mut sep = ",\"flags\":[";
     for (bit, name) in [
         (reply_flags::TS_DL_TX, "\"dltxts\""),
         (reply_flags::TS_DL_RX, "\"dlrxts\""),
         (reply_flags::TS_SOCK_RX, "\"sockrxts\""),
     ] {
         if r.flags & bit != 0 {
-            fl.push(name);
+            s.raw(sep);
+            s.raw(name);
+            sep = ",";
         }
     }
-    if !fl.is_empty() {
-        write!(s, ",\"flags\":[{}]", fl.join(",")).ok();
+    if sep == "," {
+        s.push(b']');
     }
     let rxerr = t.flags & flags::RXERR != 0;
     if !rxerr {
-        write!(
-            s,
-            ",\"reply_ipid\":{},\"reply_size\":{}",
-            r.reply_ipid, r.reply_size
-        )
-        .ok();
+        s.raw(",\"reply_ipid\":");
+        s.num(r.reply_ipid);
+        s.raw(",\"reply_size\":");
+        s.num(r.reply_size);
     }
     if r.is_icmp() {
-        write!(
-            s,
-            ",\"icmp_type\":{},\"icmp_code\":{}",
-            r.icmp_type, r.icmp_code
-        )
-        .ok();
+        s.raw(",\"icmp_type\":");
+        s.num(r.icmp_type);
+        s.raw(",\"icmp_code\":");
+        s.num(r.icmp_code);
         if r.has_quotation() && !rxerr {
-            write!(
-                s,
-                ",\"icmp_q_ttl\":{},\"icmp_q_ipl\":{},\"icmp_q_tos\":{}",
-                r.icmp_q_ttl, r.icmp_q_iplen, r.icmp_q_tos
-            )
-            .ok();
+            s.raw(",\"icmp_q_ttl\":");
+            s.num(r.icmp_q_ttl);
+            s.raw(",\"icmp_q_ipl\":");
+            s.num(r.icmp_q_iplen);
+            s.raw(",\"icmp_q_tos\":");
+            s.num(r.icmp_q_tos);
         }
         if r.is_ptb() {
             // the key really has a colon inside
-            write!(s, ",\"icmp_nhmtu:\":{}", r.icmp_nhmtu).ok();
+            s.raw(",\"icmp_nhmtu:\":");
+            s.num(r.icmp_nhmtu);
         }
     } else if r.is_tcp() {
-        write!(s, ",\"tcp_flags\":{}", r.tcp_flags).ok();
+        s.raw(",\"tcp_flags\":");
+        s.num(r.tcp_flags);
     }
     if !r.icmp_exts.is_empty() {
-        write!(s, ",\"icmpext\":[{}]", icmpexts(&r.icmp_exts)).ok();
+        s.raw(",\"icmpext\":[");
+        push_icmpexts(s, &r.icmp_exts);
+        s.push(b']');
     }
-    s += "}";
-    s
+    s.push(b'}');
 }
 
-fn no_hop(p: &TraceProbe) -> String {
-    let mut s = format!(
-        "{{\"probe_ttl\":{},\"probe_id\":{},\"probe_size\":{}",
-        p.ttl, p.id, p.size
-    );
-    if p.tx.sec != 0 {
-        write!(s, ",\"tx\":{}", tv(&p.tx, "")).ok();
-    }
-    s += "}";
-    s
+/// Appends one no-hop object (a probe without replies).
+fn no_hop(s: &mut Vec<u8>, p: &TraceProbe) {
+    s.push(b'{');
+    probe_fields(s, p);
+    s.push(b'}');
 }
 
 /// ICMP extension objects joined by `,` (shared with tracelb).
 pub(crate) fn icmpexts(exts: &[IcmpExt]) -> String {
-    let v: Vec<String> = exts
-        .iter()
-        .map(|e| {
-            let mut s = format!("{{\"ie_cn\":{},\"ie_ct\":{},\"ie_dl\":{}", e.class_num, e.class_type, e.data.len());
-            if e.is_mpls() {
-                let labels: Vec<String> = e
-                    .data
-                    .chunks_exact(4)
-                    .map(|b| {
-                        let label = u32::from(b[0]) * 4096 + u32::from(b[1]) * 16 + u32::from(b[2] >> 4);
-                        format!(
-                            "{{\"mpls_ttl\":{},\"mpls_s\":{},\"mpls_exp\":{},\"mpls_label\":{label}}}",
-                            b[3],
-                            b[2] & 1,
-                            (b[2] >> 1) & 7
-                        )
-                    })
-                    .collect();
-                write!(s, ",\"mpls_labels\":[{}]", labels.join(",")).ok();
+    let mut s = Vec::new();
+    push_icmpexts(&mut s, exts);
+    String::from_utf8(s).unwrap_or_default()
+}
+
+fn push_icmpexts(s: &mut Vec<u8>, exts: &[IcmpExt]) {
+    for (i, e) in exts.iter().enumerate() {
+        if i > 0 {
+            s.push(b',');
+        }
+        s.raw("{\"ie_cn\":");
+        s.num(e.class_num);
+        s.raw(",\"ie_ct\":");
+        s.num(e.class_type);
+        s.raw(",\"ie_dl\":");
+        s.num(e.data.len() as u64);
+        if e.is_mpls() {
+            s.raw(",\"mpls_labels\":[");
+            for (k, b) in e.data.chunks_exact(4).enumerate() {
+                if k > 0 {
+                    s.push(b',');
+                }
+                let label = u32::from(b[0]) * 4096 + u32::from(b[1]) * 16 + u32::from(b[2] >> 4);
+                s.raw("{\"mpls_ttl\":");
+                s.num(b[3]);
+                s.raw(",\"mpls_s\":");
+                s.num(b[2] & 1);
+                s.raw(",\"mpls_exp\":");
+                s.num((b[2] >> 1) & 7);
+                s.raw(",\"mpls_label\":");
+                s.num(label);
+                s.push(b'}');
             }
-            s += "}";
-            s
-        })
-        .collect();
-    v.join(",")
+            s.push(b']');
+        }
+        s.push(b'}');
+    }
 }
 
 /// First reply address of TTL slot `i` (0-based).
@@ -257,7 +305,8 @@ fn common_prefix_bits(a: &Addr, b: &Addr) -> u32 {
     n
 }
 
-fn pmtud(t: &Trace, pm: &TracePmtud) -> String {
+/// Appends the `"pmtud"` member (PMTUD version 2 data).
+fn pmtud(s: &mut Vec<u8>, t: &Trace, pm: &TracePmtud) {
     let replies: Vec<(&TraceProbe, &TraceReply)> = pm
         .probes
         .iter()
@@ -265,21 +314,24 @@ fn pmtud(t: &Trace, pm: &TracePmtud) -> String {
         .collect();
     let h = usize::from(shown_hop_count(t));
     let out_mtu = if pm.outmtu != 0 { pm.outmtu } else { pm.ifmtu };
-    let mut s = format!(
-        ",\"pmtud\":{{\"if_mtu\":{},\"out_mtu\":{out_mtu},\"path_mtu\":{},\"probec\":{},\"notec\":{}",
-        pm.ifmtu,
-        pm.pmtu,
-        pm.probes.len(),
-        pm.notes.len()
-    );
+    s.raw(",\"pmtud\":{\"if_mtu\":");
+    s.num(pm.ifmtu);
+    s.raw(",\"out_mtu\":");
+    s.num(out_mtu);
+    s.raw(",\"path_mtu\":");
+    s.num(pm.pmtu);
+    s.raw(",\"probec\":");
+    s.num(pm.probes.len() as u64);
+    s.raw(",\"notec\":");
+    s.num(pm.notes.len() as u64);
     let first_silent = pm
         .notes
         .first()
         .is_some_and(|n| n.kind == 3 && n.reply.is_none());
     if !pm.notes.is_empty() && (pm.outmtu == 0 || first_silent) {
         let mut d: i32 = 0;
-        let mut v = Vec::new();
-        for n in &pm.notes {
+        s.raw(",\"notes\":[");
+        for (k, n) in pm.notes.iter().enumerate() {
             let hit = n
                 .reply
                 .and_then(|i| replies.get(usize::from(i)).map(|pr| (i, pr)));
@@ -315,46 +367,59 @@ fn pmtud(t: &Trace, pm: &TracePmtud) -> String {
             } else {
                 -1
             };
-            let mut o = format!("{{\"nhmtu\":{}", n.nhmtu);
+            if k > 0 {
+                s.push(b',');
+            }
+            s.raw("{\"nhmtu\":");
+            s.num(n.nhmtu);
             if let Some((i, _)) = hit {
-                write!(o, ",\"hop_id\":{i}").ok();
+                s.raw(",\"hop_id\":");
+                s.num(i);
             }
             if dist >= 0 {
-                write!(o, ",\"dist\":{}", dist as u8).ok();
+                s.raw(",\"dist\":");
+                s.num(dist as u8);
             }
             match n.kind {
-                1 => o += ",\"type\":\"ptb\"",
-                2 => o += ",\"type\":\"ptb-bad\"",
-                3 => o += ",\"type\":\"silence\"",
-                k => write!(o, ",\"type\":\"{k}\"").unwrap_or(()),
+                1 => s.raw(",\"type\":\"ptb\""),
+                2 => s.raw(",\"type\":\"ptb-bad\""),
+                3 => s.raw(",\"type\":\"silence\""),
+                k => {
+                    s.raw(",\"type\":\"");
+                    s.num(k);
+                    s.push(b'"');
+                }
             }
             if let Some((_, (_, r))) = hit {
                 if r.is_ptb() {
-                    write!(o, ",\"icmp_nhmtu\":{}", r.icmp_nhmtu).ok();
+                    s.raw(",\"icmp_nhmtu\":");
+                    s.num(r.icmp_nhmtu);
                 }
                 if let Some(a) = &r.addr {
-                    write!(o, ",\"addr\":\"{a}\"").ok();
+                    s.raw(",\"addr\":");
+                    s.quoted_addr(a);
                 }
             }
-            o += "}";
-            v.push(o);
+            s.push(b'}');
             d = d.max(dist);
         }
-        write!(s, ",\"notes\":[{}]", v.join(",")).ok();
+        s.push(b']');
     }
-    let hops: Vec<String> = replies.iter().map(|(p, r)| hop(t, p, r)).collect();
-    if !hops.is_empty() {
-        write!(s, ",\"hops\":[{}]", hops.join(",")).ok();
+    for (k, (p, r)) in replies.iter().enumerate() {
+        s.raw(if k == 0 { ",\"hops\":[" } else { "," });
+        hop(s, t, p, r);
     }
-    let no: Vec<String> = pm
-        .probes
-        .iter()
-        .filter(|p| p.replies.is_empty())
-        .map(no_hop)
-        .collect();
-    if !no.is_empty() {
-        write!(s, ",\"no_hops\":[{}]", no.join(",")).ok();
+    if !replies.is_empty() {
+        s.push(b']');
     }
-    s += "}";
-    s
+    let mut open = false;
+    for p in pm.probes.iter().filter(|p| p.replies.is_empty()) {
+        s.raw(if open { "," } else { ",\"no_hops\":[" });
+        open = true;
+        no_hop(s, p);
+    }
+    if open {
+        s.push(b']');
+    }
+    s.push(b'}');
 }

@@ -99,15 +99,23 @@ impl ReadState {
     }
 }
 
-/// Streaming warts reader: one object in memory at a time.
+/// How much a reader asks its input for at a time.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// Streaming warts reader: one object (plus at most one read-ahead chunk) in memory at a
+/// time.
 pub struct WartsReader<R> {
     inner: R,
     offset: u64,
     filter: TypeFilter,
     state: ReadState,
     failed: bool,
-    /// Object body buffer, reused so reading does not allocate per object.
+    /// Read-ahead buffer (its length is its zeroed capacity); `buf[pos..end]` has been
+    /// read from `inner` and not consumed yet. Objects are decoded in place from here, so
+    /// reading neither copies nor allocates per object.
     buf: Vec<u8>,
+    pos: usize,
+    end: usize,
 }
 
 impl<R: Read> WartsReader<R> {
@@ -123,6 +131,8 @@ impl<R: Read> WartsReader<R> {
             state: ReadState::default(),
             failed: false,
             buf: Vec::new(),
+            pos: 0,
+            end: 0,
         }
     }
 
@@ -144,20 +154,58 @@ impl<R: Read> WartsReader<R> {
         r
     }
 
+    /// Reads until `need` unconsumed bytes are buffered or the input ends; returns how many
+    /// are buffered. Each `read` takes what the input has, so a pipe or socket is never
+    /// waited on for more than `need`, and the buffer grows at most one chunk past the bytes
+    /// that really arrived (a lying object length costs only as much memory as the input
+    /// has).
+    fn fill(&mut self, need: usize) -> io::Result<usize> {
+        if self.end - self.pos >= need {
+            return Ok(self.end - self.pos);
+        }
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        while self.end < need {
+            if self.end == self.buf.len() {
+                // one chunk in all (the buffer then stays that size), or one more chunk for
+                // an object bigger than that
+                let room = if need <= READ_CHUNK {
+                    READ_CHUNK
+                } else {
+                    need.min(self.end + READ_CHUNK)
+                };
+                self.buf.resize(room, 0);
+            }
+            let n = loop {
+                match self.inner.read(&mut self.buf[self.end..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r?,
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            self.end += n;
+        }
+        Ok(self.end)
+    }
+
     fn next_inner(&mut self) -> Result<Option<Record>> {
         loop {
             let start = self.offset;
-            let mut hdr = [0u8; 8];
-            let n = read_full(&mut self.inner, &mut hdr)?;
+            let n = self.fill(8)?;
             if n == 0 {
                 return Ok(None);
             }
             if n < 8 {
+                self.pos += n;
                 return Err(Error::Truncated {
                     offset: start,
                     what: "object header".into(),
                 });
             }
+            let hdr = &self.buf[self.pos..self.pos + 8];
             let magic = u16::from_be_bytes([hdr[0], hdr[1]]);
             let kind = u16::from_be_bytes([hdr[2], hdr[3]]);
             let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
@@ -169,41 +217,28 @@ impl<R: Read> WartsReader<R> {
                     ),
                 ));
             }
+            self.pos += 8;
             let body_off = start + 8;
             self.offset = body_off;
             let structural = matches!(kind, 1..=5);
             if !structural && !self.filter.contains(kind) {
-                let skipped =
-                    io::copy(&mut (&mut self.inner).take(u64::from(len)), &mut io::sink())?;
-                self.offset += skipped;
-                if skipped < u64::from(len) {
-                    return Err(Error::Truncated {
-                        offset: start,
-                        what: format!("object type {kind}"),
-                    });
-                }
+                self.skip(kind, start, u64::from(len))?;
                 continue;
             }
-            // Read through `take` so a lying length costs only as much memory as the input has.
-            let mut body = std::mem::take(&mut self.buf);
-            body.clear();
-            (&mut self.inner)
-                .take(u64::from(len))
-                .read_to_end(&mut body)?;
-            self.offset += body.len() as u64;
-            if body.len() < len as usize {
+            let len = len as usize;
+            let present = self.fill(len)?.min(len);
+            self.offset += present as u64;
+            if present < len {
+                self.pos += present;
                 return Err(Error::Truncated {
                     offset: start,
-                    what: format!(
-                        "object type {kind} needs {len} bytes, {} present",
-                        body.len()
-                    ),
+                    what: format!("object type {kind} needs {len} bytes, {present} present"),
                 });
             }
-            let c = Cursor::new(&body, body_off);
-            let rec = self.decode(kind, c);
-            self.buf = body;
-            if let Some(rec) = rec? {
+            let body = &self.buf[self.pos..self.pos + len];
+            self.pos += len;
+            let rec = decode(&mut self.state, kind, Cursor::new(body, body_off))?;
+            if let Some(rec) = rec {
                 if self.filter.contains(kind) {
                     return Ok(Some(rec));
                 }
@@ -211,33 +246,51 @@ impl<R: Read> WartsReader<R> {
         }
     }
 
-    fn decode(&mut self, kind: u16, mut c: Cursor<'_>) -> Result<Option<Record>> {
-        let st = &mut self.state;
-        Ok(Some(match kind {
-            obj::LIST => Record::List(list::read_list(st, &mut c)?),
-            obj::CYCLE_START => Record::CycleStart(list::read_cycle(st, &mut c)?),
-            obj::CYCLE_DEF => Record::CycleDef(list::read_cycle(st, &mut c)?),
-            obj::CYCLE_STOP => Record::CycleStop(list::read_cycle_stop(st, &mut c)?),
-            obj::ADDR => {
-                list::read_global_addr(st, &mut c)?;
-                return Ok(None);
-            }
-            obj::TRACE => Record::Trace(Box::new(trace::read(st, &mut c)?)),
-            obj::PING => Record::Ping(Box::new(ping::read(st, &mut c)?)),
-            obj::DEALIAS => Record::Dealias(Box::new(dealias::read(st, &mut c)?)),
-            obj::UDPPROBE => Record::Udpprobe(Box::new(udpprobe::read(st, &mut c)?)),
-            obj::TRACELB => Record::Tracelb(Box::new(tracelb::read(st, &mut c)?)),
-            obj::OWAMP => Record::Owamp(Box::new(owamp::read(st, &mut c)?)),
-            obj::NEIGHBOURDISC => Record::Neighbourdisc(Box::new(neighbourdisc::read(st, &mut c)?)),
-            obj::HOST => Record::Host(Box::new(host::read(st, &mut c)?)),
-            obj::SNIFF => Record::Sniff(Box::new(sniff::read(st, &mut c)?)),
-            obj::STING => Record::Sting(Box::new(sting::read(st, &mut c)?)),
-            obj::HTTP => Record::Http(Box::new(http::read(st, &mut c)?)),
-            obj::TBIT => Record::Tbit(Box::new(tbit::read(st, &mut c)?)),
-            // Known but not yet decoded types, and unknown types, are skipped.
-            _ => return Ok(None),
-        }))
+    /// Skips the `len`-byte body of an object of a type the filter leaves out.
+    fn skip(&mut self, kind: u16, start: u64, len: u64) -> Result<()> {
+        let buffered = (self.end - self.pos).min(len as usize);
+        self.pos += buffered;
+        let rest = len - buffered as u64;
+        let skipped =
+            buffered as u64 + io::copy(&mut (&mut self.inner).take(rest), &mut io::sink())?;
+        self.offset += skipped;
+        if skipped < len {
+            return Err(Error::Truncated {
+                offset: start,
+                what: format!("object type {kind}"),
+            });
+        }
+        Ok(())
     }
+}
+
+/// Decodes one object body; `None` for objects that are not records (global addresses)
+/// and for types without a decoder.
+fn decode(st: &mut ReadState, kind: u16, mut c: Cursor<'_>) -> Result<Option<Record>> {
+    Ok(Some(match kind {
+        obj::LIST => Record::List(list::read_list(st, &mut c)?),
+        obj::CYCLE_START => Record::CycleStart(list::read_cycle(st, &mut c)?),
+        obj::CYCLE_DEF => Record::CycleDef(list::read_cycle(st, &mut c)?),
+        obj::CYCLE_STOP => Record::CycleStop(list::read_cycle_stop(st, &mut c)?),
+        obj::ADDR => {
+            list::read_global_addr(st, &mut c)?;
+            return Ok(None);
+        }
+        obj::TRACE => Record::Trace(Box::new(trace::read(st, &mut c)?)),
+        obj::PING => Record::Ping(Box::new(ping::read(st, &mut c)?)),
+        obj::DEALIAS => Record::Dealias(Box::new(dealias::read(st, &mut c)?)),
+        obj::UDPPROBE => Record::Udpprobe(Box::new(udpprobe::read(st, &mut c)?)),
+        obj::TRACELB => Record::Tracelb(Box::new(tracelb::read(st, &mut c)?)),
+        obj::OWAMP => Record::Owamp(Box::new(owamp::read(st, &mut c)?)),
+        obj::NEIGHBOURDISC => Record::Neighbourdisc(Box::new(neighbourdisc::read(st, &mut c)?)),
+        obj::HOST => Record::Host(Box::new(host::read(st, &mut c)?)),
+        obj::SNIFF => Record::Sniff(Box::new(sniff::read(st, &mut c)?)),
+        obj::STING => Record::Sting(Box::new(sting::read(st, &mut c)?)),
+        obj::HTTP => Record::Http(Box::new(http::read(st, &mut c)?)),
+        obj::TBIT => Record::Tbit(Box::new(tbit::read(st, &mut c)?)),
+        // Known but not yet decoded types, and unknown types, are skipped.
+        _ => return Ok(None),
+    }))
 }
 
 impl<R: Read> Iterator for WartsReader<R> {
@@ -245,20 +298,6 @@ impl<R: Read> Iterator for WartsReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record().transpose()
     }
-}
-
-/// Read until `buf` is full or EOF; returns bytes read.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Per-file state a writer keeps: which lists and cycles it has emitted, with their ids.

@@ -79,7 +79,8 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Ping> {
     };
 
     let replyc = c.u16()?;
-    let mut probes: Vec<Option<PingProbe>> = Vec::new();
+    // one slot per sent probe up front (at most 65,535, as the model keeps anyway)
+    let mut probes: Vec<Option<PingProbe>> = vec![None; usize::from(p.ping_sent)];
     for _ in 0..replyc {
         let off = c.offset();
         let (id, probe, reply) = read_reply(c, &mut at, &mut it, dst)?;
@@ -89,13 +90,16 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Ping> {
                 format!("reply to probe {id} of {}", p.ping_sent),
             ));
         }
-        let id = usize::from(id);
-        if probes.len() <= id {
-            probes.resize(id + 1, None);
-        }
-        probes[id].get_or_insert(probe).replies.push(reply);
+        // most probes have one reply: room for exactly that (a Vec's first push makes
+        // room for four)
+        probes[usize::from(id)]
+            .get_or_insert_with(|| PingProbe {
+                replies: Vec::with_capacity(1),
+                ..probe
+            })
+            .replies
+            .push(reply);
     }
-    probes.resize(usize::from(p.ping_sent), None);
     p.probes = probes;
     Ok(p)
 }

@@ -18,10 +18,12 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0, base }
     }
 
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
 
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -34,16 +36,38 @@ impl<'a> Cursor<'a> {
         Error::format(self.offset(), what)
     }
 
-    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(self.err(format!(
-                "{n} bytes needed, {} left in object",
-                self.remaining()
-            )));
+    /// The byte `k` positions ahead, without consuming anything. The error is the one
+    /// reading up to it byte by byte would give.
+    pub fn peek(&self, k: usize) -> Result<u8> {
+        match self.buf.get(self.pos + k) {
+            Some(&b) => Ok(b),
+            None => Err(Error::format(
+                self.base + self.buf.len() as u64,
+                "1 bytes needed, 0 left in object",
+            )),
         }
-        let b = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(b)
+    }
+
+    #[inline]
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        match self.buf.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(b) => {
+                self.pos += n;
+                Ok(b)
+            }
+            None => Err(self.short(n)),
+        }
+    }
+
+    /// The error for a read of `n` bytes past the end; kept out of line so the readers
+    /// above inline to a bounds check.
+    #[cold]
+    #[inline(never)]
+    fn short(&self, n: usize) -> Error {
+        self.err(format!(
+            "{n} bytes needed, {} left in object",
+            self.remaining()
+        ))
     }
 
     /// Split off the next `n` bytes as their own cursor.
@@ -53,25 +77,30 @@ impl<'a> Cursor<'a> {
         Ok(Cursor::new(b, base))
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.bytes(1)?[0])
     }
 
+    #[inline]
     pub fn u16(&mut self) -> Result<u16> {
         let b = self.bytes(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     pub fn u32(&mut self) -> Result<u32> {
         let b = self.bytes(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     pub fn timeval(&mut self) -> Result<Timeval> {
         Ok(Timeval::new(self.u32()?, self.u32()?))
     }
 
     /// A duration stored as u32 microseconds.
+    #[inline]
     pub fn rtt(&mut self) -> Result<Timeval> {
         Ok(Timeval::from_usec32(self.u32()?))
     }

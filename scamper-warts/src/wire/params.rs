@@ -7,11 +7,15 @@ use crate::wire::cursor::{Cursor, PutExt};
 use crate::wire::tables::{AddrOut, IfnameOut};
 
 /// A decoded params block: iterate set flags with `next()` and read each value from `v`.
+/// Borrows the flag bytes from the object body, so decoding allocates nothing.
 pub(crate) struct ParamsIn<'a> {
-    /// Flag bits, 7 per byte, continuation bit stripped.
-    flags: Vec<u8>,
+    /// Flag bytes as stored: 7 flag bits each, the high bit means "another byte follows".
+    flags: &'a [u8],
     pub v: Cursor<'a>,
-    last: usize,
+    /// Index into `flags` of the byte whose bits are in `pending`.
+    byte: usize,
+    /// Flag bits of `flags[byte]` not yet returned.
+    pending: u8,
     known: usize,
 }
 
@@ -19,15 +23,12 @@ impl<'a> ParamsIn<'a> {
     /// Read the block; `known` is the highest flag id the caller understands (higher flags
     /// end decoding, their values are skipped by length).
     pub fn read(c: &mut Cursor<'a>, known: u16) -> Result<Self> {
-        let mut flags = Vec::new();
-        loop {
-            let b = c.u8()?;
-            flags.push(b & 0x7f);
-            if b & 0x80 == 0 {
-                break;
-            }
+        let mut n = 1;
+        while c.peek(n - 1)? & 0x80 != 0 {
+            n += 1;
         }
-        let v = if flags[0] == 0 && flags.len() == 1 {
+        let flags = c.bytes(n)?;
+        let v = if n == 1 && flags[0] == 0 {
             Cursor::new(&[], c.offset())
         } else {
             let len = c.u16()?;
@@ -36,28 +37,28 @@ impl<'a> ParamsIn<'a> {
         Ok(ParamsIn {
             flags,
             v,
-            last: 0,
+            byte: 0,
+            pending: flags[0] & 0x7f,
             known: usize::from(known),
         })
     }
 
     /// Next set flag id (ascending), or `None` at the end or at the first unknown id.
     pub fn next(&mut self) -> Option<u16> {
-        let total = self.flags.len() * 7;
-        let mut id = self.last + 1;
-        while id <= total {
-            let (i, b) = ((id - 1) / 7, (id - 1) % 7);
-            if self.flags[i] & (1 << b) != 0 {
-                self.last = id;
-                if id > self.known {
-                    return None;
-                }
-                return Some(id as u16);
-            }
-            id += 1;
+        while self.pending == 0 {
+            self.byte += 1;
+            self.pending = self.flags.get(self.byte)? & 0x7f;
         }
-        self.last = total;
-        None
+        let bit = self.pending.trailing_zeros() as usize;
+        self.pending &= self.pending - 1;
+        let id = self.byte * 7 + bit + 1;
+        if id > self.known {
+            // stop here for good: values of unknown flags cannot be located
+            self.byte = self.flags.len();
+            self.pending = 0;
+            return None;
+        }
+        Some(id as u16)
     }
 }
 
