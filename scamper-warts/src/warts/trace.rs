@@ -81,7 +81,7 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
 
     let off = c.offset();
     let n = c.u16()?;
-    t.probes = read_hops(c, n, &mut at, t.probe_size)?;
+    t.probes = read_hops(c, n, &mut at, t.probe_size, true)?;
     let max_ttl = t.probes.last().map_or(0, |p| u16::from(p.ttl));
     if t.hop_count == 0 {
         t.hop_count = max_ttl;
@@ -103,7 +103,7 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
             ATTR_LASTDITCH => {
                 ParamsIn::read(&mut body, 0)?;
                 let n = body.u16()?;
-                t.lastditch = Some(read_hops(&mut body, n, &mut at, t.probe_size)?);
+                t.lastditch = Some(read_hops(&mut body, n, &mut at, t.probe_size, false)?);
             }
             ATTR_DTREE => t.dtree = Some(read_dtree(&mut body, &mut at)?),
             _ => {}
@@ -113,26 +113,28 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Trace> {
 }
 
 /// Read `n` hop records and group them into probes (`trace_size`: the trace's probe size,
-/// against which quoted IP lengths are stored).
+/// against which quoted IP lengths are stored). The trace's own hops are kept by TTL, as
+/// scamper keeps them (one list per TTL, records in file order within it), so `by_ttl` sorts
+/// them stably; PMTUD and last-ditch probes stay in file order, where TTLs may go down.
 fn read_hops(
     c: &mut Cursor<'_>,
     n: u16,
     at: &mut AddrIn<'_>,
     trace_size: u16,
+    by_ttl: bool,
 ) -> Result<Vec<TraceProbe>> {
-    let mut probes: Vec<TraceProbe> = Vec::new();
+    let mut hops = Vec::with_capacity(usize::from(n).min(c.remaining() / 4));
     for _ in 0..n {
-        let off = c.offset();
-        let (probe, reply) = read_hop(c, at, trace_size)?;
+        hops.push(read_hop(c, at, trace_size)?);
+    }
+    if by_ttl {
+        hops.sort_by_key(|(probe, _)| probe.ttl);
+    }
+    let mut probes: Vec<TraceProbe> = Vec::new();
+    for (probe, reply) in hops {
         match probes.last_mut() {
             Some(last) if (last.ttl, last.id, last.size) == (probe.ttl, probe.id, probe.size) => {
                 last.replies.push(reply);
-            }
-            Some(last) if last.ttl > probe.ttl => {
-                return Err(Error::format(
-                    off,
-                    format!("hop TTL {} after TTL {}", probe.ttl, last.ttl),
-                ));
             }
             _ => probes.push(TraceProbe {
                 replies: vec![reply],
@@ -258,7 +260,7 @@ fn read_pmtud(c: &mut Cursor<'_>, at: &mut AddrIn<'_>, trace_size: u16) -> Resul
         }
     }
     let n = c.u16()?;
-    pm.probes = read_hops(c, n, at, trace_size)?;
+    pm.probes = read_hops(c, n, at, trace_size, false)?;
     for _ in 0..notec {
         let mut note = TracePmtudNote::default();
         let mut pr = ParamsIn::read(c, 3)?;
