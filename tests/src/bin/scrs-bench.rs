@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: scrs-bench ping [--targets N] [--pps LIST] [--runs R] \
 [--impls rs,debian] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
-[--workdir DIR] [--profile] [--profile-only] [--profile-pps N] [--keep]
+[--workdir DIR] [--profile] [--profile-only] [--profile-pps N] [--offload-lab] [--keep]
        scrs-bench trace [--targets N] [--pps P] [--runs R] [--impls rs,debian] [--routers K] \
 [--command CMD] [--offload-lab] [--profile] [--rs-bin PATH] [--debian-bin PATH] [--warts2json PATH] [--out FILE] \
 [--workdir DIR] [--keep]";
@@ -48,6 +48,11 @@ const TABLE_BEGIN: &str = "<!-- scrs-bench:ping-table:begin -->";
 const TABLE_END: &str = "<!-- scrs-bench:ping-table:end -->";
 const PROFILE_BEGIN: &str = "<!-- scrs-bench:ping-profile:begin -->";
 const PROFILE_END: &str = "<!-- scrs-bench:ping-profile:end -->";
+/// The --offload-lab ping table and profile have their own places, beside the raw ones.
+const OFFLOAD_TABLE_BEGIN: &str = "<!-- scrs-bench:ping-offload-table:begin -->";
+const OFFLOAD_TABLE_END: &str = "<!-- scrs-bench:ping-offload-table:end -->";
+const OFFLOAD_PROFILE_BEGIN: &str = "<!-- scrs-bench:ping-offload-profile:begin -->";
+const OFFLOAD_PROFILE_END: &str = "<!-- scrs-bench:ping-offload-profile:end -->";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -239,6 +244,9 @@ struct Config {
     profile_only: bool,
     profile_pps: u32,
     keep: bool,
+    /// Pin the measured tree to CPU 0 and steer r1's receive processing to CPU 1 (see
+    /// [`offload_lab`]).
+    offload_lab: bool,
 }
 
 impl Config {
@@ -262,6 +270,7 @@ impl Config {
             profile_only: false,
             profile_pps: 10_000,
             keep: false,
+            offload_lab: false,
         };
         let num = |v: &str| {
             v.replace('_', "")
@@ -299,6 +308,7 @@ impl Config {
                 }
                 "--profile-pps" => c.profile_pps = num(&val()?)?,
                 "--keep" => c.keep = true,
+                "--offload-lab" => c.offload_lab = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 o => return Err(format!("unknown option {o}\n{USAGE}")),
             }
@@ -377,6 +387,9 @@ fn ping_bench(c: &Config) -> Result<(), String> {
         tcp_listener: false,
     })
     .map_err(|e| format!("lab: {e}"))?;
+    if c.offload_lab {
+        offload_lab(&lab)?;
+    }
     eprintln!(
         "lab {} built; {} targets, rates {:?}, {} run(s) each",
         lab.id(),
@@ -417,13 +430,23 @@ fn ping_bench(c: &Config) -> Result<(), String> {
         }
         let table = render_table(c, &results);
         println!("{table}");
-        update_section(&c.out, TABLE_BEGIN, TABLE_END, &table)?;
+        let (begin, end) = if c.offload_lab {
+            (OFFLOAD_TABLE_BEGIN, OFFLOAD_TABLE_END)
+        } else {
+            (TABLE_BEGIN, TABLE_END)
+        };
+        update_section(&c.out, begin, end, &table)?;
         eprintln!("table written to {}", c.out.display());
     }
     if c.profile {
         let prof = profile(c, &lab, &targets)?;
         println!("{prof}");
-        update_section(&c.out, PROFILE_BEGIN, PROFILE_END, &prof)?;
+        let (begin, end) = if c.offload_lab {
+            (OFFLOAD_PROFILE_BEGIN, OFFLOAD_PROFILE_END)
+        } else {
+            (PROFILE_BEGIN, PROFILE_END)
+        };
+        update_section(&c.out, begin, end, &prof)?;
     }
     drop(lab);
     if !c.keep {
@@ -493,7 +516,7 @@ fn run_one(
     let errf = c.workdir.join(format!("{tag}.stderr"));
     let _ = fs::remove_file(&warts);
     let limit = time_limit(c.targets, pps);
-    let mut cmd = lab.command(Role::Vp, me);
+    let mut cmd = vp_command(lab, me, c.offload_lab);
     cmd.arg("measure")
         .args(["--timeout-ms", &limit.as_millis().to_string()])
         .arg("--stderr")
@@ -668,8 +691,10 @@ fn render_table(c: &Config, results: &BTreeMap<(u32, Impl), Vec<Outcome>>) -> St
          `-O warts`; median of {} run(s) (min–max in brackets), 2 shared cores, so expect noise. \
          CPU = user+sys of the whole process tree (both implementations fork a privileged \
          helper); max RSS = the largest single process. Achieved pps = (probes − 1) / (last tx − \
-         first tx) from the warts output.\n",
-        c.targets, c.runs
+         first tx) from the warts output.{}\n",
+        c.targets,
+        c.runs,
+        if c.offload_lab { OFFLOAD_NOTE } else { "" }
     );
     let _ = writeln!(
         t,
@@ -765,7 +790,7 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
     // perf record: scamper-rs only (symbols come from the release build's debug line tables).
     let data = c.workdir.join("perf.data");
     let warts = c.workdir.join("profile-rs.warts");
-    let mut cmd = lab.command(Role::Vp, &perf);
+    let mut cmd = vp_command(lab, &perf, c.offload_lab);
     cmd.args(["record", "-q", "-F", "4999", "-g", "-o"])
         .arg(&data)
         .arg("--")
@@ -828,7 +853,7 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
         for &imp in &c.impls {
             let sum = c.workdir.join(format!("strace-{}.txt", short(imp)));
             let warts = c.workdir.join(format!("strace-{}.warts", short(imp)));
-            let mut cmd = lab.command(Role::Vp, &strace);
+            let mut cmd = vp_command(lab, &strace, c.offload_lab);
             cmd.args(["-f", "-c", "-o"])
                 .arg(&sum)
                 .arg("--")
@@ -872,6 +897,41 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
         }
     }
     Ok(report)
+}
+
+/// veth hands a sent packet to the peer's receive path in the sender's context, so without this
+/// every router hop and ICMP reply of the lab is system time of the measured scamper. RPS on
+/// r1's interface towards vp moves that work to CPU 1's backlog (the way back inherits it: r1
+/// answers from there), and [`vp_command`] pins the measured tree to CPU 0.
+fn offload_lab(lab: &Lab) -> Result<(), String> {
+    let ifname = lab.ifname_towards(Role::Router(1), Role::Vp);
+    let path = format!("/sys/class/net/{ifname}/queues/rx-0/rps_cpus");
+    let out = lab
+        .exec(Role::Router(1), &["sh", "-c", &format!("echo 2 > {path}")])
+        .map_err(|e| format!("rps: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "rps on r1 {ifname}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Table note for runs with --offload-lab.
+const OFFLOAD_NOTE: &str = " With `--offload-lab`: the measured tree pinned to CPU 0 \
+(`taskset -c 0`), r1's receive processing steered to CPU 1 (RPS), so the lab's forwarding is \
+mostly not charged to scamper.";
+
+/// A command in the vp namespace; with `offload`, pinned to CPU 0 (see [`offload_lab`]).
+fn vp_command(lab: &Lab, program: impl AsRef<std::ffi::OsStr>, offload: bool) -> Command {
+    if offload {
+        let mut cmd = lab.command(Role::Vp, "taskset");
+        cmd.args(["-c", "0"]).arg(program);
+        cmd
+    } else {
+        lab.command(Role::Vp, program)
+    }
 }
 
 fn run_bounded(lab: &Lab, cmd: Command, limit: Duration) -> Result<(), String> {
@@ -1072,20 +1132,7 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
     })
     .map_err(|e| format!("lab: {e}"))?;
     if c.offload_lab {
-        // veth hands a sent packet to the peer's receive path in the sender's context, so
-        // without this every router hop and ICMP error is system time of scamper. RPS moves
-        // that work to CPU 1's backlog (the way back inherits it: r1 answers from there).
-        let ifname = lab.ifname_towards(Role::Router(1), Role::Vp);
-        let path = format!("/sys/class/net/{ifname}/queues/rx-0/rps_cpus");
-        let out = lab
-            .exec(Role::Router(1), &["sh", "-c", &format!("echo 2 > {path}")])
-            .map_err(|e| format!("rps: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "rps on r1 {ifname}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+        offload_lab(&lab)?;
     }
     eprintln!(
         "lab {} built ({} routers); {} targets, -p {}, -c '{}', {} run(s) each",
@@ -1258,13 +1305,7 @@ fn run_trace_one(
     let errf = c.workdir.join(format!("{tag}.stderr"));
     let _ = fs::remove_file(&warts);
     let limit = trace_time_limit(c);
-    let mut cmd = if c.offload_lab {
-        let mut cmd = lab.command(Role::Vp, "taskset");
-        cmd.args(["-c", "0"]).arg(me);
-        cmd
-    } else {
-        lab.command(Role::Vp, me)
-    };
+    let mut cmd = vp_command(lab, me, c.offload_lab);
     cmd.arg("measure")
         .args(["--timeout-ms", &limit.as_millis().to_string()])
         .arg("--stderr")
@@ -1423,13 +1464,7 @@ fn render_trace_table(
         c.routers,
         c.routers as u32 + 1,
         c.runs,
-        if c.offload_lab {
-            " With `--offload-lab`: the measured tree pinned to CPU 0 (`taskset -c 0`), r1's \
-             receive processing steered to CPU 1 (RPS), so the lab's forwarding is mostly not \
-             charged to scamper."
-        } else {
-            ""
-        }
+        if c.offload_lab { OFFLOAD_NOTE } else { "" }
     );
     let _ = writeln!(
         t,
