@@ -72,6 +72,12 @@ pub struct EngineParams {
 /// How long `-O ptr` waits for names before writing a trace without them.
 const PTR_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Bytes of output buffered before a write.
+const OUTPUT_BUFFER: usize = 1 << 16;
+
+/// A wait at least this long counts as idle: buffered output is pushed out first.
+const IDLE: Duration = Duration::from_millis(100);
+
 /// Lines read ahead of the tasks that use them: memory follows this, not the list's length.
 const READ_AHEAD: usize = 256;
 
@@ -267,7 +273,13 @@ impl Engine {
             .and_then(|h| h.into_string().ok());
         let wake = Arc::new(Notify::new());
         let mut sources = Sources::default();
-        let output = std::mem::replace(&mut p.output, Box::new(std::io::sink()));
+        // Buffered here whatever the entry point passed (stdout is only line-buffered, which
+        // for text and JSON is a write per record, and for warts a write per 0x0a byte). The
+        // loop flushes it at least once a second, when it goes idle, and at exit.
+        let output: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
+            std::mem::replace(&mut p.output, Box::new(std::io::sink())),
+        ));
         if let Some(lines) = line_feed(&mut p, wake.clone())? {
             let format = scamper_warts::OutputFormat::from_name(p.opts.output_format.name())
                 .ok_or_else(|| {
@@ -287,7 +299,7 @@ impl Engine {
                 closed: false,
             };
             let mut source =
-                Source::new(list.name.clone(), list, cycle, 1, feed, Sink::File(writer));
+                Source::new(list.name.clone(), list, cycle, 1, feed, Sink::file(writer));
             source.queue.push_back(Queued::CycleStart);
             sources.add(source);
         }
@@ -722,6 +734,13 @@ impl Engine {
             let sleep = wake
                 .saturating_sub(now())
                 .clamp(Duration::from_millis(1), Duration::from_secs(1));
+            if sleep >= IDLE {
+                // Nothing to do for a while: results so far reach the file now, not at the
+                // next periodic flush.
+                for s in self.sources.iter_mut() {
+                    s.sink.flush();
+                }
+            }
             let want_input = self.window_allows(now());
             let which = tokio::select! {
                 biased;
