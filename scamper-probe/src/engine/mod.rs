@@ -75,9 +75,6 @@ const PTR_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes of output buffered before a write.
 const OUTPUT_BUFFER: usize = 1 << 16;
 
-/// A wait at most this long is slept through without waking for replies (see `main_loop`).
-const BUSY_WAIT: Duration = Duration::from_millis(2);
-
 /// A wait at least this long counts as idle: buffered output is pushed out first.
 const IDLE: Duration = Duration::from_millis(100);
 
@@ -745,16 +742,6 @@ impl Engine {
                 }
             }
             let want_input = self.window_allows(now());
-            // Busy (the rate or a timer wakes the loop within BUSY_WAIT): sleep without
-            // waking for each reply, then let the runtime poll its sockets and other tasks
-            // without blocking. Replies wait in the socket buffers meanwhile; they carry kernel
-            // timestamps. This halves the wake-ups at high rates (otherwise one for the rate
-            // and one for the replies to what it sent, each a context switch).
-            let busy = sleep <= BUSY_WAIT;
-            if busy {
-                std::thread::sleep(sleep);
-                tokio::task::yield_now().await;
-            }
             let which = tokio::select! {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
@@ -762,9 +749,8 @@ impl Engine {
                 Some(f) = self.named.recv() => Event::Named(f),
                 Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
                 Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
-                r = readable(&self.rx), if !busy => Event::Readable(r),
-                _ = tokio::time::sleep(sleep), if !busy => Event::Timer,
-                _ = std::future::ready(()), if busy => Event::Timer,
+                r = readable(&self.rx) => Event::Readable(r),
+                _ = tokio::time::sleep(sleep) => Event::Timer,
             };
             match which {
                 Event::Notice(Notice::Exit) => exit = true,
