@@ -333,3 +333,40 @@ impl SourceFinder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers shared within a routing class are the ones the kernel gives each destination
+    /// (connecting a UDP socket sends nothing).
+    #[tokio::test]
+    async fn shared_sources_match_the_kernel() {
+        let mut shared = SourceFinder::new();
+        let mut direct = SourceFinder::default();
+        let dsts = [
+            "127.0.0.1",
+            "127.1.2.3",
+            "192.0.2.1",
+            "192.0.2.200",
+            "198.18.0.1",
+            "198.18.77.9",
+            "198.51.100.4",
+            "203.0.113.5",
+            "::1",
+            "2001:db8::1",
+            "2001:db8:ffff::2",
+        ];
+        // Twice round, so the second pass answers from the cache.
+        for _ in 0..2 {
+            for d in dsts {
+                let dst: IpAddr = d.parse().unwrap();
+                match (shared.source_for(dst), direct.connect(dst)) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "source for {dst}"),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("{dst}: shared {a:?}, direct {b:?}"),
+                }
+            }
+        }
+    }
+}
