@@ -31,6 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 
 // rtnetlink message types and attributes (linux/rtnetlink.h, linux/fib_rules.h,
@@ -466,7 +467,17 @@ fn dump() -> std::io::Result<Vec<(u16, Vec<u8>)>> {
 pub struct RouteClasses {
     notify: AsyncFd<OwnedFd>,
     classes: Option<Classes>,
+    /// A change was seen and the tables are not read again yet.
+    stale: bool,
+    /// When the tables were last read, and how long that took.
+    last_dump: Instant,
+    dump_took: Duration,
 }
+
+/// The tables are read at most this often (or ten times as long as reading them took): on a
+/// host whose routes change all the time (a BGP router), look-ups go to the kernel one by one
+/// between reads instead of reading a large table for every change.
+const MIN_DUMP_INTERVAL: Duration = Duration::from_secs(1);
 
 impl RouteClasses {
     /// Subscribe to changes, then read the tables. Needs no privilege; must run inside a tokio
@@ -475,19 +486,30 @@ impl RouteClasses {
         let fd = netlink_socket(GROUPS)?;
         super::net::set_nonblocking(&fd)?;
         let notify = scamper_sys::async_fd(fd)?;
-        let mut rc = RouteClasses {
+        let started = Instant::now();
+        let classes = Some(Classes::from_messages(&dump()?));
+        Ok(RouteClasses {
             notify,
-            classes: None,
-        };
-        rc.classes = Some(Classes::from_messages(&dump()?));
-        Ok(rc)
+            classes,
+            stale: false,
+            last_dump: started,
+            dump_took: started.elapsed(),
+        })
     }
 
     /// The current classes, read again if the tables changed since the last call (`None` if
     /// they cannot be read now: answer each destination on its own).
     pub fn current(&mut self) -> Option<&mut Classes> {
         if self.changed() {
+            self.stale = true;
+            self.classes = None;
+        }
+        if self.stale && self.last_dump.elapsed() >= MIN_DUMP_INTERVAL.max(self.dump_took * 10) {
+            let started = Instant::now();
             self.classes = dump().ok().map(|m| Classes::from_messages(&m));
+            self.stale = false;
+            self.last_dump = started;
+            self.dump_took = started.elapsed();
         }
         self.classes.as_mut()
     }
