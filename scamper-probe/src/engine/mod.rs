@@ -134,23 +134,14 @@ pub fn run(p: EngineParams) -> i32 {
             return 1;
         }
     };
-    // The engine runs as a spawned task rather than as the block_on future: the runtime wakes
-    // a spawned task through its run queue, but the block_on future through the driver's
-    // eventfd, which cost a write and an extra epoll_wait for nearly every reply.
     rt.block_on(async move {
-        let engine = tokio::spawn(async move {
-            match Engine::start(p).await {
-                Ok(engine) => engine.main_loop().await,
-                Err(e) => {
-                    log::error(&e);
-                    1
-                }
+        match Engine::start(p).await {
+            Ok(engine) => engine.main_loop().await,
+            Err(e) => {
+                log::error(&e);
+                1
             }
-        });
-        engine.await.unwrap_or_else(|e| {
-            log::error(&format!("engine: {e}"));
-            1
-        })
+        }
     })
 }
 
@@ -676,8 +667,6 @@ impl Engine {
         }
     }
 
-    /// Takes the helper, not `&self`: the engine is not `Sync`, and the engine task must stay
-    /// `Send`.
     async fn read_reopened(helper: &Privileged, file: ReopenFile) -> Result<Vec<u8>, String> {
         use std::io::Read;
         let fd = helper
