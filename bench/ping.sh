@@ -6,9 +6,11 @@
 #   sudo bash bench/ping.sh                       # 50,000 targets, 3 runs per configuration
 #   sudo bash bench/ping.sh --targets 5000 --runs 1      # quick look
 #   sudo bash bench/ping.sh --profile             # also perf + strace of scamper-rs at -p 10000
+#   sudo bash bench/ping.sh --offload-lab         # the lab's forwarding kept off scamper's CPU
 #
 # Every other option goes to the runner (tests/src/bin/scrs-bench.rs); `--help` lists them.
-# BENCH_TARGET_DIR sets the cargo target directory of the runner (default: the workspace's).
+# BENCH_TARGET_DIR sets the cargo target directory of the runner (default: CARGO_TARGET_DIR, else
+# the workspace's).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,8 +41,10 @@ fi
 echo "reference: $(/usr/bin/scamper -v 2>&1 | head -1) ($(dpkg-query -W -f='${Version}' scamper))" >&2
 
 cd "$ws"
+# scamper itself is built where cargo puts it (CARGO_TARGET_DIR if set).
+rs_target=${CARGO_TARGET_DIR:-$ws/target}
 cargo build --release -p scamper-priv -p scamper-tools
-target=${BENCH_TARGET_DIR:-$ws/target}
+target=${BENCH_TARGET_DIR:-$rs_target}
 CARGO_TARGET_DIR=$target cargo build --release -p scamper-systests --bin scrs-bench
 exec "$target/release/scrs-bench" ping \
-    --rs-bin "$ws/target/release/scamper" --out "$here/results-ping.md" "$@"
+    --rs-bin "$rs_target/release/scamper" --out "$here/results-ping.md" "$@"

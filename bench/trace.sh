@@ -34,8 +34,10 @@ fi
 echo "reference: $(/usr/bin/scamper -v 2>&1 | head -1) ($(dpkg-query -W -f='${Version}' scamper))" >&2
 
 cd "$ws"
+# scamper itself is built where cargo puts it (CARGO_TARGET_DIR if set).
+rs_target=${CARGO_TARGET_DIR:-$ws/target}
 cargo build --release -p scamper-priv -p scamper-tools
-target=${BENCH_TARGET_DIR:-$ws/target}
+target=${BENCH_TARGET_DIR:-$rs_target}
 CARGO_TARGET_DIR=$target cargo build --release -p scamper-systests --bin scrs-bench
 exec "$target/release/scrs-bench" trace \
-    --rs-bin "$ws/target/release/scamper" --out "$here/results-trace.md" "$@"
+    --rs-bin "$rs_target/release/scamper" --out "$here/results-trace.md" "$@"

@@ -8,6 +8,7 @@ pub mod core;
 pub mod datalink;
 pub mod dispatch;
 pub mod net;
+mod routes;
 pub mod sink;
 pub mod sources;
 
@@ -71,6 +72,12 @@ pub struct EngineParams {
 
 /// How long `-O ptr` waits for names before writing a trace without them.
 const PTR_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bytes of output buffered before a write.
+const OUTPUT_BUFFER: usize = 1 << 16;
+
+/// A wait at least this long counts as idle: buffered output is pushed out first.
+const IDLE: Duration = Duration::from_millis(100);
 
 /// Lines read ahead of the tasks that use them: memory follows this, not the list's length.
 const READ_AHEAD: usize = 256;
@@ -167,7 +174,9 @@ struct Engine {
     input_file: Option<String>,
     /// Tasks in the core, by tag, so a client can halt one and an abandoned source's tasks can
     /// be dropped.
-    running: HashMap<u64, core::TaskId>,
+    running: core::FastMap<u64, core::TaskId>,
+    /// Finished records being written (kept to reuse its allocation).
+    finished: Vec<core::Finished>,
     clients: HashMap<u64, clients::Client>,
     next_client: u64,
     client_events_tx: mpsc::Sender<(u64, ClientEvent)>,
@@ -258,7 +267,13 @@ impl Engine {
             .and_then(|h| h.into_string().ok());
         let wake = Arc::new(Notify::new());
         let mut sources = Sources::default();
-        let output = std::mem::replace(&mut p.output, Box::new(std::io::sink()));
+        // Buffered here whatever the entry point passed (stdout is only line-buffered, which
+        // for text and JSON is a write per record, and for warts a write per 0x0a byte). The
+        // loop flushes it at least once a second, when it goes idle, and at exit.
+        let output: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
+            std::mem::replace(&mut p.output, Box::new(std::io::sink())),
+        ));
         if let Some(lines) = line_feed(&mut p, wake.clone())? {
             let format = scamper_warts::OutputFormat::from_name(p.opts.output_format.name())
                 .ok_or_else(|| {
@@ -278,7 +293,7 @@ impl Engine {
                 closed: false,
             };
             let mut source =
-                Source::new(list.name.clone(), list, cycle, 1, feed, Sink::File(writer));
+                Source::new(list.name.clone(), list, cycle, 1, feed, Sink::file(writer));
             source.queue.push_back(Queued::CycleStart);
             sources.add(source);
         }
@@ -346,7 +361,8 @@ impl Engine {
             hostname,
             failed: false,
             input_file,
-            running: HashMap::new(),
+            running: core::FastMap::default(),
+            finished: Vec::new(),
             clients: HashMap::new(),
             next_client: 0,
             client_events_tx,
@@ -354,7 +370,7 @@ impl Engine {
             new_clients,
             exit_when_done: false,
             exit_now: false,
-            sources_of: net::SourceFinder::default(),
+            sources_of: net::SourceFinder::new(),
             rx_buf: vec![0u8; 65536],
             next_flush: start,
             stop_sets: Default::default(),
@@ -447,7 +463,13 @@ impl Engine {
             .sources_of
             .source_for(dst)
             .map_err(|e| format!("no route to {dst}: {e}"))?;
-        let route_mtu = self.sources_of.route_mtu(dst);
+        // Only path-MTU discovery uses it, and it costs a look-up of its own.
+        let route_mtu = match &cmd {
+            Command::Trace(t) if t.flags & scamper_warts::trace::flags::PMTUD != 0 => {
+                self.sources_of.route_mtu(dst)
+            }
+            _ => None,
+        };
         let src_addr = cmd.src().unwrap_or(real_src);
         let source = self.sources.get(sid).ok_or("source gone")?;
         let env = TaskEnv {
@@ -494,21 +516,26 @@ impl Engine {
 
     /// Hand finished records to their sources, and close sources with nothing left to do.
     fn write_finished(&mut self) {
-        for f in self.core.take_snapshots() {
-            let (sid, id) = untag(f.tag);
-            if let Some(src) = self.sources.get(sid) {
-                if let Err(e) = src.sink.write_inprog(&f.record, id) {
-                    log::error(&format!("could not write a result: {e}"));
-                    self.failed = true;
+        if self.core.has_snapshots() {
+            for f in self.core.take_snapshots() {
+                let (sid, id) = untag(f.tag);
+                if let Some(src) = self.sources.get(sid) {
+                    if let Err(e) = src.sink.write_inprog(&f.record, id) {
+                        log::error(&format!("could not write a result: {e}"));
+                        self.failed = true;
+                    }
                 }
             }
         }
-        for f in self.core.take_finished() {
+        let mut finished = std::mem::take(&mut self.finished);
+        self.core.take_finished_into(&mut finished);
+        for f in finished.drain(..) {
             self.running.remove(&f.tag);
             if !self.resolve_names(&f) {
                 self.write_result(f);
             }
         }
+        self.finished = finished;
         let done: Vec<SourceId> = self
             .sources
             .iter_mut()
@@ -574,18 +601,32 @@ impl Engine {
         }
     }
 
-    /// Read what socket `i` has queued (a bounded batch, so one busy socket cannot starve the
-    /// timers and the others) and deliver it.
-    async fn drain_socket(&mut self, i: usize) {
-        let buf = &mut self.rx_buf;
-        let mut batch = Vec::new();
-        let sock = &self.rx[i];
-        while batch.len() < 256 {
-            let Ok(mut guard) = sock.fd.readable().await else {
+    /// Read what the receive sockets have queued and deliver each packet straight from the
+    /// receive buffer. Readiness comes from the runtime's poller, so a socket with nothing
+    /// queued costs no system call; each socket gives a bounded batch, so one busy socket
+    /// cannot starve the timers and the others.
+    fn drain_sockets(&mut self) {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for i in 0..self.rx.len() {
+            self.drain_socket(i, &mut cx);
+        }
+    }
+
+    fn drain_socket(&mut self, i: usize, cx: &mut std::task::Context<'_>) {
+        let Engine {
+            rx, rx_buf, core, ..
+        } = self;
+        let sock = &rx[i];
+        for _ in 0..256 {
+            let std::task::Poll::Ready(Ok(mut guard)) = sock.fd.poll_read_ready(cx) else {
                 return;
             };
-            match guard.try_io(|_| sock.recv_one(buf)) {
-                Ok(Ok(Some((pkt, t, n)))) => batch.push((pkt, t, buf[..n].to_vec())),
+            match guard.try_io(|_| sock.recv_one(rx_buf)) {
+                Ok(Ok(Some((pkt, t, n)))) => {
+                    if let Some(key) = dispatch::reply_key(&pkt) {
+                        core.deliver(&key, &pkt, &rx_buf[..n], t);
+                    }
+                }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
                     log::warn(&format!("receive error: {e}"));
@@ -594,18 +635,12 @@ impl Engine {
                 Err(_would_block) => break,
             }
         }
-        for (pkt, t, raw) in batch {
-            if let Some(key) = dispatch::reply_key(&pkt) {
-                self.core.deliver(&key, &pkt, &raw, t);
-            }
-        }
     }
 
     async fn reload(&mut self) -> bool {
         let mut config = Config::default();
         if self.opts.config_file.is_some() {
-            match self
-                .read_reopened(ReopenFile::Config)
+            match Self::read_reopened(&self.helper, ReopenFile::Config)
                 .await
                 .and_then(|b| reload::parse_config(&b))
             {
@@ -618,7 +653,7 @@ impl Engine {
         }
         let mut files = Vec::new();
         for (i, path) in self.opts.extra.dnp_files.clone().iter().enumerate() {
-            match self.read_reopened(ReopenFile::DoNotProbe(i as u16)).await {
+            match Self::read_reopened(&self.helper, ReopenFile::DoNotProbe(i as u16)).await {
                 Ok(b) => files.push((path.display().to_string(), b)),
                 Err(e) => {
                     log::error(&format!("reload: {}: {e}", path.display()));
@@ -643,10 +678,9 @@ impl Engine {
         }
     }
 
-    async fn read_reopened(&self, file: ReopenFile) -> Result<Vec<u8>, String> {
+    async fn read_reopened(helper: &Privileged, file: ReopenFile) -> Result<Vec<u8>, String> {
         use std::io::Read;
-        let fd = self
-            .helper
+        let fd = helper
             .open(Request::Reopen { file })
             .await
             .map_err(|e| e.to_string())?;
@@ -662,6 +696,8 @@ impl Engine {
     async fn main_loop(mut self) -> i32 {
         let mut exit = false;
         loop {
+            // Replies that arrived while the loop slept.
+            self.drain_sockets();
             let t = now();
             // Due follow-up probes of running tasks go first, then new tasks fill what the
             // rate leaves, then their first probes go out.
@@ -698,6 +734,13 @@ impl Engine {
             let sleep = wake
                 .saturating_sub(now())
                 .clamp(Duration::from_millis(1), Duration::from_secs(1));
+            if sleep >= IDLE {
+                // Nothing to do for a while: results so far reach the file now, not at the
+                // next periodic flush.
+                for s in self.sources.iter_mut() {
+                    s.sink.flush();
+                }
+            }
             let want_input = self.window_allows(now());
             let which = tokio::select! {
                 biased;
@@ -716,7 +759,7 @@ impl Engine {
                     let ok = self.reload().await;
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
-                Event::Readable(Some(i)) => self.drain_socket(i).await,
+                Event::Readable(Some(_)) => self.drain_sockets(),
                 Event::Link => self.link.drain(&mut self.core, &mut self.rx_buf).await,
                 Event::Named(f) => {
                     self.naming -= 1;

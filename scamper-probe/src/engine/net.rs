@@ -36,7 +36,7 @@ pub enum TimeSource {
     User,
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+pub(super) fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
     let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
     nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
@@ -50,6 +50,10 @@ impl RxSocket {
         // A large receive buffer absorbs reply bursts at high probing rates.
         let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
         let fd = if kind == RxKind::Datalink {
+            // Our own probes are of no use here (the filter drops them too), and cloning each
+            // of them for this socket would cost every send; kernels before 4.20 lack the
+            // option and keep relying on the filter.
+            let _ = scamper_sys::set_packet_ignore_outgoing(fd.as_fd());
             let sock = socket2::Socket::from(fd);
             sock.attach_filter(&tcp_udp_filter())?;
             OwnedFd::from(sock)
@@ -250,38 +254,119 @@ fn no_socket(family: &str) -> std::io::Error {
 
 /// The source address the kernel would use towards a destination, learned by connecting a
 /// UDP socket (no packet is sent). One socket per family is kept and re-connected for each
-/// look-up, which saves two system calls per task at high task rates.
+/// look-up. The answer is shared with the destinations the kernel treats alike (see
+/// [`super::routes`]), so most tasks need no system call at all.
 #[derive(Default)]
 pub struct SourceFinder {
     v4: Option<std::net::UdpSocket>,
     v6: Option<std::net::UdpSocket>,
+    /// `None` if the routing tables cannot be read (then every destination is looked up).
+    classes: Option<super::routes::RouteClasses>,
 }
 
 impl SourceFinder {
+    /// A finder that shares answers between destinations when the routing tables allow it.
+    /// Must run inside the tokio runtime (route change notifications).
+    pub fn new() -> SourceFinder {
+        let classes = match super::routes::RouteClasses::open() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                crate::log::warn(&format!(
+                    "routing tables unreadable ({e}): one source look-up per destination"
+                ));
+                None
+            }
+        };
+        SourceFinder {
+            classes,
+            ..SourceFinder::default()
+        }
+    }
+
     pub fn source_for(&mut self, dst: IpAddr) -> std::io::Result<IpAddr> {
-        let (slot, bind) = match dst {
-            IpAddr::V4(_) => (&mut self.v4, "0.0.0.0:0"),
-            IpAddr::V6(_) => (&mut self.v6, "[::]:0"),
+        let Some(classes) = self.classes.as_mut().and_then(|c| c.current()) else {
+            return self.connect(dst);
         };
-        let sock = match slot {
-            Some(s) => s,
-            None => slot.insert(std::net::UdpSocket::bind(bind)?),
+        let Some(class) = classes.class_of(dst) else {
+            return self.connect(dst);
         };
+        if let Some(src) = classes.get(&class) {
+            return Ok(src);
+        }
+        let src = self.connect(dst)?;
+        if let Some(classes) = self.classes.as_mut().and_then(|c| c.current()) {
+            classes.store(class, dst, src);
+        }
+        Ok(src)
+    }
+
+    /// Ask the kernel: connect the family's socket to `dst` and read its local address.
+    fn connect(&mut self, dst: IpAddr) -> std::io::Result<IpAddr> {
+        let sock = self.socket(dst)?;
         sock.connect((dst, 33434))?;
         Ok(sock.local_addr()?.ip())
     }
 
-    /// The route MTU towards the destination of the last [`SourceFinder::source_for`] call of
-    /// its family (IPv4; the kernel reports it for connected sockets).
-    pub fn route_mtu(&self, dst: IpAddr) -> Option<u16> {
+    fn socket(&mut self, dst: IpAddr) -> std::io::Result<&std::net::UdpSocket> {
+        let (slot, bind) = match dst {
+            IpAddr::V4(_) => (&mut self.v4, "0.0.0.0:0"),
+            IpAddr::V6(_) => (&mut self.v6, "[::]:0"),
+        };
+        Ok(match slot {
+            Some(s) => s,
+            None => slot.insert(std::net::UdpSocket::bind(bind)?),
+        })
+    }
+
+    /// The route MTU towards `dst` (IPv4; the kernel reports it for connected sockets). Costs
+    /// two system calls, so it is asked only by tasks that use it.
+    pub fn route_mtu(&mut self, dst: IpAddr) -> Option<u16> {
         match dst {
             IpAddr::V4(_) => {
-                let sock = self.v4.as_ref()?;
+                let sock = self.socket(dst).ok()?;
+                sock.connect((dst, 33434)).ok()?;
                 let mtu =
                     nix::sys::socket::getsockopt(sock, nix::sys::socket::sockopt::IpMtu).ok()?;
                 u16::try_from(mtu).ok()
             }
             IpAddr::V6(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers shared within a routing class are the ones the kernel gives each destination
+    /// (connecting a UDP socket sends nothing).
+    #[tokio::test]
+    async fn shared_sources_match_the_kernel() {
+        let mut shared = SourceFinder::new();
+        let mut direct = SourceFinder::default();
+        let dsts = [
+            "127.0.0.1",
+            "127.1.2.3",
+            "192.0.2.1",
+            "192.0.2.200",
+            "198.18.0.1",
+            "198.18.77.9",
+            "198.51.100.4",
+            "203.0.113.5",
+            "::1",
+            "2001:db8::1",
+            "2001:db8:ffff::2",
+        ];
+        // Twice round, so the second pass answers from the cache.
+        for _ in 0..2 {
+            for d in dsts {
+                let dst: IpAddr = d.parse().unwrap();
+                match (shared.source_for(dst), direct.connect(dst)) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "source for {dst}"),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("{dst}: shared {a:?}, direct {b:?}"),
+                }
+            }
         }
     }
 }

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 pub enum Sink {
-    /// The `-o` file or stdout.
-    File(RecordWriter),
+    /// The `-o` file or stdout; `dirty` once something was written since the last flush.
+    File { writer: RecordWriter, dirty: bool },
     /// An attached control client.
     Client(ClientSink),
     /// Records nobody will read.
@@ -17,6 +17,13 @@ pub enum Sink {
 }
 
 impl Sink {
+    pub fn file(writer: RecordWriter) -> Sink {
+        Sink::File {
+            writer,
+            dirty: false,
+        }
+    }
+
     /// Write one record; `id` is the task id a control client knows it by. Returns the bytes
     /// now queued for the client (0 for files), so the engine can drop a client that stopped
     /// reading.
@@ -32,16 +39,22 @@ impl Sink {
 
     fn write_as(&mut self, rec: &Record, id: Option<u32>, inprog: bool) -> Result<usize, String> {
         match self {
-            Sink::File(w) => w.write(rec).map(|_| 0).map_err(|e| e.to_string()),
+            Sink::File { writer, dirty } => {
+                *dirty = true;
+                writer.write(rec).map(|_| 0).map_err(|e| e.to_string())
+            }
             Sink::Client(c) => c.write(rec, id, inprog),
             Sink::Discard => Ok(0),
         }
     }
 
-    /// Push buffered file output to the kernel (results appear in the file within a second).
+    /// Push buffered file output to the kernel. Only if something was written since the last
+    /// time: flushing a compressed stream adds bytes even when there is nothing new.
     pub fn flush(&mut self) {
-        if let Sink::File(w) = self {
-            let _ = w.flush();
+        if let Sink::File { writer, dirty } = self {
+            if std::mem::take(dirty) {
+                let _ = writer.flush();
+            }
         }
     }
 
@@ -49,8 +62,8 @@ impl Sink {
     /// queue is written.
     pub fn finish(self) -> Result<(), String> {
         match self {
-            Sink::File(w) => {
-                let mut out = w.finish().map_err(|e| e.to_string())?;
+            Sink::File { writer, .. } => {
+                let mut out = writer.finish().map_err(|e| e.to_string())?;
                 out.flush().map_err(|e| e.to_string())
             }
             Sink::Client(c) => {
