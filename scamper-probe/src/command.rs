@@ -59,6 +59,49 @@ impl Command {
     }
 }
 
+/// The default command of address input (`-c` with `-i` or `-f`), parsed once per address
+/// family: every line is that command followed by one address, and everything the parsers
+/// check about the destination is its family, so a parse for one address of a family holds for
+/// all of them with the destination replaced. The checks on the destination itself (method
+/// enabled, do-not-probe list, route) stay with the engine and run for every target.
+#[derive(Debug, Default)]
+pub struct DefaultCommand {
+    v4: Option<Box<Command>>,
+    v6: Option<Box<Command>>,
+}
+
+impl DefaultCommand {
+    /// The command `text`, which is the default command followed by `dst`. Failed parses are
+    /// not kept, so an error comes from parsing `text` itself, with its usual message.
+    pub fn parse(&mut self, text: &str, dst: IpAddr) -> Result<Command, CommandError> {
+        let slot = if dst.is_ipv4() {
+            &mut self.v4
+        } else {
+            &mut self.v6
+        };
+        if let Some(cmd) = slot {
+            let mut cmd = Command::clone(cmd);
+            cmd.set_dst(dst);
+            return Ok(cmd);
+        }
+        let cmd = parse(text)?;
+        // Kept only when the address really is the destination (not an option's value).
+        if cmd.dsts() == [dst] {
+            *slot = Some(Box::new(cmd.clone()));
+        }
+        Ok(cmd)
+    }
+}
+
+impl Command {
+    fn set_dst(&mut self, dst: IpAddr) {
+        match self {
+            Command::Ping(p) => p.dst = dst,
+            Command::Trace(t) => t.dst = dst,
+        }
+    }
+}
+
 impl FromStr for Command {
     type Err = CommandError;
 
@@ -137,6 +180,40 @@ impl fmt::Display for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_command_parsed_once_matches_parsing_every_line() {
+        let defaults = [
+            "ping -c 1",
+            "ping -c 2 -P udp -S 192.0.2.9",
+            "ping -S 2001:db8::9 -O tbt",
+            "ping -R -P icmp-time",
+            "ping -M 1000",
+            "trace -P icmp-paris -q 1 -M",
+            "trace -S 192.0.2.9 -r 192.0.2.8",
+            "ping 192.0.2.7",
+            "ping -S",
+            "ping -c",
+            "bogus -x",
+        ];
+        let dsts = [
+            "192.0.2.1",
+            "2001:db8::1",
+            "198.18.0.5",
+            "::ffff:192.0.2.3",
+            "2001:db8::2",
+            "192.0.2.2",
+        ];
+        for d in defaults {
+            let mut once = DefaultCommand::default();
+            for a in dsts {
+                let text = format!("{d} {a}");
+                let want = parse(&text);
+                let got = once.parse(&text, a.parse().unwrap());
+                assert_eq!(got, want, "{text}");
+            }
+        }
+    }
 
     fn words(s: &str) -> Vec<String> {
         split_words(s).unwrap()

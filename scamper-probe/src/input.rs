@@ -42,6 +42,9 @@ pub struct InputLine {
     /// 1-based line number.
     pub line: u64,
     pub command: String,
+    /// For an address line, the address appended to the default command: the engine parses
+    /// the default command once per address family and substitutes this destination.
+    pub dst: Option<IpAddr>,
 }
 
 /// Why a line yielded no command.
@@ -181,6 +184,14 @@ impl<R: BufRead> InputReader<R> {
 
 /// Applies the line rules to one line (without its `\n`). `Ok(None)` means "skip silently".
 pub fn line_command(line: &[u8], kind: &InputKind) -> Result<Option<String>, InputErrorKind> {
+    line_item(line, kind).map(|item| item.map(|(command, _)| command))
+}
+
+/// [`line_command`] with the destination of an address line.
+fn line_item(
+    line: &[u8],
+    kind: &InputKind,
+) -> Result<Option<(String, Option<IpAddr>)>, InputErrorKind> {
     let is_cut = |b: u8| match kind {
         InputKind::Addresses { .. } => matches!(b, b' ' | b'\t' | b'\r' | b'#'),
         InputKind::Commands => matches!(b, b'\t' | b'\r' | b'#'),
@@ -195,15 +206,20 @@ pub fn line_command(line: &[u8], kind: &InputKind) -> Result<Option<String>, Inp
         return Ok(None);
     }
     // Printable ASCII only, hence valid UTF-8.
-    let kept = String::from_utf8_lossy(kept).into_owned();
+    let kept = std::str::from_utf8(kept).unwrap_or_default();
     match kind {
-        InputKind::Commands => Ok(Some(kept)),
-        InputKind::Addresses { command } => {
-            if kept.parse::<IpAddr>().is_err() {
-                return Err(InputErrorKind::InvalidAddress(kept));
+        InputKind::Commands => Ok(Some((kept.to_owned(), None))),
+        InputKind::Addresses { command } => match kept.parse::<IpAddr>() {
+            Ok(dst) => {
+                // Built by hand: `format!` costs more than the rest of the line's handling.
+                let mut text = String::with_capacity(command.len() + 1 + kept.len());
+                text.push_str(command);
+                text.push(' ');
+                text.push_str(kept);
+                Ok(Some((text, Some(dst))))
             }
-            Ok(Some(format!("{command} {kept}")))
-        }
+            Err(_) => Err(InputErrorKind::InvalidAddress(kept.to_owned())),
+        },
     }
 }
 
@@ -233,15 +249,16 @@ impl<R: BufRead> Iterator for InputReader<R> {
                 }
                 RawLine::Line => {
                     self.line += 1;
-                    line_command(&self.buf, &self.kind)
+                    line_item(&self.buf, &self.kind)
                 }
             };
             match kind {
                 Ok(None) => continue,
-                Ok(Some(command)) => {
+                Ok(Some((command, dst))) => {
                     return Some(Ok(InputLine {
                         line: self.line,
                         command,
+                        dst,
                     }))
                 }
                 Err(kind) => {
@@ -298,6 +315,25 @@ pub fn positional_commands(opts: &RunOptions) -> Option<Vec<String>> {
         Mode::Commands(cmds) => Some(cmds.clone()),
         Mode::File(_) | Mode::Control(_) => None,
     }
+}
+
+/// The lines of an `-i` or `-I` run, numbered from 1 (none for other modes). An `-i` line
+/// carries its address when it is one (the entry point refuses the others before this).
+pub fn positional_lines(opts: &RunOptions) -> Vec<InputLine> {
+    let dsts: Vec<Option<IpAddr>> = match &opts.mode {
+        Mode::Addresses(addrs) => addrs.iter().map(|a| a.parse().ok()).collect(),
+        _ => Vec::new(),
+    };
+    let commands = positional_commands(opts).unwrap_or_default();
+    commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, command)| InputLine {
+            line: i as u64 + 1,
+            command,
+            dst: dsts.get(i).copied().flatten(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -394,6 +430,28 @@ mod tests {
     }
 
     #[test]
+    fn address_lines_carry_their_destination() {
+        let text = b"192.0.2.1\n# c\n2001:DB8::1 x\n";
+        let got: Vec<_> = InputReader::new(Cursor::new(text), addrs())
+            .map(|l| l.map(|l| (l.command, l.dst)).map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Ok(("trace 192.0.2.1".into(), Some("192.0.2.1".parse().unwrap()))),
+                Ok((
+                    "trace 2001:DB8::1".into(),
+                    Some("2001:db8::1".parse().unwrap())
+                )),
+            ]
+        );
+        let got: Vec<_> = InputReader::new(Cursor::new(b"ping 192.0.2.1\n"), InputKind::Commands)
+            .map(|l| l.unwrap().dst)
+            .collect();
+        assert_eq!(got, vec![None]);
+    }
+
+    #[test]
     fn command_lines() {
         type Case<'a> = (&'a [u8], Vec<Result<(u64, String), String>>);
         let cases: Vec<Case> = vec![
@@ -432,7 +490,8 @@ mod tests {
             r.next().unwrap().unwrap(),
             InputLine {
                 line: 2,
-                command: "trace 192.0.2.1".into()
+                command: "trace 192.0.2.1".into(),
+                dst: Some("192.0.2.1".parse().unwrap()),
             }
         );
         assert_eq!(
@@ -585,6 +644,18 @@ mod tests {
             let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             assert_eq!(got, want, "{a:?}");
         }
+        let lines = positional_lines(&run_opts(&["-c", "ping", "-i", "192.0.2.1", "2001:db8::1"]));
+        let got: Vec<_> = lines.iter().map(|l| (l.line, l.dst)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Some("192.0.2.1".parse().unwrap())),
+                (2, Some("2001:db8::1".parse().unwrap()))
+            ]
+        );
+        let lines = positional_lines(&run_opts(&["-I", "ping 192.0.2.1"]));
+        assert_eq!(lines[0].dst, None);
+        assert!(positional_lines(&run_opts(&["list.txt"])).is_empty());
         assert_eq!(
             address_commands("host", &["a".into(), "b".into()]),
             vec!["host a".to_string(), "host b".to_string()]

@@ -12,13 +12,13 @@ mod routes;
 pub mod sink;
 pub mod sources;
 
-use crate::command::{self, Command};
+use crate::command::{self, Command, DefaultCommand};
 use crate::config_file::Config;
 use crate::control::server::{self, ClientEvent};
 use crate::control::ClientConn;
 use crate::dnp::DoNotProbe;
 use crate::helper_link::{self, Notice, Privileged};
-use crate::input::{self, InputKind, InputLine, InputReader};
+use crate::input::{self, InputKind, InputReader};
 use crate::options::{Mode, RunOptions};
 use crate::task::{Task, TaskEnv, Time};
 use crate::{log, reload};
@@ -91,13 +91,7 @@ fn line_feed(p: &mut EngineParams, wake: Arc<Notify>) -> Result<Option<LineFeed>
         Input::None => return Ok(None),
         // The entry point already refused commands that do not parse (start-up error).
         Input::Args => {
-            let cmds = input::positional_commands(&p.opts).unwrap_or_default();
-            let lines = cmds.into_iter().enumerate().map(|(i, command)| {
-                Ok(InputLine {
-                    line: i as u64 + 1,
-                    command,
-                })
-            });
+            let lines = input::positional_lines(&p.opts).into_iter().map(Ok);
             return Ok(Some(LineFeed::Direct(Box::new(lines))));
         }
         Input::RegularFile(reader) => {
@@ -291,6 +285,7 @@ impl Engine {
                 lines,
                 peeked: None,
                 closed: false,
+                defaults: DefaultCommand::default(),
             };
             let mut source =
                 Source::new(list.name.clone(), list, cycle, 1, feed, Sink::file(writer));
@@ -428,13 +423,22 @@ impl Engine {
             self.maybe_more(sid);
             return;
         }
-        let Feed::Lines { peeked, .. } = &mut src.feed else {
+        let Feed::Lines {
+            peeked, defaults, ..
+        } = &mut src.feed
+        else {
             return;
         };
         let Some(item) = peeked.take() else { return };
         match item {
             Err(e) => log::error(&e),
-            Ok(line) => match self.make_task(&line.command, sid, t) {
+            Ok(line) => match match line.dst {
+                Some(dst) => defaults.parse(&line.command, dst),
+                None => command::parse(&line.command),
+            }
+            .map_err(|e| e.to_string())
+            .and_then(|cmd| self.start_task(cmd, sid, t))
+            {
                 Ok(task) => {
                     let src = self.sources.get(sid).expect("present");
                     src.active += 1;
@@ -451,6 +455,17 @@ impl Engine {
     /// socket sends it as `ERR command not accepted: <reason>`).
     fn make_task(&mut self, text: &str, sid: SourceId, t: Time) -> Result<Box<dyn Task>, String> {
         let cmd = command::parse(text).map_err(|e| e.to_string())?;
+        self.start_task(cmd, sid, t)
+    }
+
+    /// Check a parsed command against this prober (method enabled, do-not-probe list, a route
+    /// to its destination) and allocate its task.
+    fn start_task(
+        &mut self,
+        cmd: Command,
+        sid: SourceId,
+        t: Time,
+    ) -> Result<Box<dyn Task>, String> {
         if !self.config.method_enabled(cmd.name()) {
             return Err(format!("{} disabled", cmd.name()));
         }

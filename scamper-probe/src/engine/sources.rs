@@ -2,6 +2,7 @@
 //! client — and the weighted round-robin that mixes them by priority.
 
 use super::sink::Sink;
+use crate::command::DefaultCommand;
 use crate::input::InputLine;
 use crate::task::Task;
 use scamper_warts::{Cycle, List};
@@ -39,6 +40,8 @@ pub enum Feed {
         lines: LineFeed,
         peeked: Option<Result<InputLine, String>>,
         closed: bool,
+        /// The default command of address lines, parsed once per family.
+        defaults: DefaultCommand,
     },
     /// An attached client: commands parsed on arrival (the client is told OK id-N at once).
     Client { client: u64 },
@@ -102,6 +105,7 @@ impl Source {
             lines,
             peeked,
             closed,
+            ..
         } = &mut self.feed
         {
             if peeked.is_some() {
