@@ -2,6 +2,7 @@
 //! gets every privileged resource (raw sockets, files) from the root helper over IPC.
 #![forbid(unsafe_code)]
 
+pub mod cmdline;
 pub mod command;
 pub mod config_file;
 pub mod control;

@@ -15,7 +15,7 @@
 //! The next hop comes from the kernel (route and neighbour tables over netlink); a neighbour
 //! the kernel does not know is asked for with ARP or a neighbour solicitation, as scamper does.
 
-mod neighbour;
+pub mod neighbour;
 pub mod netlink;
 
 use super::core::Core;

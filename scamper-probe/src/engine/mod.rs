@@ -8,6 +8,7 @@ pub mod core;
 pub mod datalink;
 pub mod dispatch;
 pub mod net;
+pub mod netlink;
 mod routes;
 pub mod sink;
 pub mod sources;

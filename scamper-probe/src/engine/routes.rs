@@ -34,12 +34,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 
+use super::netlink::{self as nl, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_REQUEST};
+
 // rtnetlink message types and attributes (linux/rtnetlink.h, linux/fib_rules.h,
 // linux/if_addr.h).
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x300;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
@@ -266,7 +264,12 @@ impl Classes {
         let mut table = u32::from(hdr[4]);
         let Some(fam) = self.family(af) else { return };
         let mut dst = 0u128;
-        for (ty, val) in attrs(&body[12..]) {
+        for a in nl::attrs(&body[12..]) {
+            // A malformed attribute list: nothing about this family can be trusted.
+            let Ok((ty, val)) = a else {
+                fam.shareable = false;
+                break;
+            };
             match ty {
                 RTA_DST => match addr_bits(af, val) {
                     Some(b) => dst = b,
@@ -298,7 +301,11 @@ impl Classes {
         let Some(hdr) = body.get(..8) else { return };
         let (af, plen) = (hdr[0], hdr[1]);
         let Some(fam) = self.family(af) else { return };
-        for (ty, val) in attrs(&body[8..]) {
+        for a in nl::attrs(&body[8..]) {
+            let Ok((ty, val)) = a else {
+                fam.shareable = false;
+                break;
+            };
             if ty != IFA_ADDRESS {
                 continue;
             }
@@ -325,7 +332,11 @@ impl Classes {
         if src_len != 0 || tos != 0 {
             fam.shareable = false;
         }
-        for (ty, val) in attrs(&body[12..]) {
+        for a in nl::attrs(&body[12..]) {
+            let Ok((ty, val)) = a else {
+                fam.shareable = false;
+                break;
+            };
             match ty {
                 FRA_DST => match addr_bits(af, val) {
                     Some(b) => fam.prefixes.insert(b, dst_len),
@@ -352,51 +363,6 @@ fn addr_bits(af: u8, val: &[u8]) -> Option<u128> {
         (AF_INET6, 16) => Some(u128::from_be_bytes(val.try_into().ok()?)),
         _ => None,
     }
-}
-
-/// The attributes (type without the nested/byte-order bits, value) in `b`; stops at the first
-/// malformed one.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16::from_ne_bytes(b.get(..2)?.try_into().ok()?));
-        let ty = u16::from_ne_bytes(b.get(2..4)?.try_into().ok()?) & 0x3fff;
-        if len < 4 || len > b.len() {
-            return None;
-        }
-        let val = &b[4..len];
-        b = b.get(align4(len)..).unwrap_or(&[]);
-        Some((ty, val))
-    })
-}
-
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-/// The netlink messages in one datagram: (type, payload after the 16-byte header).
-fn messages(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = u32::from_ne_bytes(b.get(..4)?.try_into().ok()?) as usize;
-        let ty = u16::from_ne_bytes(b.get(4..6)?.try_into().ok()?);
-        if len < 16 || len > b.len() {
-            return None;
-        }
-        let body = &b[16..len];
-        b = b.get(align4(len)..).unwrap_or(&[]);
-        Some((ty, body))
-    })
-}
-
-fn request(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-    let len = 16 + body.len();
-    let mut m = Vec::with_capacity(len);
-    m.extend_from_slice(&(len as u32).to_ne_bytes());
-    m.extend_from_slice(&ty.to_ne_bytes());
-    m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(body);
-    m
 }
 
 fn netlink_socket(groups: u32) -> std::io::Result<OwnedFd> {
@@ -430,32 +396,28 @@ fn dump() -> std::io::Result<Vec<(u16, Vec<u8>)>> {
         (RTM_GETADDR, &[AF_INET6, 0, 0, 0, 0, 0, 0, 0]),
     ];
     for (seq, (ty, body)) in queries.iter().enumerate() {
-        send(
-            fd.as_raw_fd(),
-            &request(*ty, seq as u32 + 1, body),
-            MsgFlags::empty(),
-        )?;
+        let req = nl::Request::new(*ty, NLM_F_REQUEST | NLM_F_DUMP, seq as u32 + 1)
+            .fixed(body)
+            .finish();
+        send(fd.as_raw_fd(), &req, MsgFlags::empty())?;
         // A dump of a full routing table is large but finite; this bounds a misbehaving one.
         'dump: for _ in 0..1_000_000 {
             let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
             if n == 0 {
                 return Err(std::io::Error::other("netlink: empty read"));
             }
-            for (mty, body) in messages(&buf[..n]) {
-                match mty {
+            for m in nl::messages(&buf[..n]) {
+                let m = m.map_err(|_| std::io::Error::other("netlink: malformed reply"))?;
+                match m.ty {
                     NLMSG_DONE => break 'dump,
                     NLMSG_ERROR => {
-                        let code = body
-                            .get(..4)
-                            .and_then(|b| b.try_into().ok())
-                            .map(i32::from_ne_bytes)
-                            .unwrap_or(-libc::EIO);
+                        let code = nl::error_code(m.body).unwrap_or(-libc::EIO);
                         if code != 0 {
                             return Err(std::io::Error::from_raw_os_error(-code));
                         }
                         break 'dump;
                     }
-                    _ => out.push((mty, body.to_vec())),
+                    _ => out.push((m.ty, m.body.to_vec())),
                 }
             }
         }
@@ -544,7 +506,7 @@ mod tests {
         a.extend_from_slice(&((4 + val.len()) as u16).to_ne_bytes());
         a.extend_from_slice(&ty.to_ne_bytes());
         a.extend_from_slice(val);
-        a.resize(align4(a.len()), 0);
+        a.resize(nl::align4(a.len()), 0);
         a
     }
 
@@ -679,7 +641,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_messages_are_ignored_without_panics() {
+    fn malformed_messages_turn_sharing_off_without_panics() {
         let mut junk = vec![(RTM_NEWROUTE, vec![2u8, 33])];
         junk.push((
             RTM_NEWROUTE,
@@ -688,9 +650,8 @@ mod tests {
         junk.push((RTM_NEWADDR, vec![10, 200, 0, 0, 0, 0, 0, 0, 3, 0]));
         junk.push((RTM_NEWRULE, vec![2; 40]));
         let c = Classes::from_messages(&junk);
-        let _ = c.class_of(ip("198.18.0.1"));
-        assert_eq!(messages(&[255, 255, 255, 255, 0, 0]).count(), 0);
-        assert_eq!(attrs(&[2, 0, 1, 0]).count(), 0);
+        // The IPv4 route with an attribute running past its message turns IPv4 sharing off.
+        assert_eq!(c.class_of(ip("198.18.0.1")), None);
     }
 
     #[tokio::test]

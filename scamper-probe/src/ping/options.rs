@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use scamper_warts::ping::{flags, PingMethod};
 
+use crate::cmdline::{addr, hex, num, seconds, Arg, OptionSpec, ScanError, Scanner, ValueError};
+
 /// Default number of probes (`-c`).
 pub const DEFAULT_PROBE_COUNT: u16 = 4;
 /// Default TTL (`-m`).
@@ -137,6 +139,33 @@ fn invalid(opt: char, reason: impl Into<String>) -> PingOptionsError {
     }
 }
 
+impl From<ScanError> for PingOptionsError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::UnknownOption(w) => PingOptionsError::UnknownOption(w),
+            ScanError::MissingValue(opt) => PingOptionsError::MissingValue(opt),
+            ScanError::ExtraArgument(w) => PingOptionsError::ExtraArgument(w),
+        }
+    }
+}
+
+impl From<ValueError> for PingOptionsError {
+    fn from(e: ValueError) -> Self {
+        PingOptionsError::InvalidValue {
+            opt: e.opt,
+            value: e.value,
+            reason: e.reason,
+        }
+    }
+}
+
+/// The option letters of `ping`: `-R` is the only flag, and stands alone.
+const SPEC: OptionSpec = OptionSpec {
+    flags: "R",
+    values: "AbBcCdFimMoOpPrsSTUWyz",
+    grouped_flags: false,
+};
+
 /// Parse a method name as `-P` accepts it (case-insensitive).
 pub fn parse_method(s: &str) -> Option<PingMethod> {
     (0..=10u8)
@@ -171,56 +200,21 @@ pub fn default_payload_len(method: PingMethod) -> u16 {
     }
 }
 
-/// Decimal unsigned integer in `lo..=hi`.
-fn num<T>(opt: char, v: &str, lo: u64, hi: u64) -> Result<T, PingOptionsError>
-where
-    T: TryFrom<u64>,
-{
-    let n: u64 = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        v.parse()
-            .map_err(|_| bad(opt, v, format!("must be {lo}..{hi}")))?
-    } else {
-        return Err(bad(opt, v, "not a number"));
-    };
-    if n < lo || n > hi {
-        return Err(bad(opt, v, format!("must be {lo}..{hi}")));
-    }
-    T::try_from(n).map_err(|_| bad(opt, v, format!("must be {lo}..{hi}")))
-}
-
-/// Seconds with an optional fraction of up to microsecond precision (`1`, `0.5`, `2.250`).
-fn seconds(opt: char, v: &str) -> Result<Duration, PingOptionsError> {
-    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || frac.len() > 6 {
-        return Err(bad(opt, v, "not a time in seconds"));
-    }
-    let secs: u64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| bad(opt, v, "too long"))?
-    };
-    let micros: u32 = format!("{frac:0<6}").parse().unwrap_or(0);
-    let d =
-        Duration::from_secs(secs.min(u64::from(u32::MAX))) + Duration::from_micros(micros.into());
+/// A wait in seconds (`-i`, `-W`); warts keeps at most 255.
+fn wait(opt: char, v: &str) -> Result<Duration, PingOptionsError> {
+    let d = seconds(opt, v)?;
     if d > MAX_WAIT {
         return Err(bad(opt, v, "must be at most 255 seconds"));
     }
     Ok(d)
 }
 
-fn hex(opt: char, v: &str) -> Result<Vec<u8>, PingOptionsError> {
-    if v.is_empty() || v.len() & 1 != 0 {
+/// Hex bytes (`-p`, `-B`); at least one byte.
+fn hex_bytes(opt: char, v: &str) -> Result<Vec<u8>, PingOptionsError> {
+    if v.is_empty() {
         return Err(bad(opt, v, "need an even number of hex digits"));
     }
-    (0..v.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&v[i..i + 2], 16).map_err(|_| bad(opt, v, "not a hex string")))
-        .collect()
-}
-
-fn addr(opt: char, v: &str) -> Result<IpAddr, PingOptionsError> {
-    v.parse().map_err(|_| bad(opt, v, "not an IP address"))
+    Ok(hex(opt, v)?)
 }
 
 /// Options as typed, before defaults and cross-checks.
@@ -311,52 +305,30 @@ impl PingOptions {
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<PingOptions, PingOptionsError> {
         let mut raw = Raw::default();
         let mut dst: Option<&str> = None;
-        let mut i = 0;
-        while i < args.len() {
-            let w = args[i].as_ref();
-            i += 1;
-            // The destination is the last word; nothing may follow it.
-            if dst.is_some() {
-                return Err(PingOptionsError::ExtraArgument(w.to_string()));
-            }
-            let Some(body) = w.strip_prefix('-') else {
-                dst = Some(w);
-                continue;
-            };
-            let mut chars = body.chars();
-            let Some(opt) = chars.next() else {
-                return Err(PingOptionsError::UnknownOption(w.to_string()));
-            };
-            if opt == 'R' {
-                if chars.next().is_some() {
-                    return Err(PingOptionsError::UnknownOption(w.to_string()));
+        for arg in Scanner::new(SPEC, args) {
+            let (opt, v) = match arg? {
+                Arg::Dest(d) => {
+                    dst = Some(d);
+                    continue;
                 }
-                raw.rr = true;
-                continue;
-            }
-            if !"AbBcCdFimMoOpPrsSTUWyz".contains(opt) {
-                return Err(PingOptionsError::UnknownOption(w.to_string()));
-            }
-            // The value is the rest of the word (`-c3`) or the next word (`-c 3`).
-            let attached = chars.as_str();
-            let v: &str = if !attached.is_empty() {
-                attached
-            } else if i < args.len() {
-                i += 1;
-                args[i - 1].as_ref()
-            } else {
-                return Err(PingOptionsError::MissingValue(opt));
+                Arg::Flag('R') => {
+                    raw.rr = true;
+                    continue;
+                }
+                // SPEC has no other flag.
+                Arg::Flag(opt) => return Err(PingOptionsError::UnknownOption(format!("-{opt}"))),
+                Arg::Opt(opt, v) => (opt, v),
             };
             match opt {
                 'A' => raw.tcp_a = Some(num(opt, v, 0, u32::MAX.into())?),
                 'b' => raw.payload_size = Some(num(opt, v, 0, 65535)?),
-                'B' => raw.payload = Some(hex(opt, v)?),
+                'B' => raw.payload = Some(hex_bytes(opt, v)?),
                 'c' => raw.count = Some(num(opt, v, 1, 65535)?),
                 'C' => raw.icmp_sum = Some(num(opt, v, 0, 65535)?),
                 'd' => raw.dport = Some(num(opt, v, 0, 65535)?),
                 'F' => raw.sport = Some(num(opt, v, 0, 65535)?),
                 'i' => {
-                    let d = seconds(opt, v)?;
+                    let d = wait(opt, v)?;
                     if d < Duration::from_millis(1) {
                         return Err(bad(opt, v, "must be at least 0.001 seconds"));
                     }
@@ -367,7 +339,7 @@ impl PingOptions {
                 'o' => raw.stop_count = Some(num(opt, v, 0, 65535)?),
                 'O' => parse_o(v, &mut raw)?,
                 'p' => {
-                    let p = hex(opt, v)?;
+                    let p = hex_bytes(opt, v)?;
                     if p.len() > MAX_PATTERN_LEN {
                         return Err(bad(opt, v, "at most 16 bytes"));
                     }
@@ -381,10 +353,11 @@ impl PingOptions {
                 'S' => raw.src = Some(addr(opt, v)?),
                 'T' => raw.ts = Some(parse_t(v)?),
                 'U' => raw.userid = Some(num(opt, v, 0, u32::MAX.into())?),
-                'W' => raw.wait_timeout = Some(seconds(opt, v)?),
+                'W' => raw.wait_timeout = Some(wait(opt, v)?),
                 'y' => raw.stream = Some(num(opt, v, 0, 65535)?),
                 'z' => raw.tos = Some(num(opt, v, 0, 255)?),
-                _ => unreachable!("option letters are checked above"),
+                // SPEC lists exactly the letters above.
+                _ => return Err(PingOptionsError::UnknownOption(format!("-{opt}"))),
             }
         }
         let dst = dst.ok_or(PingOptionsError::NoDestination)?;
@@ -1183,5 +1156,20 @@ mod tests {
             "unexpected argument -c after destination"
         );
         assert_eq!(err("-S nowhere 192.0.2.1"), "-S nowhere: not an IP address");
+    }
+
+    #[test]
+    fn r_flag_stands_alone_and_values_may_start_with_a_dash() {
+        assert!(ok("-R 192.0.2.1").flags & flags::V4RR != 0);
+        assert_eq!(err("-RR 192.0.2.1"), "unknown option -RR");
+        assert_eq!(err("-Rc3 192.0.2.1"), "unknown option -Rc3");
+        assert_eq!(err("-S -R 192.0.2.1"), "-S -R: not an IP address");
+        assert_eq!(ok("-c3 -m 9 192.0.2.1").probe_count, 3);
+    }
+
+    #[test]
+    fn multibyte_hex_is_an_error_not_a_panic() {
+        assert_eq!(err("-p aéb 192.0.2.1"), "-p aéb: not a hex string");
+        assert_eq!(err("-B éé 192.0.2.1"), "-B éé: not a hex string");
     }
 }

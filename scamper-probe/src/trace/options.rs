@@ -7,6 +7,7 @@ use std::time::Duration;
 use scamper_warts::trace::{flags, TraceMethod};
 
 use super::confidence::Level;
+use crate::cmdline::{addr, hex, num, seconds, Arg, OptionSpec, ScanError, Scanner, ValueError};
 
 /// Default attempts per hop (`-q`).
 pub const DEFAULT_ATTEMPTS: u8 = 2;
@@ -144,6 +145,33 @@ fn unsupported(what: &str) -> TraceOptionsError {
     TraceOptionsError::NotYetSupported(what.to_string())
 }
 
+impl From<ScanError> for TraceOptionsError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::UnknownOption(w) => TraceOptionsError::UnknownOption(w),
+            ScanError::MissingValue(opt) => TraceOptionsError::MissingValue(opt),
+            ScanError::ExtraArgument(w) => TraceOptionsError::ExtraArgument(w),
+        }
+    }
+}
+
+impl From<ValueError> for TraceOptionsError {
+    fn from(e: ValueError) -> Self {
+        TraceOptionsError::InvalidValue {
+            opt: e.opt,
+            value: e.value,
+            reason: e.reason,
+        }
+    }
+}
+
+/// The option letters of `trace`; the flags may be grouped (`-QT`), as getopt allows.
+const SPEC: OptionSpec = OptionSpec {
+    flags: "MQT",
+    values: "cdfgGHlmNoOpPqrsStUwWyzZ",
+    grouped_flags: true,
+};
+
 /// Parse a `-P` method name (case-insensitive). `icmp` and `icmp-paris` are the manual's
 /// spellings; the record names (`icmp-echo`, `icmp-echo-paris`) are accepted too.
 pub fn parse_method(s: &str) -> Option<TraceMethod> {
@@ -183,53 +211,6 @@ pub fn transport_header_len(m: TraceMethod) -> u16 {
     } else {
         8
     }
-}
-
-/// Decimal unsigned integer in `lo..=hi`.
-fn num<T: TryFrom<u64>>(opt: char, v: &str, lo: u64, hi: u64) -> Result<T, TraceOptionsError> {
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(opt, v, "not a number"));
-    }
-    let range = || bad(opt, v, format!("must be {lo}..{hi}"));
-    let n: u64 = v.parse().map_err(|_| range())?;
-    if n < lo || n > hi {
-        return Err(range());
-    }
-    T::try_from(n).map_err(|_| range())
-}
-
-/// Seconds with an optional fraction of up to microsecond precision (`1`, `0.5`).
-fn seconds(opt: char, v: &str) -> Result<Duration, TraceOptionsError> {
-    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || frac.len() > 6 {
-        return Err(bad(opt, v, "not a time in seconds"));
-    }
-    let secs: u64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| bad(opt, v, "too long"))?
-    };
-    let micros: u64 = format!("{frac:0<6}").parse().unwrap_or(0);
-    Ok(Duration::from_secs(secs.min(u64::from(u32::MAX))) + Duration::from_micros(micros))
-}
-
-fn hex(opt: char, v: &str) -> Result<Vec<u8>, TraceOptionsError> {
-    if v.len() & 1 == 1 {
-        return Err(bad(opt, v, "need an even number of hex digits"));
-    }
-    (0..v.len())
-        .step_by(2)
-        .map(|i| {
-            v.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .ok_or_else(|| bad(opt, v, "not a hex string"))
-        })
-        .collect()
-}
-
-fn addr(opt: char, v: &str) -> Result<IpAddr, TraceOptionsError> {
-    v.parse().map_err(|_| bad(opt, v, "not an IP address"))
 }
 
 /// Options as typed, before defaults and cross-checks.
@@ -289,45 +270,23 @@ impl TraceOptions {
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<TraceOptions, TraceOptionsError> {
         let mut raw = Raw::default();
         let mut dst: Option<&str> = None;
-        let mut i = 0;
-        while i < args.len() {
-            let w = args[i].as_ref();
-            i += 1;
-            if dst.is_some() {
-                return Err(TraceOptionsError::ExtraArgument(w.to_string()));
-            }
-            let Some(body) = w.strip_prefix('-') else {
-                dst = Some(w);
-                continue;
-            };
-            let mut chars = body.chars();
-            let Some(opt) = chars.next() else {
-                return Err(TraceOptionsError::UnknownOption(w.to_string()));
-            };
-            // Flags without a value may be grouped (`-QT`), as getopt allows.
-            if "MQT".contains(opt) {
-                for c in body.chars() {
+        for arg in Scanner::new(SPEC, args) {
+            let (opt, v) = match arg? {
+                Arg::Dest(d) => {
+                    dst = Some(d);
+                    continue;
+                }
+                Arg::Flag(c) => {
                     match c {
                         'M' => raw.pmtud = true,
                         'Q' => raw.all_attempts = true,
                         'T' => raw.ignore_ttl_dst = true,
-                        _ => return Err(TraceOptionsError::UnknownOption(w.to_string())),
+                        // SPEC has no other flag.
+                        _ => return Err(TraceOptionsError::UnknownOption(format!("-{c}"))),
                     }
+                    continue;
                 }
-                continue;
-            }
-            if !"cdfgGHlmNoOpPqrsStUwWyzZ".contains(opt) {
-                return Err(TraceOptionsError::UnknownOption(w.to_string()));
-            }
-            // The value is the rest of the word (`-q3`) or the next word (`-q 3`).
-            let attached = chars.as_str();
-            let v: &str = if !attached.is_empty() {
-                attached
-            } else if i < args.len() {
-                i += 1;
-                args[i - 1].as_ref()
-            } else {
-                return Err(TraceOptionsError::MissingValue(opt));
+                Arg::Opt(opt, v) => (opt, v),
             };
             match opt {
                 'c' => {
@@ -386,7 +345,8 @@ impl TraceOptions {
                     }
                     raw.lss_name = Some(v.to_string());
                 }
-                _ => unreachable!("option letters are checked above"),
+                // SPEC lists exactly the letters above.
+                _ => return Err(TraceOptionsError::UnknownOption(format!("-{opt}"))),
             }
         }
         let dst = dst.ok_or(TraceOptionsError::NoDestination)?;
@@ -822,14 +782,13 @@ mod tests {
 
     #[test]
     fn unimplemented_features_are_refused_clearly() {
-        for (cmd, what) in [("-o 10 -M 192.0.2.1", "-o with -M: not yet supported")] {
-            let e = err(cmd);
-            assert!(e.starts_with(what), "{cmd}: {e}");
-            assert!(matches!(
-                p(cmd).unwrap_err(),
-                TraceOptionsError::NotYetSupported(_)
-            ));
-        }
+        let (cmd, what) = ("-o 10 -M 192.0.2.1", "-o with -M: not yet supported");
+        let e = err(cmd);
+        assert!(e.starts_with(what), "{cmd}: {e}");
+        assert!(matches!(
+            p(cmd).unwrap_err(),
+            TraceOptionsError::NotYetSupported(_)
+        ));
     }
 
     #[test]
@@ -896,5 +855,17 @@ mod tests {
             let again = p(&o.to_string()).unwrap();
             assert_eq!(o, again, "{cmd} -> {o}");
         }
+    }
+
+    #[test]
+    fn grouped_flags_and_dash_values() {
+        let all = flags::ALLATTEMPTS | flags::IGNORETTLDST | flags::PMTUD;
+        assert_eq!(p("-QTM 192.0.2.1").unwrap().flags & all, all);
+        let g = p("-QQ -T 192.0.2.1").unwrap();
+        assert_eq!(g.flags & all, flags::ALLATTEMPTS | flags::IGNORETTLDST);
+        assert_eq!(err("-Qq1 192.0.2.1"), "unknown option -Qq1");
+        assert_eq!(err("-S -Q 192.0.2.1"), "-S -Q: not an IP address");
+        assert_eq!(err("-- 192.0.2.1"), "unknown option --");
+        assert_eq!(err("-q"), "-q: missing value");
     }
 }

@@ -39,6 +39,7 @@ pub(crate) fn read_list(st: &mut ReadState, c: &mut Cursor<'_>) -> Result<Arc<Li
 }
 
 pub(crate) fn write_list(b: &mut Vec<u8>, wid: u32, l: &List) -> Result<()> {
+    let start = b.len();
     b.put_u32(wid);
     b.put_u32(l.id);
     b.put_str(&l.name);
@@ -49,7 +50,13 @@ pub(crate) fn write_list(b: &mut Vec<u8>, wid: u32, l: &List) -> Result<()> {
     if let Some(m) = &l.monitor {
         p.str(2, m);
     }
-    p.finish(b)
+    p.finish(b)?;
+    // An empty name without parameters encodes in 10 bytes, which scamper's reader (and ours)
+    // refuse as shorter than 11; both ignore bytes after the parameters, so pad.
+    if b.len() - start < 11 {
+        b.resize(start + 11, 0);
+    }
+    Ok(())
 }
 
 pub(crate) fn read_cycle(st: &mut ReadState, c: &mut Cursor<'_>) -> Result<Arc<Cycle>> {

@@ -83,7 +83,7 @@ pub(crate) fn read(st: &ReadState, c: &mut Cursor<'_>) -> Result<Ping> {
     let mut probes: Vec<Option<PingProbe>> = vec![None; usize::from(p.ping_sent)];
     for _ in 0..replyc {
         let off = c.offset();
-        let (id, probe, reply) = read_reply(c, &mut at, &mut it, dst)?;
+        let (id, probe, reply) = read_reply(c, &mut at, &mut it, dst, p.method.is_icmp())?;
         if id >= p.ping_sent {
             return Err(Error::format(
                 off,
@@ -110,6 +110,7 @@ fn read_reply(
     at: &mut AddrIn<'_>,
     it: &mut IfnameIn,
     dst: Addr,
+    icmp_method: bool,
 ) -> Result<(u16, PingProbe, PingReply)> {
     let mut r = PingReply::default();
     let mut pb = PingProbe::default();
@@ -175,7 +176,14 @@ fn read_reply(
     if r.addr.is_none() {
         return Err(c.err("ping reply without address"));
     }
-    r.reply_proto = proto.unwrap_or(if dst.is_ipv4() { 1 } else { 58 });
+    // The writer stores the reply protocol only for methods other than ICMP (as scamper
+    // does), so an ICMP ping's replies are ICMP whatever a damaged file says.
+    let icmp = if dst.is_ipv4() { 1 } else { 58 };
+    r.reply_proto = if icmp_method {
+        icmp
+    } else {
+        proto.unwrap_or(icmp)
+    };
     pb.flags = r.flags & (reply_flags::PROBE_IPID | reply_flags::DLTX);
     // Keep only what the writer would store again, so read -> write -> read is stable even
     // for inconsistent input.

@@ -6,11 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x300;
+use crate::engine::netlink::{
+    self as nl, u16_at, u32_at, Malformed, Msg, Request, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP,
+    NLM_F_REQUEST,
+};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
@@ -80,28 +79,6 @@ fn family_of(a: IpAddr) -> u8 {
     }
 }
 
-fn header(out: &mut Vec<u8>, ty: u16, flags: u16, seq: u32) {
-    out.extend_from_slice(&0u32.to_ne_bytes()); // length, set by finish()
-    out.extend_from_slice(&ty.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-}
-
-fn attr(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
-    let len = 4 + data.len();
-    out.extend_from_slice(&(len as u16).to_ne_bytes());
-    out.extend_from_slice(&ty.to_ne_bytes());
-    out.extend_from_slice(data);
-    out.resize(out.len().next_multiple_of(4), 0);
-}
-
-fn finish(mut out: Vec<u8>) -> Vec<u8> {
-    let len = out.len() as u32;
-    out[..4].copy_from_slice(&len.to_ne_bytes());
-    out
-}
-
 fn addr_bytes(a: IpAddr) -> Vec<u8> {
     match a {
         IpAddr::V4(a) => a.octets().to_vec(),
@@ -111,86 +88,49 @@ fn addr_bytes(a: IpAddr) -> Vec<u8> {
 
 /// `RTM_GETROUTE` for the route to `dst`.
 pub fn route_request(seq: u32, dst: IpAddr) -> Vec<u8> {
-    let mut m = Vec::with_capacity(64);
-    header(&mut m, RTM_GETROUTE, NLM_F_REQUEST, seq);
     let bits = if dst.is_ipv4() { 32 } else { 128 };
-    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
-    m.extend_from_slice(&[family_of(dst), bits, 0, 0, 0, 0, 0, 0]);
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    attr(&mut m, RTA_DST, &addr_bytes(dst));
-    finish(m)
+    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32)
+    Request::new(RTM_GETROUTE, NLM_F_REQUEST, seq)
+        .fixed(&[family_of(dst), bits, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        .attr(RTA_DST, &addr_bytes(dst))
+        .finish()
 }
 
 /// `RTM_GETNEIGH` dump of one family's neighbour table.
 pub fn neighbour_request(seq: u32, v6: bool) -> Vec<u8> {
-    let mut m = Vec::with_capacity(32);
-    header(&mut m, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
     let fam = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
     // struct ndmsg: family, pad, pad16, ifindex, state, flags, type
-    m.extend_from_slice(&[fam, 0, 0, 0]);
-    m.extend_from_slice(&[0; 8]);
-    finish(m)
+    Request::new(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq)
+        .fixed(&[fam, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        .finish()
 }
 
 /// `RTM_GETLINK` for one interface (its link-layer address).
 pub fn link_request(seq: u32, ifindex: u32) -> Vec<u8> {
-    let mut m = Vec::with_capacity(32);
-    header(&mut m, RTM_GETLINK, NLM_F_REQUEST, seq);
     // struct ifinfomsg: family, pad, type, index, flags, change
-    m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-    m.extend_from_slice(&(ifindex as i32).to_ne_bytes());
-    m.extend_from_slice(&[0; 8]);
-    finish(m)
+    let mut fixed = [0u8; 16];
+    fixed[0] = libc::AF_UNSPEC as u8;
+    fixed[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    Request::new(RTM_GETLINK, NLM_F_REQUEST, seq)
+        .fixed(&fixed)
+        .finish()
 }
 
-/// One netlink message: type, sequence number, payload.
-struct Msg<'a> {
-    ty: u16,
-    seq: u32,
-    body: &'a [u8],
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// Split a datagram into messages.
-fn messages(buf: &[u8]) -> Result<Vec<Msg<'_>>, NlError> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + NLMSG_HDRLEN <= buf.len() {
-        let len = u32_at(buf, at).ok_or(NlError::Truncated)? as usize;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(NlError::Truncated);
-        }
-        out.push(Msg {
-            ty: u16_at(buf, at + 4).ok_or(NlError::Truncated)?,
-            seq: u32_at(buf, at + 8).ok_or(NlError::Truncated)?,
-            body: &buf[at + NLMSG_HDRLEN..at + len],
-        });
-        at += len.next_multiple_of(4);
+impl From<Malformed> for NlError {
+    fn from(_: Malformed) -> NlError {
+        NlError::Truncated
     }
-    Ok(out)
+}
+
+/// The messages of a datagram, or an error if any is malformed.
+fn messages(buf: &[u8]) -> Result<Vec<Msg<'_>>, NlError> {
+    Ok(nl::messages(buf).collect::<Result<_, _>>()?)
 }
 
 /// The attributes after a fixed header of `skip` bytes.
 fn attrs(body: &[u8], skip: usize) -> Result<Vec<(u16, &[u8])>, NlError> {
-    let mut out = Vec::new();
-    let mut at = skip;
-    while at + 4 <= body.len() {
-        let len = usize::from(u16_at(body, at).ok_or(NlError::Truncated)?);
-        let ty = u16_at(body, at + 2).ok_or(NlError::Truncated)? & 0x3fff;
-        if len < 4 || at + len > body.len() {
-            return Err(NlError::Truncated);
-        }
-        out.push((ty, &body[at + 4..at + len]));
-        at += len.next_multiple_of(4);
-    }
-    Ok(out)
+    let rest = body.get(skip..).ok_or(NlError::Truncated)?;
+    Ok(nl::attrs(rest).collect::<Result<_, _>>()?)
 }
 
 fn ip_from(data: &[u8]) -> Option<IpAddr> {
@@ -202,10 +142,9 @@ fn ip_from(data: &[u8]) -> Option<IpAddr> {
 }
 
 fn kernel_error(body: &[u8]) -> Result<(), NlError> {
-    match u32_at(body, 0).map(|e| e as i32) {
-        Some(0) => Ok(()),
-        Some(e) => Err(NlError::Kernel(e)),
-        None => Err(NlError::Truncated),
+    match nl::error_code(body)? {
+        0 => Ok(()),
+        e => Err(NlError::Kernel(e)),
     }
 }
 
@@ -376,10 +315,15 @@ mod tests {
     use super::*;
 
     fn msg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-        let mut m = Vec::new();
-        header(&mut m, ty, 0, seq);
-        m.extend_from_slice(body);
-        finish(m)
+        Request::new(ty, 0, seq).fixed(body).finish()
+    }
+
+    /// Append one attribute to a message body under construction.
+    fn attr(body: &mut Vec<u8>, ty: u16, data: &[u8]) {
+        body.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+        body.extend_from_slice(&ty.to_ne_bytes());
+        body.extend_from_slice(data);
+        body.resize(nl::align4(body.len()), 0);
     }
 
     #[test]
