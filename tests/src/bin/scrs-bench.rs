@@ -230,9 +230,10 @@ impl Impl {
     }
 }
 
-struct Config {
+/// What the ping and trace benchmarks share: workload size, runs, the programs compared, where
+/// the results go.
+struct Common {
     targets: u32,
-    pps: Vec<u32>,
     runs: u32,
     impls: Vec<Impl>,
     rs_bin: PathBuf,
@@ -240,21 +241,27 @@ struct Config {
     warts2json: Vec<PathBuf>,
     out: PathBuf,
     workdir: PathBuf,
-    profile: bool,
-    profile_only: bool,
-    profile_pps: u32,
     keep: bool,
-    /// Pin the measured tree to CPU 0 and steer r1's receive processing to CPU 1 (see
-    /// [`offload_lab`]).
+    /// Pin the measured tree to CPU 0 and steer r1's receive processing (RPS) to CPU 1, so
+    /// that the lab's forwarding and ICMP generation is not charged to the sender's sendto
+    /// (see [`offload_lab`]).
     offload_lab: bool,
 }
 
-impl Config {
-    fn parse(args: &[String]) -> Result<Config, String> {
+/// A number of an option; `_` may group digits.
+fn num(v: &str) -> Result<u32, String> {
+    v.replace('_', "")
+        .parse::<u32>()
+        .map_err(|e| format!("{v}: {e}"))
+}
+
+impl Common {
+    /// Defaults: `targets` AnyIP targets, results into `bench/<results>`, a work directory
+    /// named after `workdir_tag`.
+    fn new(targets: u32, results: &str, workdir_tag: &str) -> Common {
         let rs_tools = |name: &str| try_tool_bin(name).unwrap_or_else(|_| PathBuf::from(name));
-        let mut c = Config {
-            targets: 50_000,
-            pps: vec![1_000, 10_000, 50_000, 100_000],
+        Common {
+            targets,
             runs: 3,
             impls: vec![Impl::Rs, Impl::Debian],
             rs_bin: rs_tools("scamper"),
@@ -264,59 +271,50 @@ impl Config {
                 PathBuf::from("/usr/bin/sc_warts2json"),
                 rs_tools("sc_warts2json"),
             ],
-            out: workspace_root().join("bench").join("results-ping.md"),
-            workdir: std::env::temp_dir().join(format!("scrs-bench-{}", std::process::id())),
-            profile: false,
-            profile_only: false,
-            profile_pps: 10_000,
+            out: workspace_root().join("bench").join(results),
+            workdir: std::env::temp_dir()
+                .join(format!("scrs-bench{workdir_tag}-{}", std::process::id())),
             keep: false,
             offload_lab: false,
-        };
-        let num = |v: &str| {
-            v.replace('_', "")
-                .parse::<u32>()
-                .map_err(|e| format!("{v}: {e}"))
-        };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut val = || it.next().cloned().ok_or(format!("{a}: missing value"));
-            match a.as_str() {
-                "--targets" => c.targets = num(&val()?)?,
-                "--runs" => c.runs = num(&val()?)?.max(1),
-                "--pps" => {
-                    c.pps = val()?.split(',').map(num).collect::<Result<_, _>>()?;
-                }
-                "--impls" => {
-                    c.impls = val()?
-                        .split(',')
-                        .map(|s| match s {
-                            "rs" => Ok(Impl::Rs),
-                            "debian" => Ok(Impl::Debian),
-                            o => Err(format!("unknown implementation {o} (rs, debian)")),
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
-                "--rs-bin" => c.rs_bin = val()?.into(),
-                "--debian-bin" => c.debian_bin = val()?.into(),
-                "--warts2json" => c.warts2json = vec![val()?.into()],
-                "--out" => c.out = val()?.into(),
-                "--workdir" => c.workdir = val()?.into(),
-                "--profile" => c.profile = true,
-                "--profile-only" => {
-                    c.profile = true;
-                    c.profile_only = true;
-                }
-                "--profile-pps" => c.profile_pps = num(&val()?)?,
-                "--keep" => c.keep = true,
-                "--offload-lab" => c.offload_lab = true,
-                "-h" | "--help" => return Err(USAGE.into()),
-                o => return Err(format!("unknown option {o}\n{USAGE}")),
-            }
         }
-        if c.targets == 0 || c.targets >= (1 << 17) - 2 {
+    }
+
+    /// Take option `a` if it is a shared one (its value from `val`); false if it is not.
+    fn option(
+        &mut self,
+        a: &str,
+        val: &mut dyn FnMut() -> Result<String, String>,
+    ) -> Result<bool, String> {
+        match a {
+            "--targets" => self.targets = num(&val()?)?,
+            "--runs" => self.runs = num(&val()?)?.max(1),
+            "--impls" => {
+                self.impls = val()?
+                    .split(',')
+                    .map(|s| match s {
+                        "rs" => Ok(Impl::Rs),
+                        "debian" => Ok(Impl::Debian),
+                        o => Err(format!("unknown implementation {o} (rs, debian)")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--rs-bin" => self.rs_bin = val()?.into(),
+            "--debian-bin" => self.debian_bin = val()?.into(),
+            "--warts2json" => self.warts2json = vec![val()?.into()],
+            "--out" => self.out = val()?.into(),
+            "--workdir" => self.workdir = val()?.into(),
+            "--keep" => self.keep = true,
+            "--offload-lab" => self.offload_lab = true,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.targets == 0 || self.targets >= (1 << 17) - 2 {
             return Err("--targets must be 1..131069 (the IPv4 AnyIP prefix)".into());
         }
-        Ok(c)
+        Ok(())
     }
 
     fn bin(&self, i: Impl) -> &Path {
@@ -324,6 +322,48 @@ impl Config {
             Impl::Rs => &self.rs_bin,
             Impl::Debian => &self.debian_bin,
         }
+    }
+}
+
+struct Config {
+    common: Common,
+    pps: Vec<u32>,
+    profile: bool,
+    profile_only: bool,
+    profile_pps: u32,
+}
+
+impl Config {
+    fn parse(args: &[String]) -> Result<Config, String> {
+        let mut c = Config {
+            common: Common::new(50_000, "results-ping.md", ""),
+            pps: vec![1_000, 10_000, 50_000, 100_000],
+            profile: false,
+            profile_only: false,
+            profile_pps: 10_000,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || it.next().cloned().ok_or(format!("{a}: missing value"));
+            if c.common.option(a, &mut val)? {
+                continue;
+            }
+            match a.as_str() {
+                "--pps" => {
+                    c.pps = val()?.split(',').map(num).collect::<Result<_, _>>()?;
+                }
+                "--profile" => c.profile = true,
+                "--profile-only" => {
+                    c.profile = true;
+                    c.profile_only = true;
+                }
+                "--profile-pps" => c.profile_pps = num(&val()?)?,
+                "-h" | "--help" => return Err(USAGE.into()),
+                o => return Err(format!("unknown option {o}\n{USAGE}")),
+            }
+        }
+        c.common.check()?;
+        Ok(c)
     }
 }
 
@@ -376,8 +416,13 @@ fn prepare(
 }
 
 fn ping_bench(c: &Config) -> Result<(), String> {
-    let bins: Vec<_> = c.impls.iter().map(|i| (c.bin(*i), i.name())).collect();
-    let (me, targets) = prepare(&bins, &c.workdir, c.targets)?;
+    let bins: Vec<_> = c
+        .common
+        .impls
+        .iter()
+        .map(|i| (c.common.bin(*i), i.name()))
+        .collect();
+    let (me, targets) = prepare(&bins, &c.common.workdir, c.common.targets)?;
 
     // Smallest lab that puts a router between vp and the AnyIP target: vp - r1 - tgt.
     let lab = Lab::build(LabSpec {
@@ -387,24 +432,24 @@ fn ping_bench(c: &Config) -> Result<(), String> {
         tcp_listener: false,
     })
     .map_err(|e| format!("lab: {e}"))?;
-    if c.offload_lab {
+    if c.common.offload_lab {
         offload_lab(&lab)?;
     }
     eprintln!(
         "lab {} built; {} targets, rates {:?}, {} run(s) each",
         lab.id(),
-        c.targets,
+        c.common.targets,
         c.pps,
-        c.runs
+        c.common.runs
     );
 
     let mut results: BTreeMap<(u32, Impl), Vec<Outcome>> = BTreeMap::new();
     if !c.profile_only {
-        for run in 0..c.runs {
+        for run in 0..c.common.runs {
             for &pps in &c.pps {
                 // Alternate who goes first, so that slow drift of the shared machine does not
                 // always favour the same implementation.
-                let mut order = c.impls.clone();
+                let mut order = c.common.impls.clone();
                 if run % 2 == 1 {
                     order.reverse();
                 }
@@ -419,7 +464,7 @@ fn ping_bench(c: &Config) -> Result<(), String> {
                     eprintln!(
                         "run {}/{} {:>6} pps {:<24} {}",
                         run + 1,
-                        c.runs,
+                        c.common.runs,
                         pps,
                         imp.name(),
                         describe(&o)
@@ -430,27 +475,27 @@ fn ping_bench(c: &Config) -> Result<(), String> {
         }
         let table = render_table(c, &results);
         println!("{table}");
-        let (begin, end) = if c.offload_lab {
+        let (begin, end) = if c.common.offload_lab {
             (OFFLOAD_TABLE_BEGIN, OFFLOAD_TABLE_END)
         } else {
             (TABLE_BEGIN, TABLE_END)
         };
-        update_section(&c.out, begin, end, &table)?;
-        eprintln!("table written to {}", c.out.display());
+        update_section(&c.common.out, begin, end, &table)?;
+        eprintln!("table written to {}", c.common.out.display());
     }
     if c.profile {
         let prof = profile(c, &lab, &targets)?;
         println!("{prof}");
-        let (begin, end) = if c.offload_lab {
+        let (begin, end) = if c.common.offload_lab {
             (OFFLOAD_PROFILE_BEGIN, OFFLOAD_PROFILE_END)
         } else {
             (PROFILE_BEGIN, PROFILE_END)
         };
-        update_section(&c.out, begin, end, &prof)?;
+        update_section(&c.common.out, begin, end, &prof)?;
     }
     drop(lab);
-    if !c.keep {
-        let _ = fs::remove_dir_all(&c.workdir);
+    if !c.common.keep {
+        let _ = fs::remove_dir_all(&c.common.workdir);
     }
     Ok(())
 }
@@ -512,17 +557,17 @@ fn run_one(
     targets: &Path,
     tag: &str,
 ) -> Result<Outcome, String> {
-    let warts = c.workdir.join(format!("{tag}.warts"));
-    let errf = c.workdir.join(format!("{tag}.stderr"));
+    let warts = c.common.workdir.join(format!("{tag}.warts"));
+    let errf = c.common.workdir.join(format!("{tag}.stderr"));
     let _ = fs::remove_file(&warts);
-    let limit = time_limit(c.targets, pps);
-    let mut cmd = vp_command(lab, me, c.offload_lab);
+    let limit = time_limit(c.common.targets, pps);
+    let mut cmd = vp_command(lab, me, c.common.offload_lab);
     cmd.arg("measure")
         .args(["--timeout-ms", &limit.as_millis().to_string()])
         .arg("--stderr")
         .arg(&errf)
         .arg("--")
-        .arg(c.bin(imp))
+        .arg(c.common.bin(imp))
         .args(scamper_args(pps, &warts, targets))
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
@@ -590,7 +635,7 @@ struct PingStats {
 /// Counts probes and replies and finds the first and last probe tx time in a warts file.
 fn read_pings(c: &Config, warts: &Path) -> Result<PingStats, String> {
     let mut last_err = String::from("no sc_warts2json found");
-    for conv in c.warts2json.iter().filter(|p| p.is_file()) {
+    for conv in c.common.warts2json.iter().filter(|p| p.is_file()) {
         let mut cmd = Command::new(conv);
         cmd.arg(warts).stdin(Stdio::null());
         let out = run_with_timeout(cmd, Duration::from_secs(300)).map_err(|e| e.to_string())?;
@@ -692,9 +737,13 @@ fn render_table(c: &Config, results: &BTreeMap<(u32, Impl), Vec<Outcome>>) -> St
          CPU = user+sys of the whole process tree (both implementations fork a privileged \
          helper); max RSS = the largest single process. Achieved pps = (probes − 1) / (last tx − \
          first tx) from the warts output.{}\n",
-        c.targets,
-        c.runs,
-        if c.offload_lab { OFFLOAD_NOTE } else { "" }
+        c.common.targets,
+        c.common.runs,
+        if c.common.offload_lab {
+            OFFLOAD_NOTE
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         t,
@@ -702,7 +751,7 @@ fn render_table(c: &Config, results: &BTreeMap<(u32, Impl), Vec<Outcome>>) -> St
     );
     let _ = writeln!(t, "|---:|---|---:|---:|---:|---:|---:|---:|");
     for &pps in &c.pps {
-        for &imp in &c.impls {
+        for &imp in &c.common.impls {
             let Some(runs) = results.get(&(pps, imp)) else {
                 continue;
             };
@@ -773,13 +822,13 @@ fn update_section(path: &Path, begin: &str, end: &str, body: &str) -> Result<(),
 
 fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
     let pps = c.profile_pps;
-    let limit = time_limit(c.targets, pps);
+    let limit = time_limit(c.common.targets, pps);
     let mut report = String::new();
     let _ = writeln!(
         report,
         "### Profile at -p {pps}, {} targets{} (generated by `scrs-bench ping --profile`)\n",
-        c.targets,
-        if c.offload_lab {
+        c.common.targets,
+        if c.common.offload_lab {
             ", with `--offload-lab`"
         } else {
             ""
@@ -793,13 +842,13 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
         return Ok(report);
     };
     // perf record: scamper-rs only (symbols come from the release build's debug line tables).
-    let data = c.workdir.join("perf.data");
-    let warts = c.workdir.join("profile-rs.warts");
-    let mut cmd = vp_command(lab, &perf, c.offload_lab);
+    let data = c.common.workdir.join("perf.data");
+    let warts = c.common.workdir.join("profile-rs.warts");
+    let mut cmd = vp_command(lab, &perf, c.common.offload_lab);
     cmd.args(["record", "-q", "-F", "4999", "-g", "-o"])
         .arg(&data)
         .arg("--")
-        .arg(&c.rs_bin)
+        .arg(&c.common.rs_bin)
         .args(scamper_args(pps, &warts, targets))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -855,14 +904,17 @@ fn profile(c: &Config, lab: &Lab, targets: &Path) -> Result<String, String> {
 
     // Syscall counts of each implementation (strace slows the run, so no timing from these).
     if let Ok(strace) = which("strace") {
-        for &imp in &c.impls {
-            let sum = c.workdir.join(format!("strace-{}.txt", short(imp)));
-            let warts = c.workdir.join(format!("strace-{}.warts", short(imp)));
-            let mut cmd = vp_command(lab, &strace, c.offload_lab);
+        for &imp in &c.common.impls {
+            let sum = c.common.workdir.join(format!("strace-{}.txt", short(imp)));
+            let warts = c
+                .common
+                .workdir
+                .join(format!("strace-{}.warts", short(imp)));
+            let mut cmd = vp_command(lab, &strace, c.common.offload_lab);
             cmd.args(["-f", "-c", "-o"])
                 .arg(&sum)
                 .arg("--")
-                .arg(c.bin(imp))
+                .arg(c.common.bin(imp))
                 .args(scamper_args(pps, &warts, targets))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -970,63 +1022,35 @@ const TRACE_OFFLOAD_BEGIN: &str = "<!-- scrs-bench:trace-offload-table:begin -->
 const TRACE_OFFLOAD_END: &str = "<!-- scrs-bench:trace-offload-table:end -->";
 
 struct TraceConfig {
-    targets: u32,
+    common: Common,
     pps: u32,
-    runs: u32,
-    impls: Vec<Impl>,
     routers: u8,
     /// The `-c` command, identical for both implementations.
     command: String,
-    rs_bin: PathBuf,
-    debian_bin: PathBuf,
-    warts2json: Vec<PathBuf>,
-    out: PathBuf,
-    workdir: PathBuf,
-    keep: bool,
     /// After the timed runs, also run `strace -f -c` of each implementation and `perf record`
     /// of ours; the raw files stay in the workdir (implies --keep).
     profile: bool,
-    /// Pin the measured tree to CPU 0 and steer r1's receive processing (RPS) to CPU 1, so
-    /// that the lab's forwarding and ICMP generation is not charged to the sender's sendto.
-    offload_lab: bool,
 }
 
 impl TraceConfig {
     fn parse(args: &[String]) -> Result<TraceConfig, String> {
-        let rs_tools = |name: &str| try_tool_bin(name).unwrap_or_else(|_| PathBuf::from(name));
         let mut c = TraceConfig {
-            targets: 2_000,
+            common: Common::new(2_000, "results-trace.md", "-trace"),
             pps: 5_000,
-            runs: 3,
-            impls: vec![Impl::Rs, Impl::Debian],
             routers: 3,
             // One attempt per hop and a 1 s reply timeout: the lab answers every probe within a
             // millisecond, so the defaults (-q 2 -w 5) would only change the unanswered tail.
             command: "trace -q 1 -w 1".into(),
-            rs_bin: rs_tools("scamper"),
-            debian_bin: PathBuf::from("/usr/bin/scamper"),
-            warts2json: vec![
-                PathBuf::from("/usr/bin/sc_warts2json"),
-                rs_tools("sc_warts2json"),
-            ],
-            out: workspace_root().join("bench").join("results-trace.md"),
-            workdir: std::env::temp_dir().join(format!("scrs-bench-trace-{}", std::process::id())),
-            keep: false,
             profile: false,
-            offload_lab: false,
-        };
-        let num = |v: &str| {
-            v.replace('_', "")
-                .parse::<u32>()
-                .map_err(|e| format!("{v}: {e}"))
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let mut val = || it.next().cloned().ok_or(format!("{a}: missing value"));
+            if c.common.option(a, &mut val)? {
+                continue;
+            }
             match a.as_str() {
-                "--targets" => c.targets = num(&val()?)?,
                 "--pps" => c.pps = num(&val()?)?,
-                "--runs" => c.runs = num(&val()?)?.max(1),
                 "--routers" => {
                     c.routers = num(&val()?)?
                         .try_into()
@@ -1035,45 +1059,19 @@ impl TraceConfig {
                         .ok_or("--routers must be 1..16")?
                 }
                 "--command" => c.command = val()?,
-                "--impls" => {
-                    c.impls = val()?
-                        .split(',')
-                        .map(|s| match s {
-                            "rs" => Ok(Impl::Rs),
-                            "debian" => Ok(Impl::Debian),
-                            o => Err(format!("unknown implementation {o} (rs, debian)")),
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
-                "--rs-bin" => c.rs_bin = val()?.into(),
-                "--debian-bin" => c.debian_bin = val()?.into(),
-                "--warts2json" => c.warts2json = vec![val()?.into()],
-                "--out" => c.out = val()?.into(),
-                "--workdir" => c.workdir = val()?.into(),
-                "--keep" => c.keep = true,
                 "--profile" => {
                     c.profile = true;
-                    c.keep = true;
+                    c.common.keep = true;
                 }
-                "--offload-lab" => c.offload_lab = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 o => return Err(format!("unknown option {o}\n{USAGE}")),
             }
         }
-        if c.targets == 0 || c.targets >= (1 << 17) - 2 {
-            return Err("--targets must be 1..131069 (the IPv4 AnyIP prefix)".into());
-        }
+        c.common.check()?;
         if c.pps == 0 {
             return Err("--pps must be at least 1".into());
         }
         Ok(c)
-    }
-
-    fn bin(&self, i: Impl) -> &Path {
-        match i {
-            Impl::Rs => &self.rs_bin,
-            Impl::Debian => &self.debian_bin,
-        }
     }
 }
 
@@ -1125,8 +1123,13 @@ impl TraceRun {
 }
 
 fn trace_bench(c: &TraceConfig) -> Result<(), String> {
-    let bins: Vec<_> = c.impls.iter().map(|i| (c.bin(*i), i.name())).collect();
-    let (me, targets) = prepare(&bins, &c.workdir, c.targets)?;
+    let bins: Vec<_> = c
+        .common
+        .impls
+        .iter()
+        .map(|i| (c.common.bin(*i), i.name()))
+        .collect();
+    let (me, targets) = prepare(&bins, &c.common.workdir, c.common.targets)?;
 
     // Routers in a row and no ECMP split, so every trace has the same K + 1 hops.
     let lab = Lab::build(LabSpec {
@@ -1136,22 +1139,22 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
         tcp_listener: false,
     })
     .map_err(|e| format!("lab: {e}"))?;
-    if c.offload_lab {
+    if c.common.offload_lab {
         offload_lab(&lab)?;
     }
     eprintln!(
         "lab {} built ({} routers); {} targets, -p {}, -c '{}', {} run(s) each",
         lab.id(),
         c.routers,
-        c.targets,
+        c.common.targets,
         c.pps,
         c.command,
-        c.runs
+        c.common.runs
     );
 
     let mut results: BTreeMap<Impl, Vec<Result<TraceRun, String>>> = BTreeMap::new();
-    for run in 0..c.runs {
-        let mut order = c.impls.clone();
+    for run in 0..c.common.runs {
+        let mut order = c.common.impls.clone();
         // Alternate who goes first (slow drift of the shared machine).
         if run % 2 == 1 {
             order.reverse();
@@ -1172,7 +1175,7 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
                          {} probes, {} replies, {:.0} pps, head {head:.2} s, tail {tail:.2} s, \
                          median trace {:.3} s, stop {:?}{}",
                         run + 1,
-                        c.runs,
+                        c.common.runs,
                         imp.name(),
                         r.usage.wall.as_secs_f64(),
                         r.usage.cpu.as_secs_f64(),
@@ -1197,31 +1200,31 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
                         }
                     )
                 }
-                Err(why) => eprintln!("run {}/{} {:<24} {why}", run + 1, c.runs, imp.name()),
+                Err(why) => eprintln!("run {}/{} {:<24} {why}", run + 1, c.common.runs, imp.name()),
             }
             results.entry(imp).or_default().push(o);
         }
     }
     let table = render_trace_table(c, &results);
     println!("{table}");
-    if !c.out.exists() {
+    if !c.common.out.exists() {
         // update_section's fallback heading is the ping one.
-        fs::write(&c.out, "# Trace benchmark results\n")
-            .map_err(|e| format!("{}: {e}", c.out.display()))?;
+        fs::write(&c.common.out, "# Trace benchmark results\n")
+            .map_err(|e| format!("{}: {e}", c.common.out.display()))?;
     }
-    let (begin, end) = if c.offload_lab {
+    let (begin, end) = if c.common.offload_lab {
         (TRACE_OFFLOAD_BEGIN, TRACE_OFFLOAD_END)
     } else {
         (TRACE_TABLE_BEGIN, TRACE_TABLE_END)
     };
-    update_section(&c.out, begin, end, &table)?;
-    eprintln!("table written to {}", c.out.display());
+    update_section(&c.common.out, begin, end, &table)?;
+    eprintln!("table written to {}", c.common.out.display());
     if c.profile {
         trace_profile(c, &lab, &targets)?;
     }
     drop(lab);
-    if !c.keep {
-        let _ = fs::remove_dir_all(&c.workdir);
+    if !c.common.keep {
+        let _ = fs::remove_dir_all(&c.common.workdir);
     }
     Ok(())
 }
@@ -1231,7 +1234,7 @@ fn trace_bench(c: &TraceConfig) -> Result<(), String> {
 fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), String> {
     let limit = trace_time_limit(c) * 2;
     let scamper_args = |imp: Impl, tag: &str| -> Vec<std::ffi::OsString> {
-        let mut a: Vec<std::ffi::OsString> = vec![c.bin(imp).into()];
+        let mut a: Vec<std::ffi::OsString> = vec![c.common.bin(imp).into()];
         for s in [
             "-c",
             &c.command,
@@ -1243,15 +1246,18 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
         ] {
             a.push(s.into());
         }
-        a.push(c.workdir.join(format!("{tag}.warts")).into());
+        a.push(c.common.workdir.join(format!("{tag}.warts")).into());
         a.push("-f".into());
         a.push(targets.into());
         a
     };
     let mut tools: Vec<(String, Vec<std::ffi::OsString>)> = Vec::new();
     if let Ok(strace) = which("strace") {
-        for &imp in &c.impls {
-            let out = c.workdir.join(format!("strace-trace-{}.txt", short(imp)));
+        for &imp in &c.common.impls {
+            let out = c
+                .common
+                .workdir
+                .join(format!("strace-trace-{}.txt", short(imp)));
             let mut a: Vec<std::ffi::OsString> =
                 vec![strace.clone().into(), "-f".into(), "-c".into(), "-o".into()];
             a.push(out.into());
@@ -1261,8 +1267,11 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
         }
     }
     if let Ok(perf) = which("perf") {
-        for &imp in &c.impls {
-            let data = c.workdir.join(format!("perf-trace-{}.data", short(imp)));
+        for &imp in &c.common.impls {
+            let data = c
+                .common
+                .workdir
+                .join(format!("perf-trace-{}.data", short(imp)));
             let mut a: Vec<std::ffi::OsString> = vec![perf.clone().into()];
             for s in ["record", "-q", "-F", "4999", "-g", "-o"] {
                 a.push(s.into());
@@ -1274,7 +1283,7 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
         }
     }
     for (what, mut argv) in tools {
-        if c.offload_lab {
+        if c.common.offload_lab {
             // Same placement as the timed runs.
             argv.splice(0..0, ["taskset".into(), "-c".into(), "0".into()]);
         }
@@ -1284,7 +1293,7 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         run_bounded(lab, cmd, limit)?;
-        eprintln!("{what}: done ({})", c.workdir.display());
+        eprintln!("{what}: done ({})", c.common.workdir.display());
     }
     Ok(())
 }
@@ -1292,7 +1301,7 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
 /// Generous limit: three times the nominal duration (K + 1 probes per trace at -p), plus the
 /// per-trace reply timeouts and hold times scamper may add at the end, plus a minute.
 fn trace_time_limit(c: &TraceConfig) -> Duration {
-    let probes = c.targets as f64 * (c.routers as f64 + 1.0);
+    let probes = c.common.targets as f64 * (c.routers as f64 + 1.0);
     Duration::from_secs_f64(3.0 * probes / c.pps as f64 + 90.0)
 }
 
@@ -1306,17 +1315,17 @@ fn run_trace_one(
     targets: &Path,
     tag: &str,
 ) -> Result<Result<TraceRun, String>, String> {
-    let warts = c.workdir.join(format!("{tag}.warts"));
-    let errf = c.workdir.join(format!("{tag}.stderr"));
+    let warts = c.common.workdir.join(format!("{tag}.warts"));
+    let errf = c.common.workdir.join(format!("{tag}.stderr"));
     let _ = fs::remove_file(&warts);
     let limit = trace_time_limit(c);
-    let mut cmd = vp_command(lab, me, c.offload_lab);
+    let mut cmd = vp_command(lab, me, c.common.offload_lab);
     cmd.arg("measure")
         .args(["--timeout-ms", &limit.as_millis().to_string()])
         .arg("--stderr")
         .arg(&errf)
         .arg("--")
-        .arg(c.bin(imp))
+        .arg(c.common.bin(imp))
         .args([
             "-c",
             &c.command,
@@ -1352,7 +1361,7 @@ fn run_trace_one(
     if usage.status != 0 && !warts.exists() {
         return Ok(Err(format!("refused: exit {}: {first_err}", usage.status)));
     }
-    let json = warts_json(&c.warts2json, &warts)?;
+    let json = warts_json(&c.common.warts2json, &warts)?;
     let stats = trace_stats(&json)?;
     let mut note = String::new();
     if usage.timed_out {
@@ -1464,12 +1473,12 @@ fn render_trace_table(
          probe to exit.{}\n",
         c.command,
         c.pps,
-        c.targets,
+        c.common.targets,
         c.routers,
         c.routers,
         c.routers as u32 + 1,
-        c.runs,
-        if c.offload_lab { OFFLOAD_NOTE } else { "" }
+        c.common.runs,
+        if c.common.offload_lab { OFFLOAD_NOTE } else { "" }
     );
     let _ = writeln!(
         t,
@@ -1479,7 +1488,7 @@ fn render_trace_table(
         t,
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
-    for &imp in &c.impls {
+    for &imp in &c.common.impls {
         let Some(runs) = results.get(&imp) else {
             continue;
         };
