@@ -79,9 +79,7 @@ fn spoofed_source_and_embedded_real_source() {
     }
     let lab = Lab::build(LabSpec {
         routers: 1,
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
+        ..LabSpec::single_path()
     })
     .unwrap();
     for fam in Family::BOTH {

@@ -18,9 +18,7 @@ const LOW_MTU: u64 = 1280;
 fn lab_with_low_link() -> Lab {
     let lab = Lab::build(LabSpec {
         routers: 2,
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
+        ..LabSpec::single_path()
     })
     .unwrap();
     for (role, other) in [
@@ -177,9 +175,7 @@ fn ping_pseudo_mtu_makes_the_target_lower_its_mtu() {
     // no low link: the PTB is the only reason for the target to think the path is smaller
     let lab = Lab::build(LabSpec {
         routers: 1,
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
+        ..LabSpec::single_path()
     })
     .unwrap();
     let fams = [Family::V4, Family::V6];
@@ -217,9 +213,7 @@ fn trace_m_from_the_command_line_on_a_clear_path() {
     }
     let lab = Lab::build(LabSpec {
         routers: 1,
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
+        ..LabSpec::single_path()
     })
     .unwrap();
     let dst = target(Family::V4).to_string();

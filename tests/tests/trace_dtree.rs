@@ -125,9 +125,7 @@ fn traces_share_stop_sets_and_lss_clear_resets_the_local_one() {
     // vp - r1 - r2 - r3 - r4 - tgt: the target and its AnyIP addresses share every router.
     let lab = Lab::build(LabSpec {
         routers: 4,
-        ecmp_branches: 0,
-        delay: None,
-        ..LabSpec::default()
+        ..LabSpec::single_path()
     })
     .unwrap();
     let dir = TempDir::new("dtree");
