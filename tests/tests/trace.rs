@@ -345,7 +345,7 @@ fn silent_routers_gaplimit_and_gapaction() {
         })
         .collect();
     assert_eq!(traces.len(), cmds.len());
-    let json = warts2json(&file);
+    let json = common::warts2json(&file, "trace");
     for (f, fam) in Family::BOTH.into_iter().enumerate() {
         let path = lab.path(Role::Target, fam);
         assert_eq!(path.len(), 5);
@@ -419,23 +419,6 @@ fn silent_routers_gaplimit_and_gapaction() {
             "{fam:?}"
         );
     }
-}
-
-/// `sc_warts2json` of a warts file: its trace records.
-fn warts2json(file: &std::path::Path) -> Vec<Value> {
-    let out = std::process::Command::new(tool_bin("sc_warts2json"))
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    common::json_lines(&String::from_utf8_lossy(&out.stdout))
-        .into_iter()
-        .filter(|v| v["type"] == "trace")
-        .collect()
 }
 
 /// The address of `role`'s interface towards `towards`.

@@ -24,23 +24,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// The default gap limit: silent hops after the last router before the trace stops.
 const GAPLIMIT: u64 = 5;
 
-/// The trace records of a warts file as `sc_warts2json` prints them.
-fn warts2json(file: &std::path::Path) -> Vec<Value> {
-    let out = std::process::Command::new(tool_bin("sc_warts2json"))
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    common::json_lines(&String::from_utf8_lossy(&out.stdout))
-        .into_iter()
-        .filter(|v| v["type"] == "trace")
-        .collect()
-}
-
 /// Run `trace -o 8 -q 1 -w 1` to the target; the warts record and its JSON.
 fn offset_trace(lab: &Lab, fam: Family) -> (Trace, Value) {
     let dst_s = lab.addr(Role::Target, fam).to_string();
@@ -69,7 +52,7 @@ fn offset_trace(lab: &Lab, fam: Family) -> (Trace, Value) {
             _ => None,
         })
         .collect();
-    let mut json = warts2json(&file);
+    let mut json = common::warts2json(&file, "trace");
     assert_eq!((records.len(), json.len()), (1, 1), "{json:?}");
     let (tr, js) = (records.remove(0), json.remove(0));
     // The record keeps the offset (warts trace field 29; JSON has no key for it).

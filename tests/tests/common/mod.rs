@@ -37,6 +37,24 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The records of type `kind` (`"trace"`, `"ping"`, ...) of a warts file, as our
+/// `sc_warts2json` prints them.
+pub fn warts2json(file: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(scamper_systests::tool_bin("sc_warts2json"))
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_lines(&String::from_utf8_lossy(&out.stdout))
+        .into_iter()
+        .filter(|v| v["type"] == kind)
+        .collect()
+}
+
 /// Run scamper in the vantage point with `args`, bounded by `limit`.
 pub fn scamper(lab: &Lab, args: &[&str], limit: Duration) -> Run {
     let mut cmd = lab.command(Role::Vp, scamper_bin());
