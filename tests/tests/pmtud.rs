@@ -58,18 +58,7 @@ fn target(fam: Family) -> IpAddr {
 
 /// Run the commands side by side with JSON output; records of `kind` by their `-U` tag.
 fn run_json(lab: &Lab, cmds: &[String], kind: &str) -> Vec<Value> {
-    let mut args = vec!["-O", "json", "-p", "1000", "-I"];
-    args.extend(cmds.iter().map(String::as_str));
-    let run = scamper(lab, &args, LIMIT);
-    assert!(run.status.success(), "scamper {cmds:?}: {}", run.stderr);
-    let mut recs: Vec<Value> = run
-        .json()
-        .into_iter()
-        .filter(|v| v["type"] == kind)
-        .collect();
-    assert_eq!(recs.len(), cmds.len(), "{}", run.stdout);
-    recs.sort_by_key(|r| r["userid"].as_u64());
-    recs
+    common::run_json(lab, cmds, kind, LIMIT)
 }
 
 fn addr(v: &Value) -> IpAddr {

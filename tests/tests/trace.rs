@@ -53,22 +53,7 @@ fn lab(routers: u8, ecmp_branches: u8) -> Lab {
 /// Run the trace commands side by side (`-I`), `-O json`, and return the trace records. Each
 /// command carries `-U <tag>` so that [`tagged`] finds its record whatever the finishing order.
 fn run_json(lab: &Lab, cmds: &[String]) -> Vec<Value> {
-    let mut args = vec!["-O", "json", "-p", "1000", "-I"];
-    args.extend(cmds.iter().map(String::as_str));
-    let run = scamper(lab, &args, LIMIT);
-    assert!(run.status.success(), "scamper {cmds:?}: {}", run.stderr);
-    let traces: Vec<Value> = run
-        .json()
-        .into_iter()
-        .filter(|v| v["type"] == "trace")
-        .collect();
-    assert_eq!(
-        traces.len(),
-        cmds.len(),
-        "one record per command: {}",
-        run.stdout
-    );
-    traces
+    common::run_json(lab, cmds, "trace", LIMIT)
 }
 
 fn tagged(traces: &[Value], tag: u64) -> &Value {

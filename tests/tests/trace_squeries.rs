@@ -4,7 +4,6 @@
 
 mod common;
 
-use common::scamper;
 use scamper_systests::*;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -18,24 +17,7 @@ const DELAY: Duration = Duration::from_millis(40);
 /// Run the commands side by side (`-I`), `-O json`; each carries `-U <n>` with n its 1-based
 /// position, and the records come back in that order.
 fn run_json(lab: &Lab, cmds: &[String]) -> Vec<Value> {
-    let mut args = vec!["-O", "json", "-p", "1000", "-I"];
-    args.extend(cmds.iter().map(String::as_str));
-    let run = scamper(lab, &args, LIMIT);
-    assert!(run.status.success(), "scamper {cmds:?}: {}", run.stderr);
-    let traces: Vec<Value> = run
-        .json()
-        .into_iter()
-        .filter(|v| v["type"] == "trace")
-        .collect();
-    (1..=cmds.len() as u64)
-        .map(|tag| {
-            traces
-                .iter()
-                .find(|t| t["userid"] == tag)
-                .unwrap_or_else(|| panic!("no record with userid {tag}: {}", run.stdout))
-                .clone()
-        })
-        .collect()
+    common::run_json(lab, cmds, "trace", LIMIT)
 }
 
 /// Replies within the hop count as (probe_ttl, addr), in record order.

@@ -37,6 +37,28 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Run `cmds` side by side (`-I`, `-p 1000`, `-O json`) bounded by `limit`; the records of
+/// type `kind`, exactly one per command, in `-U` (userid) order.
+pub fn run_json(lab: &Lab, cmds: &[String], kind: &str, limit: Duration) -> Vec<serde_json::Value> {
+    let mut args = vec!["-O", "json", "-p", "1000", "-I"];
+    args.extend(cmds.iter().map(String::as_str));
+    let run = scamper(lab, &args, limit);
+    assert!(run.status.success(), "scamper {cmds:?}: {}", run.stderr);
+    let mut recs: Vec<serde_json::Value> = run
+        .json()
+        .into_iter()
+        .filter(|v| v["type"] == kind)
+        .collect();
+    assert_eq!(
+        recs.len(),
+        cmds.len(),
+        "one record per command: {}",
+        run.stdout
+    );
+    recs.sort_by_key(|r| r["userid"].as_u64());
+    recs
+}
+
 /// The records of type `kind` (`"trace"`, `"ping"`, ...) of a warts file, as our
 /// `sc_warts2json` prints them.
 pub fn warts2json(file: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
