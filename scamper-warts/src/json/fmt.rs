@@ -1,13 +1,19 @@
-//! Number, string and time formatting shared by the JSON writers.
+//! Number, string and time formatting shared by the JSON writers, as Strings for the writers
+//! that build them; the logic is the byte emitters' ([`super::emit::Emit`]).
 
-use std::fmt::Write;
-
+use super::emit::Emit;
 use crate::timeval::Timeval;
+
+/// What an emitter appended, as a String (emitters append ASCII only here).
+fn emitted(f: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut b = Vec::new();
+    f(&mut b);
+    String::from_utf8_lossy(&b).into_owned()
+}
 
 /// Milliseconds with exactly three decimals from a wrapping u32 microsecond count.
 pub fn rtt(tv: &Timeval) -> String {
-    let us = tv.as_usec32();
-    format!("{}.{:03}", us / 1000, us % 1000)
+    emitted(|b| b.rtt(tv))
 }
 
 /// `{"sec":S,"usec":U}` with the given separator after the comma.
@@ -18,21 +24,7 @@ pub(crate) fn tv(t: &Timeval, sep: &str) -> String {
 /// C-style escaping: quote and backslash escaped, copy stops at the first byte that is not
 /// printable ASCII, output limited to `max` characters.
 pub(crate) fn esc_max(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if !(0x20..=0x7e).contains(&b) {
-            break;
-        }
-        let need = if b == b'"' || b == b'\\' { 2 } else { 1 };
-        if out.len() + need > max {
-            break;
-        }
-        if need == 2 {
-            out.push('\\');
-        }
-        out.push(b as char);
-    }
-    out
+    emitted(|b| b.esc_max(s, max))
 }
 
 pub(crate) fn esc(s: &str) -> String {
@@ -40,11 +32,7 @@ pub(crate) fn esc(s: &str) -> String {
 }
 
 pub fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
+    emitted(|out| out.hex(b))
 }
 
 /// Local time as `%Y-%m-%d %H:%M:%S`. Only UTC and fixed offsets from `TZ` are understood
