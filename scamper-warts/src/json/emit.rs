@@ -84,6 +84,25 @@ pub(crate) trait Emit {
     fn esc_max(&mut self, s: &str, max: usize);
     /// Appends anything with a Display impl (rare fields; goes through `core::fmt`).
     fn display(&mut self, v: impl std::fmt::Display);
+
+    /// Appends a code's name, or its number when it has none (a method or stop reason newer
+    /// than this reader).
+    fn name_or_num(&mut self, name: Option<&str>, v: impl Into<u64>) {
+        match name {
+            Some(n) => self.raw(n),
+            None => self.num(v),
+        }
+    }
+
+    /// Appends `key` + quoted address for each address that is present.
+    fn opt_addrs(&mut self, fields: &[(&str, &Option<Addr>)]) {
+        for (key, a) in fields {
+            if let Some(a) = a {
+                self.raw(key);
+                self.quoted_addr(a);
+            }
+        }
+    }
 }
 
 impl Emit for Vec<u8> {

@@ -10,28 +10,17 @@ pub(crate) fn render(s: &mut Vec<u8>, p: &Ping) {
     // room for a typical line, so appending does not reallocate midway
     s.reserve(512 + 320 * p.probes.len());
     s.raw("{\"type\":\"ping\",\"version\":\"0.4\",\"method\":\"");
-    match p.method.name() {
-        Some(n) => s.raw(n),
-        None => s.num(p.method.0),
-    }
+    s.name_or_num(p.method.name(), p.method.0);
     s.push(b'"');
-    for (k, a) in [
+    s.opt_addrs(&[
         (",\"src\":", &p.src),
         (",\"dst\":", &p.dst),
         (",\"rtr\":", &p.rtr),
-    ] {
-        if let Some(a) = a {
-            s.raw(k);
-            s.quoted_addr(a);
-        }
-    }
+    ]);
     s.raw(",\"start\":");
     s.tv(&p.start);
     s.raw(",\"stop_reason\":\"");
-    match p.stop_reason.name() {
-        Some(n) => s.raw(n),
-        None => s.num(p.stop_reason.0),
-    }
+    s.name_or_num(p.stop_reason.name(), p.stop_reason.0);
     s.raw("\",\"stop_data\":");
     s.num(p.stop_data);
     if let Some(e) = &p.errmsg {

@@ -11,21 +11,13 @@ pub(crate) fn render(s: &mut Vec<u8>, t: &Trace) {
     s.raw("{\"type\":\"trace\",\"version\":\"0.1\",\"userid\":");
     s.num(t.userid);
     s.raw(",\"method\":\"");
-    match t.method.name() {
-        Some(n) => s.raw(n),
-        None => s.num(t.method.0),
-    }
+    s.name_or_num(t.method.name(), t.method.0);
     s.push(b'"');
-    for (k, a) in [
+    s.opt_addrs(&[
         (",\"src\":", &t.src),
         (",\"dst\":", &t.dst),
         (",\"rtr\":", &t.rtr),
-    ] {
-        if let Some(a) = a {
-            s.raw(k);
-            s.quoted_addr(a);
-        }
-    }
+    ]);
     if t.method.is_udp() || t.method.is_tcp() {
         s.raw(",\"sport\":");
         s.num(t.sport);
@@ -36,10 +28,7 @@ pub(crate) fn render(s: &mut Vec<u8>, t: &Trace) {
         s.num(t.dport);
     }
     s.raw(",\"stop_reason\":\"");
-    match t.stop_reason.name() {
-        Some(n) => s.raw(n),
-        None => s.num(t.stop_reason.0),
-    }
+    s.name_or_num(t.stop_reason.name(), t.stop_reason.0);
     s.raw("\",\"stop_data\":");
     s.num(t.stop_data);
     if let Some(e) = &t.errmsg {
