@@ -29,6 +29,12 @@ mod wire;
 
 pub use addr::Addr;
 pub use compress::{decompress_reader, Compression};
+
+/// A code's name, or its number when this reader has no name for it (a method, result or
+/// stop reason newer than the reader), as the C tools print unknown codes.
+pub fn code_label(name: Option<&'static str>, code: impl std::fmt::Display) -> String {
+    name.map_or_else(|| code.to_string(), str::to_string)
+}
 pub use error::{Error, Result};
 pub use list::{Cycle, List};
 pub use output::{OutputFormat, RecordWriter};

@@ -27,9 +27,7 @@ pub(super) fn dump(d: &Dealias) -> String {
         s,
         " probes: {}, result: {}",
         d.probes.len(),
-        d.result
-            .name()
-            .map_or_else(|| d.result.0.to_string(), str::to_string)
+        scamper_warts::code_label(d.result.name(), d.result.0)
     )
     .ok();
     if let DealiasData::Prefixscan(x) = &d.data {
@@ -48,10 +46,7 @@ pub(super) fn dump(d: &Dealias) -> String {
 }
 
 fn method(s: &mut String, d: &Dealias) {
-    let name = d
-        .method
-        .name()
-        .map_or_else(|| d.method.0.to_string(), str::to_string);
+    let name = scamper_warts::code_label(d.method.name(), d.method.0);
     write!(s, " method: {name}").ok();
     let n = d.probedefs.len();
     match &d.data {
@@ -184,10 +179,7 @@ fn probedef(s: &mut String, pd: &DealiasProbedef) {
         write!(s, ", mtu: {}", pd.mtu).ok();
     }
     s.push('\n');
-    let name = pd
-        .method
-        .name()
-        .map_or_else(|| pd.method.0.to_string(), str::to_string);
+    let name = scamper_warts::code_label(pd.method.name(), pd.method.0);
     if pd.method.is_icmp() {
         writeln!(
             s,

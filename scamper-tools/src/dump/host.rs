@@ -158,10 +158,7 @@ pub(super) fn http(h: &Http) -> String {
         )
         .ok();
     }
-    let stop = h
-        .stop
-        .name()
-        .map_or_else(|| h.stop.0.to_string(), str::to_string);
+    let stop = scamper_warts::code_label(h.stop.name(), h.stop.0);
     writeln!(s, " maxtime: {}, stop: {stop}", dur(&h.maxtime)).ok();
     if let Some(e) = &h.errmsg {
         writeln!(s, " errmsg: {e}").ok();

@@ -14,10 +14,7 @@ pub(super) fn neighbourdisc(n: &Neighbourdisc) -> String {
     let mut s = String::from("neighbourdisc\n");
     header(&mut s, &n.list, &n.cycle, n.userid);
     start_line(&mut s, &n.start);
-    let m = n
-        .method
-        .name()
-        .map_or_else(|| n.method.0.to_string(), str::to_string);
+    let m = scamper_warts::code_label(n.method.name(), n.method.0);
     writeln!(
         s,
         " method: {m}, attempts: {}, wait-timeout: {}, replyc: {}, iface: {}",
@@ -101,10 +98,7 @@ pub(super) fn owamp(o: &Owamp) -> String {
     )
     .ok();
     writeln!(s, " hs-rtt: {}", tv6(&o.hsrtt)).ok();
-    let result = o
-        .result
-        .name()
-        .map_or_else(|| o.result.0.to_string(), str::to_string);
+    let result = scamper_warts::code_label(o.result.name(), o.result.0);
     writeln!(s, " result: {result}").ok();
     if let Some(e) = &o.errmsg {
         writeln!(s, " errmsg: {e}").ok();
@@ -171,10 +165,7 @@ pub(super) fn udpprobe(u: &Udpprobe) -> String {
     if !u.data.is_empty() {
         writeln!(s, " payload: ({}) {}", u.data.len(), hex(&u.data)).ok();
     }
-    let stop = u
-        .stop
-        .name()
-        .map_or_else(|| u.stop.0.to_string(), str::to_string);
+    let stop = scamper_warts::code_label(u.stop.name(), u.stop.0);
     writeln!(
         s,
         " probe-count: {}, probe-sent: {}, stop-reason: {stop}",
@@ -235,10 +226,7 @@ pub(super) fn sniff(x: &Sniff) -> String {
         x.limit_pktc, x.limit_time, x.icmpid
     )
     .ok();
-    let stop = x
-        .stop_reason
-        .name()
-        .map_or_else(|| x.stop_reason.0.to_string(), str::to_string);
+    let stop = scamper_warts::code_label(x.stop_reason.name(), x.stop_reason.0);
     writeln!(s, " result: {stop}, pktc: {}", x.pkts.len()).ok();
     if let Some(e) = &x.errmsg {
         writeln!(s, " errmsg: {e}").ok();

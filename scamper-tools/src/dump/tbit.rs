@@ -70,14 +70,8 @@ pub(super) fn dump(t: &Tbit) -> String {
         write!(s, ", wscale: {}", t.client_wscale).ok();
     }
     s.push('\n');
-    let ty = t
-        .kind
-        .name()
-        .map_or_else(|| t.kind.0.to_string(), str::to_string);
-    let result = t
-        .result
-        .name()
-        .map_or_else(|| t.result.0.to_string(), str::to_string);
+    let ty = scamper_warts::code_label(t.kind.name(), t.kind.0);
+    let result = scamper_warts::code_label(t.result.name(), t.result.0);
     writeln!(s, " type: {ty}, result: {result}").ok();
     if let Some(e) = &t.errmsg {
         writeln!(s, " errmsg: {e}").ok();

@@ -15,10 +15,7 @@ pub(super) fn dump(t: &Tracelb) -> String {
     writeln!(s, "to {}", opt(&t.dst)).ok();
     header(&mut s, &t.list, &t.cycle, t.userid);
     start_line(&mut s, &t.start);
-    let name = t
-        .method
-        .name()
-        .map_or_else(|| t.method.0.to_string(), str::to_string);
+    let name = scamper_warts::code_label(t.method.name(), t.method.0);
     if t.method == TracelbMethod::ICMP_ECHO {
         write!(s, " type: {name} id: {}", t.sport).ok();
     } else {

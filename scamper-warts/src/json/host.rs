@@ -6,11 +6,11 @@ use super::fmt::{esc, tv};
 use crate::host::*;
 
 fn class(c: u16) -> String {
-    dns::class_name(c).map_or_else(|| c.to_string(), str::to_string)
+    crate::code_label(dns::class_name(c), c)
 }
 
 fn rtype(t: u16) -> String {
-    dns::type_name(t).map_or_else(|| t.to_string(), str::to_string)
+    crate::code_label(dns::type_name(t), t)
 }
 
 fn rcode(r: u8) -> String {
@@ -48,10 +48,7 @@ pub(crate) fn render(h: &Host) -> String {
     if !set.is_empty() {
         write!(s, ", \"flags\":[{}]", set.join(", ")).ok();
     }
-    let stop = h
-        .stop
-        .name()
-        .map_or_else(|| h.stop.0.to_string(), str::to_string);
+    let stop = crate::code_label(h.stop.name(), h.stop.0);
     let wait = h
         .wait_timeout
         .sec

@@ -19,14 +19,8 @@ fn bits(v: u32, nbits: u32, names: &[&str]) -> String {
 }
 
 pub(crate) fn render(t: &Tbit) -> String {
-    let ty = t
-        .kind
-        .name()
-        .map_or_else(|| t.kind.0.to_string(), str::to_string);
-    let result = t
-        .result
-        .name()
-        .map_or_else(|| t.result.0.to_string(), str::to_string);
+    let ty = crate::code_label(t.kind.name(), t.kind.0);
+    let result = crate::code_label(t.result.name(), t.result.0);
     let addr = |a: &Option<crate::Addr>| a.map(|a| a.to_string()).unwrap_or_default();
     let mut s = format!(
         "{{\"type\":\"tbit\", \"tbit_type\":\"{ty}\", \"userid\":{}, \"src\":\"{}\", \"dst\":\"{}\", \"sport\":{}, \"dport\":{}, \"start\":{{\"sec\":{},\"usec\":{}}}, \"client_mss\":{}, \"server_mss\":{}, \"ttl\":{}, \"result\":\"{result}\"",

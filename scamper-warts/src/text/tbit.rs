@@ -108,10 +108,7 @@ fn ip_info(d: &Bytes<'_>) -> Option<IpInfo> {
 pub(crate) fn render(t: &Tbit) -> String {
     let mut b = CBuf::new(TEXT_BUF);
     let addr = |a: &Option<crate::Addr>| a.map(|a| a.to_string()).unwrap_or_default();
-    let result = t
-        .result
-        .name()
-        .map_or_else(|| t.result.0.to_string(), str::to_string);
+    let result = crate::code_label(t.result.name(), t.result.0);
     b.pushf(format_args!(
         "tbit from {} to {}\n server-mss {}, result: {result}\n",
         addr(&t.src),
