@@ -8,7 +8,7 @@ mod common;
 use common::{scamper, TempDir};
 use scamper_systests::*;
 use scamper_warts::trace::{Trace, TraceStop};
-use scamper_warts::{Addr, Record};
+use scamper_warts::Addr;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -322,13 +322,7 @@ fn silent_routers_gaplimit_and_gapaction() {
     assert!(run.status.success(), "{}", run.stderr);
     // Three silent hops of one 1 s attempt each, side by side.
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
-    let traces: Vec<Trace> = scamper_warts::open_file(&file)
-        .unwrap()
-        .filter_map(|r| match r.unwrap() {
-            Record::Trace(t) => Some(*t),
-            _ => None,
-        })
-        .collect();
+    let traces: Vec<Trace> = common::warts_traces(&file);
     assert_eq!(traces.len(), cmds.len());
     let json = common::warts2json(&file, "trace");
     for (f, fam) in Family::BOTH.into_iter().enumerate() {

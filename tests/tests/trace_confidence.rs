@@ -61,14 +61,7 @@ fn run_warts(lab: &Lab, cmds: &[String]) -> Vec<Trace> {
     args.extend(cmds.iter().map(String::as_str));
     let run = scamper(lab, &args, LIMIT);
     assert!(run.status.success(), "scamper {cmds:?}: {}", run.stderr);
-    let bytes = std::fs::read(&out).expect("warts output");
-    let traces: Vec<Trace> = scamper_warts::WartsReader::new(&bytes[..])
-        .map(|r| r.expect("valid warts"))
-        .filter_map(|r| match r {
-            Record::Trace(t) => Some(*t),
-            _ => None,
-        })
-        .collect();
+    let traces = common::warts_traces(&out);
     (1..=cmds.len() as u32)
         .map(|tag| {
             traces

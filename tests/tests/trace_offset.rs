@@ -15,7 +15,6 @@ mod common;
 use common::{scamper, TempDir};
 use scamper_systests::*;
 use scamper_warts::trace::Trace;
-use scamper_warts::Record;
 use serde_json::Value;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -45,13 +44,7 @@ fn offset_trace(lab: &Lab, fam: Family) -> (Trace, Value) {
         LIMIT,
     );
     assert!(run.status.success(), "scamper: {}", run.stderr);
-    let mut records: Vec<Trace> = scamper_warts::open_file(&file)
-        .unwrap()
-        .filter_map(|r| match r.unwrap() {
-            Record::Trace(t) => Some(*t),
-            _ => None,
-        })
-        .collect();
+    let mut records: Vec<Trace> = common::warts_traces(&file);
     let mut json = common::warts2json(&file, "trace");
     assert_eq!((records.len(), json.len()), (1, 1), "{json:?}");
     let (tr, js) = (records.remove(0), json.remove(0));

@@ -59,6 +59,17 @@ pub fn run_json(lab: &Lab, cmds: &[String], kind: &str, limit: Duration) -> Vec<
     recs
 }
 
+/// The trace records of a warts file, read by our library.
+pub fn warts_traces(file: &std::path::Path) -> Vec<scamper_warts::trace::Trace> {
+    scamper_warts::open_file(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .filter_map(|r| match r.expect("valid warts") {
+            scamper_warts::Record::Trace(t) => Some(*t),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The records of type `kind` (`"trace"`, `"ping"`, ...) of a warts file, as our
 /// `sc_warts2json` prints them.
 pub fn warts2json(file: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
