@@ -48,31 +48,68 @@ const RESOLVE_POLL: Duration = Duration::from_millis(5);
 /// What a measurement wants of the datalink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
-    /// Probes leave as frames (ping `-O dltx`, `-r`; trace `-r`).
+    /// Probes leave as frames (see [`needs`] for which).
     pub tx: bool,
+    /// The next hop's link-layer address must be found before the first probe, even if no
+    /// frame is sent (trace `-O dl`, `-M`: scamper builds the frame header anyway, and stops
+    /// with its error when the next hop does not answer).
+    pub resolve: bool,
     /// The router whose link-layer address frames go to (`-r`); else the route's next hop.
     pub rtr: Option<IpAddr>,
     /// ICMP replies are taken from the ICMP sockets, not the datalink (ping `-O sockrx`).
     pub sockrx: bool,
 }
 
-/// Does this command use the datalink?
+/// Does this command use the datalink, and how? As scamper 20260420 on Linux decides it:
+/// ping in scamper_ping_do.c (ping_dltx, ping_state_alloc, ping_handle_rt, do_ping_probe),
+/// trace in scamper_trace_do.c (trace_state_alloc, trace_handle_rt, trace_probe).
 pub fn needs(cmd: &Command) -> Option<Needs> {
     match cmd {
-        Command::Ping(p) => p.uses_datalink().then_some(Needs {
-            tx: p.sends_frames(),
-            rtr: p.rtr,
-            sockrx: p.flags & scamper_warts::ping::flags::SOCKRX != 0,
+        Command::Ping(p) => p.uses_datalink().then(|| {
+            let tx = p.sends_frames();
+            Needs {
+                tx,
+                // ping builds a frame header only for what it sends as frames.
+                resolve: tx,
+                rtr: p.rtr,
+                sockrx: p.flags & scamper_warts::ping::flags::SOCKRX != 0,
+            }
         }),
         Command::Trace(t) => {
-            let dl = t.flags & scamper_warts::trace::flags::DL != 0 || t.rtr.is_some();
-            dl.then_some(Needs {
-                tx: t.rtr.is_some(),
+            use scamper_warts::trace::flags;
+            let opens = trace_uses_datalink(t);
+            let tcp = t.method.is_tcp();
+            let raw_tcp = tcp && t.flags & flags::RAW != 0;
+            // Frames: -r, -o, TCP without -O raw, and UDP-paris with a constant payload on
+            // IPv6 (its checksum cannot be chosen through a socket) once a datalink is open.
+            let tx = t.rtr.is_some()
+                || t.offset != 0
+                || (tcp && !raw_tcp)
+                || (t.method == scamper_warts::trace::TraceMethod::UDP_PARIS
+                    && t.flags & flags::CONSTPAYLOAD != 0
+                    && t.dst.is_ipv6());
+            opens.then_some(Needs {
+                tx,
+                // -O dl and -M build the frame header too, without sending frames in the
+                // trace itself (PMTUD probes would be: see the module notes).
+                resolve: tx || t.flags & (flags::DL | flags::PMTUD) != 0,
                 rtr: t.rtr,
                 sockrx: false,
             })
         }
     }
+}
+
+/// Does this trace open a datalink? scamper does (trace_state_alloc, trace_handle_rt) for
+/// `-O dl`, `-M`, TCP methods, `-o` and `-r`; its replies then carry datalink receive times,
+/// its probes sent by sockets datalink transmit times, and UDP and TCP replies are only seen
+/// through it.
+pub fn trace_uses_datalink(t: &crate::trace::TraceOptions) -> bool {
+    use scamper_warts::trace::flags;
+    t.flags & (flags::DL | flags::PMTUD) != 0
+        || t.method.is_tcp()
+        || t.offset != 0
+        || t.rtr.is_some()
 }
 
 /// Where a task's frames go.
@@ -134,6 +171,8 @@ pub struct LinkTask {
     plan: Option<Plan>,
     failed: Option<(String, i32)>,
     sockrx: bool,
+    /// Its probes leave as frames (else the next hop may be resolved but not used).
+    frames: bool,
     keys: Vec<MatchKey>,
 }
 
@@ -174,7 +213,7 @@ impl Task for LinkTask {
         }
         let action = self.inner.poll(now);
         if let Action::Send(p) = &action {
-            let plan = self.plan.filter(|p| p.dst.is_some());
+            let plan = self.plan.filter(|p| self.frames && p.dst.is_some());
             self.shared.lock().keys.insert(p.key, plan);
             if !self.keys.contains(&p.key) {
                 self.keys.push(p.key);
@@ -388,6 +427,7 @@ impl Datalink {
             plan: None,
             failed: None,
             sockrx: needs.sockrx,
+            frames: needs.tx,
             keys: Vec::new(),
         })
     }
@@ -405,7 +445,7 @@ impl Datalink {
                 return Ticket::Failed(format!("rtsock_parsemsg: {e}"), code);
             }
         };
-        if !needs.tx {
+        if !needs.tx && !needs.resolve {
             return Ticket::Ready(Plan {
                 ifindex: route.ifindex,
                 dst: None,
@@ -765,6 +805,7 @@ mod tests {
             panic!("not a ping")
         };
         let sockrx = opts.flags & scamper_warts::ping::flags::SOCKRX != 0;
+        let frames = opts.sends_frames();
         let list = Arc::new(scamper_warts::List::default());
         let env = crate::task::TaskEnv {
             src: ip("192.0.2.1"),
@@ -790,6 +831,7 @@ mod tests {
             plan: None,
             failed: None,
             sockrx,
+            frames,
             keys: Vec::new(),
         };
         (t, shared)
@@ -897,65 +939,89 @@ mod tests {
         needs(&crate::command::parse(line).unwrap())
     }
 
+    /// (tx, resolve, sockrx) of a command that uses the datalink.
+    fn how(line: &str) -> (bool, bool, bool) {
+        let n = needs_of(line).unwrap_or_else(|| panic!("{line}: no datalink"));
+        (n.tx, n.resolve, n.sockrx)
+    }
+
     #[test]
     fn which_commands_use_the_datalink() {
-        assert_eq!(needs_of("ping 192.0.2.1"), None);
-        assert_eq!(needs_of("ping -O sockrx 192.0.2.1"), None);
+        // Not at all: plain ICMP and UDP pings and traces, -O sockrx alone.
+        for line in [
+            "ping 192.0.2.1",
+            "ping -O sockrx 192.0.2.1",
+            "ping -P udp 192.0.2.1",
+            "ping -P icmp-time 192.0.2.1",
+            "trace 192.0.2.1",
+            "trace -P icmp-paris 2001:db8::1",
+            "trace -P udp-paris -O const-payload 2001:db8::1",
+        ] {
+            assert_eq!(needs_of(line), None, "{line}");
+        }
+        // scamper_ping_do.c: -O dl opens the datalink only to read (route look-up, no frame
+        // header); ping_dltx (-r, -M, -O dltx, -O spoof) and TCP methods without -O raw send
+        // frames, whose header needs the next hop's address.
+        let ping = [
+            ("ping -O dl 192.0.2.1", (false, false, false)),
+            ("ping -O dl -O sockrx 192.0.2.1", (false, false, true)),
+            ("ping -P udp -O dl 192.0.2.1", (false, false, false)),
+            ("ping -O dltx 192.0.2.1", (true, true, false)),
+            ("ping -r 192.0.2.2 192.0.2.1", (true, true, false)),
+            ("ping -s 1300 -M 1280 192.0.2.1", (true, true, false)),
+            (
+                "ping -O tbt -M 1280 -s 1300 2001:db8::1",
+                (true, true, false),
+            ),
+            ("ping -O spoof -S 192.0.2.9 192.0.2.1", (true, true, false)),
+            ("ping -P tcp-syn 192.0.2.1", (true, true, false)),
+            ("ping -P tcp-ack-sport 2001:db8::1", (true, true, false)),
+            ("ping -P tcp-syn -O raw 192.0.2.1", (false, false, false)),
+        ];
+        // scamper_trace_do.c: -O dl and -M resolve the next hop without sending frames;
+        // -r, -o and TCP without -O raw send frames; TCP with -O raw only reads.
+        let trace = [
+            ("trace -O dl 192.0.2.1", (false, true, false)),
+            ("trace -M 192.0.2.1", (false, true, false)),
+            ("trace -r 192.0.2.2 192.0.2.1", (true, true, false)),
+            ("trace -o 8 -P icmp 2001:db8::1", (true, true, false)),
+            ("trace -P tcp 192.0.2.1", (true, true, false)),
+            ("trace -P tcp-ack 2001:db8::1", (true, true, false)),
+            ("trace -P tcp -O raw 192.0.2.1", (false, false, false)),
+            (
+                "trace -O dl -P udp-paris -O const-payload 2001:db8::1",
+                (true, true, false),
+            ),
+            (
+                "trace -O dl -P udp-paris -O const-payload 192.0.2.1",
+                (false, true, false),
+            ),
+        ];
+        for (line, want) in ping.into_iter().chain(trace) {
+            assert_eq!(how(line), want, "{line}");
+        }
         assert_eq!(
-            needs_of("ping -O dl 192.0.2.1"),
-            Some(Needs {
-                tx: false,
-                rtr: None,
-                sockrx: false
-            })
+            needs_of("ping -r 192.0.2.2 192.0.2.1").and_then(|n| n.rtr),
+            Some(ip("192.0.2.2"))
         );
-        assert_eq!(
-            needs_of("ping -O dl -O sockrx 192.0.2.1"),
-            Some(Needs {
-                tx: false,
-                rtr: None,
-                sockrx: true
-            })
-        );
-        assert_eq!(
-            needs_of("ping -O dltx 192.0.2.1"),
-            Some(Needs {
-                tx: true,
-                rtr: None,
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("ping -r 192.0.2.2 192.0.2.1"),
-            Some(Needs {
-                tx: true,
-                rtr: Some(ip("192.0.2.2")),
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("ping -O tbt -M 1280 -s 1300 2001:db8::1"),
-            Some(Needs {
-                tx: true,
-                rtr: None,
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("trace -O dl 192.0.2.1"),
-            Some(Needs {
-                tx: false,
-                rtr: None,
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("trace -r 192.0.2.2 192.0.2.1"),
-            Some(Needs {
-                tx: true,
-                rtr: Some(ip("192.0.2.2")),
-                sockrx: false
-            })
-        );
+    }
+
+    #[test]
+    fn a_resolved_next_hop_is_used_only_by_frame_tasks() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: Some(([2, 0, 0, 0, 0, 2], 6)),
+        };
+        // As trace -O dl: the next hop is known, but probes still leave by socket.
+        let (mut t, shared) = link_ping("-c 1 -O dl 198.51.100.1", Ticket::Ready(plan));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key), Some(&None));
+        let (mut t, shared) = link_ping("-c 1 -P tcp-syn 198.51.100.1", Ticket::Ready(plan));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key), Some(&Some(plan)));
     }
 }

@@ -550,6 +550,11 @@ impl PingTask {
             self.datalink_tx(pkt, rx);
             return None;
         }
+        // scamper's ping reads UDP replies only from a datalink (do_ping_handle_dl has the
+        // only UDP match): without one it never records them.
+        if !self.uses_datalink() && matches!(pkt.transport, RxTransport::Udp(_)) {
+            return None;
+        }
         let i = self.match_reply(pkt)?;
         let rtt = rx.saturating_sub(self.sent[i].tx);
         let mut reply = self.reply_record(pkt, rtt);
@@ -1163,21 +1168,36 @@ mod tests {
 
     #[test]
     fn udp_ipv6_matched_by_quoted_flow_label_and_udp_reply() {
-        let mut t = task("-c 3 -P udp 2001:db8::1");
-        let p = send_all(&mut t);
-        t.on_response(&icmp_error(&p[0], DST6, 1, 4, 1232), T0 + ms(2500));
-        // a UDP answer from the service itself
-        let pr = parse_ip(&p[2].packet).unwrap();
-        let u = pr.udp().unwrap();
-        let back = build_udp(&IpParams::new(pr.dst, pr.src), u.dport, u.sport, b"hi").unwrap();
-        t.on_response(&parse_ip(&back).unwrap(), T0 + ms(2010));
-        let r = record(t, T0 + ms(3000));
-        let x0 = &r.probes[0].as_ref().unwrap().replies[0];
-        assert_eq!((x0.icmp_type, x0.icmp_code, x0.reply_proto), (1, 4, 58));
-        assert!(r.probes[1].as_ref().unwrap().replies.is_empty());
-        let x2 = &r.probes[2].as_ref().unwrap().replies[0];
-        assert_eq!((x2.reply_proto, x2.rtt), (17, Timeval::new(0, 10_000)));
-        assert!(json(&r).contains("\"replies\":2,"));
+        // UDP answers from the service itself are seen only with a datalink (-O dl), as in
+        // scamper's do_ping_handle_dl; the ICMP error is seen either way.
+        for (args, udp_seen) in [
+            ("-c 3 -P udp 2001:db8::1", false),
+            ("-c 3 -P udp -O dl 2001:db8::1", true),
+        ] {
+            let mut t = task(args);
+            let p = send_all(&mut t);
+            t.on_response(&icmp_error(&p[0], DST6, 1, 4, 1232), T0 + ms(2500));
+            let pr = parse_ip(&p[2].packet).unwrap();
+            let u = pr.udp().unwrap();
+            let back = build_udp(&IpParams::new(pr.dst, pr.src), u.dport, u.sport, b"hi").unwrap();
+            t.on_response(&parse_ip(&back).unwrap(), T0 + ms(2010));
+            let r = record(t, T0 + ms(3000));
+            let x0 = &r.probes[0].as_ref().unwrap().replies[0];
+            assert_eq!((x0.icmp_type, x0.icmp_code, x0.reply_proto), (1, 4, 58));
+            assert!(r.probes[1].as_ref().unwrap().replies.is_empty());
+            let r2 = &r.probes[2].as_ref().unwrap().replies;
+            if udp_seen {
+                assert_eq!(
+                    (r2[0].reply_proto, r2[0].rtt),
+                    (17, Timeval::new(0, 10_000))
+                );
+                assert_eq!(r2[0].flags & reply_flags::DLRX, reply_flags::DLRX);
+                assert!(json(&r).contains("\"replies\":2,"));
+            } else {
+                assert!(r2.is_empty(), "{args}");
+                assert!(json(&r).contains("\"replies\":1,"));
+            }
+        }
     }
 
     #[test]

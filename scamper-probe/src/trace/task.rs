@@ -1050,7 +1050,7 @@ impl Task for TraceTask {
     }
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
-        if self.datalink_tx(pkt, rx) {
+        if self.datalink_tx(pkt, rx) || self.unseen_without_datalink(pkt) {
             return;
         }
         if self.done {
@@ -1680,7 +1680,8 @@ mod tests {
             (
                 TH_RST | TH_ACK,
                 61,
-                reply_flags::REPLY_TTL | reply_flags::TS_SOCK_RX | reply_flags::TCP
+                // TCP replies come only from the datalink (scamper_trace_do.c trace_dl_hop).
+                reply_flags::REPLY_TTL | reply_flags::TS_DL_RX | reply_flags::TCP
             )
         );
         assert_eq!((tr.probes[2].ttl, tr.probes[2].id), (2, 1));

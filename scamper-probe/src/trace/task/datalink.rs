@@ -1,13 +1,23 @@
-//! trace `-O dl` and `-r`: timestamps from the datalink. The engine delivers the probes'
-//! outbound copies seen on the datalink, whose times replace the user-space transmit times
-//! (replies already recorded get shorter round trips and TS_DL_TX), and replies from the
-//! datalink rather than the ICMP socket, recorded with TS_DL_RX instead of TS_SOCK_RX.
+//! Timestamps from the datalink, for the traces scamper opens one for (`-O dl`, `-M`, TCP
+//! methods, `-o`, `-r`: [`crate::engine::datalink::trace_uses_datalink`]). The engine
+//! delivers the probes' outbound copies seen on the datalink, whose times replace the
+//! user-space transmit times (replies already recorded get shorter round trips and TS_DL_TX),
+//! and replies from the datalink rather than the ICMP socket, recorded with TS_DL_RX instead
+//! of TS_SOCK_RX. Probes sent as frames have no outbound copy (Linux does not loop a packet
+//! socket's frames back to it), so only their replies carry datalink times.
 
-use super::{flags, reply_flags, Rx, Time, Timeval, TraceReply, TraceTask};
+use super::{reply_flags, Rx, Time, Timeval, TraceReply, TraceTask};
+use scamper_packet::RxTransport;
 
 impl TraceTask {
     pub(super) fn uses_datalink(&self) -> bool {
-        self.opts.flags & flags::DL != 0 || self.opts.rtr.is_some()
+        crate::engine::datalink::trace_uses_datalink(&self.opts)
+    }
+
+    /// A UDP reply reaches scamper's trace only through a datalink (do_trace_handle_dl): a
+    /// trace without one never records it, whatever socket of ours saw it.
+    pub(super) fn unseen_without_datalink(&self, pkt: &Rx) -> bool {
+        !self.uses_datalink() && matches!(pkt.transport, RxTransport::Udp(_))
     }
 
     /// If `pkt` is one of our probes on its way out, take its datalink transmit time and
