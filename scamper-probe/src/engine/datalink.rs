@@ -5,9 +5,9 @@
 //!
 //! One cooked AF_PACKET socket (from the root helper, every interface) carries it all: it
 //! sends frames to the next hop's link-layer address, and while such a measurement runs its
-//! filter lets through inbound ICMP, our own outbound IP packets (their datalink transmit
-//! timestamps) and ARP / neighbour advertisements. Inbound TCP and UDP replies keep arriving
-//! on the engine's other datalink socket, whose timestamps are datalink ones too.
+//! filter lets through inbound ICMP, TCP and UDP, our own outbound IP packets (their datalink
+//! transmit timestamps) and ARP / neighbour advertisements. Which measurements use it, and
+//! which of them send frames, follows scamper 20260420 on Linux (see [`needs`]).
 //!
 //! A measurement that uses the datalink runs inside [`LinkTask`], which waits for the next
 //! hop to be known before the first probe, tells the engine which probe keys go out as frames,
@@ -260,13 +260,16 @@ impl Task for LinkTask {
 }
 
 impl LinkTask {
-    /// Each ICMP reply arrives twice, on the ICMP socket and on the datalink: keep the
-    /// datalink's copy, or with `-O sockrx` the socket's. TCP and UDP replies arrive once.
+    /// Each reply arrives twice. ICMP ones on the ICMP socket and on the datalink: keep the
+    /// datalink's copy, or with `-O sockrx` the socket's (scamper's do_ping_handle_icmp /
+    /// do_ping_handle_dl). TCP and UDP ones on the engine's datalink socket and on ours: keep
+    /// ours, read in order with the probes' outbound copies (`-O sockrx` is about ICMP only).
     fn wanted(&self, pkt: &Rx) -> bool {
+        let from = self.shared.from.load(Ordering::Relaxed);
         if !matches!(pkt.transport, RxTransport::Icmp(_)) {
-            return true;
+            return from != FROM_SOCKET;
         }
-        match self.shared.from.load(Ordering::Relaxed) {
+        match from {
             FROM_SOCKET => self.sockrx,
             FROM_LINK_IN => !self.sockrx,
             _ => true,
@@ -320,9 +323,11 @@ fn filter_closed() -> Vec<socket2::SockFilter> {
 }
 
 /// Kernel filter while datalink tasks run: ARP; every outbound packet (our probes' datalink
-/// transmit times); inbound ICMP, ICMPv6 and IPv6 fragments. Inbound TCP and UDP come on the
-/// engine's other datalink socket. (code, jump if true, jump if false, k), classic BPF.
-const OPEN_PROGRAM: [(u16, u8, u8, u32); 14] = {
+/// transmit times); inbound ICMP, TCP and UDP, and IPv6 fragments. TCP and UDP replies also
+/// come on the engine's other datalink socket, but only this socket has them in order with
+/// the outbound copies of the probes they answer, as scamper's one datalink socket does.
+/// (code, jump if true, jump if false, k), classic BPF.
+const OPEN_PROGRAM: [(u16, u8, u8, u32); 18] = {
     const LD_W_ABS: u16 = 0x20;
     const LDB_ABS: u16 = 0x30;
     const JEQ_K: u16 = 0x15;
@@ -331,20 +336,24 @@ const OPEN_PROGRAM: [(u16, u8, u8, u32); 14] = {
     const PROTOCOL: u32 = 0xffff_f000;
     const PKTTYPE: u32 = 0xffff_f004;
     [
-        (LD_W_ABS, 0, 0, PROTOCOL),                  // 0: EtherType
-        (JEQ_K, 10, 0, ETH_P_ARP as u32),            // 1: ARP -> accept
-        (LD_W_ABS, 0, 0, PKTTYPE),                   // 2
-        (JEQ_K, 8, 0, libc::PACKET_OUTGOING as u32), // 3: outbound -> accept
-        (LD_W_ABS, 0, 0, PROTOCOL),                  // 4
-        (JEQ_K, 0, 2, ETH_P_IP as u32),              // 5: IPv4 -> 6, else 8
-        (LDB_ABS, 0, 0, 9),                          // 6: IPv4 protocol
-        (JEQ_K, 4, 5, 1),                            // 7: ICMP -> accept, else drop
-        (JEQ_K, 0, 4, ETH_P_IPV6 as u32),            // 8: IPv6 -> 9, else drop
-        (LDB_ABS, 0, 0, 6),                          // 9: next header
-        (JEQ_K, 1, 0, 58),                           // 10: ICMPv6 -> accept
-        (JEQ_K, 0, 1, 44),                           // 11: fragment -> accept, else drop
-        (RET_K, 0, 0, 0x40000),                      // 12: accept
-        (RET_K, 0, 0, 0),                            // 13: drop
+        (LD_W_ABS, 0, 0, PROTOCOL),                   // 0: EtherType
+        (JEQ_K, 14, 0, ETH_P_ARP as u32),             // 1: ARP -> accept
+        (LD_W_ABS, 0, 0, PKTTYPE),                    // 2
+        (JEQ_K, 12, 0, libc::PACKET_OUTGOING as u32), // 3: outbound -> accept
+        (LD_W_ABS, 0, 0, PROTOCOL),                   // 4
+        (JEQ_K, 0, 4, ETH_P_IP as u32),               // 5: IPv4 -> 6, else 10
+        (LDB_ABS, 0, 0, 9),                           // 6: IPv4 protocol
+        (JEQ_K, 8, 0, 1),                             // 7: ICMP -> accept
+        (JEQ_K, 7, 0, 6),                             // 8: TCP -> accept
+        (JEQ_K, 6, 7, 17),                            // 9: UDP -> accept, else drop
+        (JEQ_K, 0, 6, ETH_P_IPV6 as u32),             // 10: IPv6 -> 11, else drop
+        (LDB_ABS, 0, 0, 6),                           // 11: next header
+        (JEQ_K, 3, 0, 58),                            // 12: ICMPv6 -> accept
+        (JEQ_K, 2, 0, 44),                            // 13: fragment -> accept
+        (JEQ_K, 1, 0, 6),                             // 14: TCP -> accept
+        (JEQ_K, 0, 1, 17),                            // 15: UDP -> accept, else drop
+        (RET_K, 0, 0, 0x40000),                       // 16: accept
+        (RET_K, 0, 0, 0),                             // 17: drop
     ]
 };
 
@@ -770,7 +779,7 @@ mod tests {
     fn filter_passes_what_datalink_tasks_need() {
         let mut v4 = vec![0x45u8; 40];
         let mut v6 = vec![0x60u8; 60];
-        for (proto, want) in [(1u8, true), (6, false), (17, false)] {
+        for (proto, want) in [(1u8, true), (6, true), (17, true), (47, false)] {
             v4[9] = proto;
             assert_eq!(
                 run_filter(ETH_P_IP, false, &v4),
@@ -779,7 +788,7 @@ mod tests {
             );
             assert!(run_filter(ETH_P_IP, true, &v4), "outbound v4 proto {proto}");
         }
-        for (nh, want) in [(58u8, true), (44, true), (6, false), (17, false)] {
+        for (nh, want) in [(58u8, true), (44, true), (6, true), (17, true), (0, false)] {
             v6[6] = nh;
             assert_eq!(
                 run_filter(ETH_P_IPV6, false, &v6),
@@ -932,6 +941,30 @@ mod tests {
             // Our own probe going out is always the datalink's.
             shared.from.store(FROM_LINK_OUT, Ordering::Relaxed);
             assert!(t.wanted(&scamper_packet::parse_ip(&p.packet).unwrap()));
+        }
+    }
+
+    #[test]
+    fn tcp_replies_are_taken_from_this_socket_only() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: None,
+        };
+        for args in [
+            "-c 1 -P tcp-syn -O raw 198.51.100.1",
+            "-c 1 -P tcp-syn -O dl -O sockrx 198.51.100.1",
+        ] {
+            let (mut t, shared) = link_ping(args, Ticket::Ready(plan));
+            let Action::Send(p) = t.poll(T0) else {
+                panic!("no probe")
+            };
+            let mut reply = scamper_packet::parse_ip(&p.packet).unwrap();
+            std::mem::swap(&mut reply.src, &mut reply.dst);
+            // The engine's datalink socket saw it too: that copy is not used.
+            shared.from.store(FROM_SOCKET, Ordering::Relaxed);
+            assert!(!t.wanted(&reply), "{args}");
+            shared.from.store(FROM_LINK_IN, Ordering::Relaxed);
+            assert!(t.wanted(&reply), "{args}");
         }
     }
 
