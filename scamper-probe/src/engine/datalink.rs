@@ -151,7 +151,7 @@ pub struct Shared {
 struct SharedInner {
     /// Keys of probes sent by datalink tasks, with the frame destination when they are
     /// transmitted as frames.
-    keys: HashMap<MatchKey, Option<Plan>>,
+    keys: HashMap<MatchKey, KeyUse>,
     tickets: HashMap<u64, Ticket>,
     /// Datalink tasks alive.
     active: usize,
@@ -161,6 +161,15 @@ impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, SharedInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Datalink tasks sending under one probe key: two commands may share a key (same
+/// destination, protocol and port), and the first to finish must not take it from the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyUse {
+    tasks: u32,
+    /// Where the frames go, if probes under this key leave as frames.
+    plan: Option<Plan>,
 }
 
 /// A measurement that uses the datalink; see the module documentation.
@@ -214,8 +223,12 @@ impl Task for LinkTask {
         let action = self.inner.poll(now);
         if let Action::Send(p) = &action {
             let plan = self.plan.filter(|p| self.frames && p.dst.is_some());
-            self.shared.lock().keys.insert(p.key, plan);
-            if !self.keys.contains(&p.key) {
+            let mut sh = self.shared.lock();
+            let new = !self.keys.contains(&p.key);
+            let u = sh.keys.entry(p.key).or_insert(KeyUse { tasks: 0, plan });
+            u.plan = plan;
+            if new {
+                u.tasks += 1;
                 self.keys.push(p.key);
             }
         }
@@ -246,7 +259,12 @@ impl Task for LinkTask {
         {
             let mut sh = self.shared.lock();
             for k in &self.keys {
-                sh.keys.remove(k);
+                if let Some(u) = sh.keys.get_mut(k) {
+                    u.tasks = u.tasks.saturating_sub(1);
+                    if u.tasks == 0 {
+                        sh.keys.remove(k);
+                    }
+                }
             }
             sh.tickets.remove(&self.ticket);
             sh.active = sh.active.saturating_sub(1);
@@ -536,7 +554,7 @@ impl Datalink {
             if sh.keys.is_empty() {
                 None
             } else {
-                sh.keys.get(&probe.key).copied().flatten()
+                sh.keys.get(&probe.key).and_then(|u| u.plan)
             }
         };
         let Some(Plan {
@@ -810,6 +828,16 @@ mod tests {
 
     /// A ping task in a [`LinkTask`] whose next-hop look-up is in state `ticket`.
     fn link_ping(args: &str, ticket: Ticket) -> (LinkTask, Arc<Shared>) {
+        link_ping_in(Arc::new(Shared::default()), 1, args, ticket)
+    }
+
+    /// The same, with the engine's shared state `shared` and ticket number `n`.
+    fn link_ping_in(
+        shared: Arc<Shared>,
+        n: u64,
+        args: &str,
+        ticket: Ticket,
+    ) -> (LinkTask, Arc<Shared>) {
         let Command::Ping(opts) = crate::command::parse(&format!("ping {args}")).unwrap() else {
             panic!("not a ping")
         };
@@ -830,13 +858,12 @@ mod tests {
             stop_sets: Default::default(),
             ifnames: Default::default(),
         };
-        let shared = Arc::new(Shared::default());
-        shared.lock().tickets.insert(1, ticket);
-        shared.lock().active = 1;
+        shared.lock().tickets.insert(n, ticket);
+        shared.lock().active += 1;
         let t = LinkTask {
             inner: crate::ping::new_task(opts, env),
             shared: shared.clone(),
-            ticket: 1,
+            ticket: n,
             plan: None,
             failed: None,
             sockrx,
@@ -897,7 +924,10 @@ mod tests {
         let Action::Send(p) = t.poll(T0) else {
             panic!("no probe")
         };
-        assert_eq!(shared.lock().keys.get(&p.key), Some(&Some(plan)));
+        assert_eq!(
+            shared.lock().keys.get(&p.key).map(|u| u.plan),
+            Some(Some(plan))
+        );
         // A receive-only task registers its keys without a frame destination.
         let rx_only = Plan {
             ifindex: 2,
@@ -907,7 +937,7 @@ mod tests {
         let Action::Send(p) = t.poll(T0) else {
             panic!("no probe")
         };
-        assert_eq!(shared.lock().keys.get(&p.key), Some(&None));
+        assert_eq!(shared.lock().keys.get(&p.key).map(|u| u.plan), Some(None));
     }
 
     #[test]
@@ -942,6 +972,32 @@ mod tests {
             shared.from.store(FROM_LINK_OUT, Ordering::Relaxed);
             assert!(t.wanted(&scamper_packet::parse_ip(&p.packet).unwrap()));
         }
+    }
+
+    #[test]
+    fn a_key_shared_by_two_tasks_outlives_the_first_to_finish() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: Some(([2, 0, 0, 0, 0, 2], 6)),
+        };
+        let shared = Arc::new(Shared::default());
+        let args = "-c 2 -P tcp-syn -F 40007 198.51.100.1";
+        let (mut a, _) = link_ping_in(shared.clone(), 1, args, Ticket::Ready(plan));
+        let (mut b, _) = link_ping_in(shared.clone(), 2, args, Ticket::Ready(plan));
+        let Action::Send(p) = a.poll(T0) else {
+            panic!("no probe")
+        };
+        assert!(matches!(b.poll(T0), Action::Send(_)));
+        Box::new(a).finish(T0);
+        assert_eq!(
+            shared.lock().keys.get(&p.key),
+            Some(&KeyUse {
+                tasks: 1,
+                plan: Some(plan)
+            })
+        );
+        Box::new(b).finish(T0);
+        assert!(shared.lock().keys.is_empty());
     }
 
     #[test]
@@ -1050,11 +1106,14 @@ mod tests {
         let Action::Send(p) = t.poll(T0) else {
             panic!("no probe")
         };
-        assert_eq!(shared.lock().keys.get(&p.key), Some(&None));
+        assert_eq!(shared.lock().keys.get(&p.key).map(|u| u.plan), Some(None));
         let (mut t, shared) = link_ping("-c 1 -P tcp-syn 198.51.100.1", Ticket::Ready(plan));
         let Action::Send(p) = t.poll(T0) else {
             panic!("no probe")
         };
-        assert_eq!(shared.lock().keys.get(&p.key), Some(&Some(plan)));
+        assert_eq!(
+            shared.lock().keys.get(&p.key).map(|u| u.plan),
+            Some(Some(plan))
+        );
     }
 }
