@@ -555,6 +555,16 @@ fn trace_datalink_methods(fam: Family) {
             let last = hops.last().unwrap();
             assert!(last["tcp_flags"].as_u64().is_some(), "{cmd}: {last}");
         }
+        if cmd.contains("-M") {
+            // PMTUD probes leave outside scamper's trace mode (no dltxts: their frames are
+            // not looped back, and dlout_apply is not used in PMTUD modes); their replies
+            // carry the datalink time the probe recorded first (trace_icmp_hop).
+            let pm = rec["pmtud"]["hops"].as_array().cloned().unwrap_or_default();
+            assert!(!pm.is_empty(), "{cmd}: {rec}");
+            for h in &pm {
+                assert_eq!(hop_flags(h), ["dlrxts"], "{cmd}: {h}");
+            }
+        }
     }
 }
 

@@ -913,6 +913,7 @@ impl TraceTask {
             return;
         };
         let reply = self.reply_record(pkt, rx.saturating_sub(self.sent[i].tx));
+        let reply = self.datalink_reply(i, reply);
         let answer = if reply.is_ptb() {
             Answer::TooBig(reply.icmp_nhmtu)
         } else {

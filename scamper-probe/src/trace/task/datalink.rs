@@ -6,7 +6,7 @@
 //! of TS_SOCK_RX. Probes sent as frames have no outbound copy (Linux does not loop a packet
 //! socket's frames back to it), so only their replies carry datalink times.
 
-use super::{reply_flags, Rx, Time, Timeval, TraceReply, TraceTask};
+use super::{flags, reply_flags, Rx, Time, Timeval, TraceReply, TraceTask};
 use scamper_packet::RxTransport;
 
 impl TraceTask {
@@ -37,6 +37,11 @@ impl TraceTask {
         }) else {
             return true;
         };
+        // scamper applies transmit times only in its trace, last-ditch and parallel modes
+        // (do_trace_handle_dl's dlout_func), not to doubletree probes.
+        if self.opts.flags & flags::DOUBLETREE != 0 && !self.sent[i].lastditch {
+            return true;
+        }
         self.dltx.insert(i);
         let s = &mut self.sent[i];
         let diff = Timeval::from(at - s.tx);
@@ -50,7 +55,10 @@ impl TraceTask {
         true
     }
 
-    /// The timestamp flags of a reply to probe `i` when the datalink is in use.
+    /// The timestamp flags of a reply to probe `i` when the datalink is in use. scamper reads
+    /// its datalink before the ICMP socket (the packet tap runs first), and a probe whose
+    /// datalink receive time is known gets it whatever its mode (trace_icmp_hop), so PMTUD
+    /// and doubletree replies carry TS_DL_RX too.
     pub(super) fn datalink_reply(&self, i: usize, mut r: TraceReply) -> TraceReply {
         if self.uses_datalink() {
             r.flags = (r.flags & !reply_flags::TS_SOCK_RX) | reply_flags::TS_DL_RX;
@@ -130,6 +138,16 @@ mod tests {
         };
         let h = &r.probes[0].replies[0];
         (h.flags, Duration::from(h.rtt))
+    }
+
+    #[test]
+    fn doubletree_probes_take_no_datalink_transmit_time() {
+        let (f, rtt) = one_hop(
+            "-O dl -O dtree-noback -q 1 -f 1 -m 1 198.51.100.1",
+            Some(Duration::from_millis(2)),
+        );
+        assert_eq!(f, reply_flags::REPLY_TTL | reply_flags::TS_DL_RX);
+        assert_eq!(rtt, Duration::from_millis(10));
     }
 
     #[test]
