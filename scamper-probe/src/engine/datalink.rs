@@ -155,6 +155,17 @@ struct SharedInner {
     tickets: HashMap<u64, Ticket>,
     /// Datalink tasks alive.
     active: usize,
+    /// Interfaces whose packets datalink tasks see, with the number of tasks on each.
+    /// scamper opens its datalink on the route's interface (ping_handle_rt,
+    /// trace_handle_rt): a reply arriving on another interface is not seen, unless another
+    /// task opened that one.
+    ifaces: HashMap<u32, u32>,
+}
+
+impl SharedInner {
+    fn listens_on(&self, ifindex: u32) -> bool {
+        self.ifaces.contains_key(&ifindex)
+    }
 }
 
 impl Shared {
@@ -193,7 +204,10 @@ impl LinkTask {
         }
         let mut sh = self.shared.lock();
         match sh.tickets.get(&self.ticket).cloned() {
-            Some(Ticket::Ready(p)) => self.plan = Some(p),
+            Some(Ticket::Ready(p)) => {
+                *sh.ifaces.entry(p.ifindex).or_insert(0) += 1;
+                self.plan = Some(p);
+            }
             Some(Ticket::Failed(m, e)) => self.failed = Some((m, e)),
             Some(Ticket::Pending { hop, deadline, .. }) => {
                 if now < deadline {
@@ -268,6 +282,14 @@ impl Task for LinkTask {
             }
             sh.tickets.remove(&self.ticket);
             sh.active = sh.active.saturating_sub(1);
+            if let Some(p) = self.plan {
+                if let Some(n) = sh.ifaces.get_mut(&p.ifindex) {
+                    *n -= 1;
+                    if *n == 0 {
+                        sh.ifaces.remove(&p.ifindex);
+                    }
+                }
+            }
         }
         let mut rec = self.inner.finish(now);
         if let Some((msg, err)) = self.failed {
@@ -658,8 +680,11 @@ impl Datalink {
             dispatch::reply_key(&rx)
         };
         let Some(key) = key else { return };
-        if !self.shared.lock().keys.contains_key(&key) {
-            return;
+        {
+            let sh = self.shared.lock();
+            if !sh.keys.contains_key(&key) || !sh.listens_on(f.ifindex) {
+                return;
+            }
         }
         let from = if f.outbound {
             FROM_LINK_OUT
@@ -998,6 +1023,33 @@ mod tests {
         );
         Box::new(b).finish(T0);
         assert!(shared.lock().keys.is_empty());
+    }
+
+    #[test]
+    fn packets_are_seen_on_the_interfaces_of_running_tasks_only() {
+        let on = |i| Plan {
+            ifindex: i,
+            dst: None,
+        };
+        let shared = Arc::new(Shared::default());
+        let args = "-c 1 -O dl 198.51.100.1";
+        let (mut a, _) = link_ping_in(shared.clone(), 1, args, Ticket::Ready(on(2)));
+        let (mut b, _) = link_ping_in(shared.clone(), 2, args, Ticket::Ready(on(3)));
+        let (mut c, _) = link_ping_in(shared.clone(), 3, args, Ticket::Ready(on(2)));
+        // Not before the task knows its route.
+        assert!(!shared.lock().listens_on(2));
+        for t in [&mut a, &mut b, &mut c] {
+            assert!(matches!(t.poll(T0), Action::Send(_)));
+        }
+        let listening = |sh: &Arc<Shared>| (1..5).filter(|&i| sh.lock().listens_on(i)).count();
+        assert!(shared.lock().listens_on(2) && shared.lock().listens_on(3));
+        assert_eq!(listening(&shared), 2);
+        Box::new(b).finish(T0);
+        assert!(!shared.lock().listens_on(3));
+        Box::new(a).finish(T0);
+        assert!(shared.lock().listens_on(2), "c still runs there");
+        Box::new(c).finish(T0);
+        assert_eq!(listening(&shared), 0);
     }
 
     #[test]
