@@ -629,3 +629,32 @@ fn unresolvable_next_hop_ipv4() {
 fn unresolvable_next_hop_ipv6() {
     unresolvable_next_hop(Family::V6);
 }
+
+/// IPv4 record route read from the datalink. scamper_ping_do.c records the option's
+/// addresses only in do_ping_handle_icmp (the ICMP socket's handler); do_ping_handle_dl builds
+/// replies without them. So `-R -O dl` replies have no "RR", while `-O sockrx` (ICMP replies
+/// from the socket) and plain `-R` keep them.
+#[test]
+fn record_route_only_from_the_socket_ipv4() {
+    let Some(lab) = lab() else { return };
+    let dst = target(Family::V4);
+    let cmds = [
+        format!("ping -c 2 -i 0.2 -R -O dl -F 41091 -U 91 {dst}"),
+        format!("ping -c 2 -i 0.2 -R -O dl -O sockrx -F 41092 -U 92 {dst}"),
+        format!("ping -c 2 -i 0.2 -R -F 41093 -U 93 {dst}"),
+    ];
+    let recs = pings(&lab, &cmds);
+    for (rec, rr, flags) in [
+        (&recs[0], false, vec!["dltxts", "dlrxts"]),
+        (&recs[1], true, vec!["dltxts"]),
+        (&recs[2], true, vec![]),
+    ] {
+        assert_eq!(rec["stop_reason"], "done", "{rec}");
+        let replies = rec["responses"].as_array().expect("responses");
+        assert_eq!(replies.len(), 2, "{rec}");
+        for r in replies {
+            assert_eq!(reply_flags(r), flags, "{r}");
+            assert_eq!(r.get("RR").is_some(), rr, "{r}");
+        }
+    }
+}
