@@ -9,6 +9,7 @@ Prints one line per check and a closing "N passed, N failed" line; exits 1 on an
 import argparse
 import datetime
 import os
+import socket
 import sys
 import tempfile
 import traceback
@@ -75,6 +76,18 @@ def unix_sync_ping():
     assert o.inst == inst
     assert o.wait_probe == datetime.timedelta(milliseconds=200), o.wait_probe
     assert ctrl.taskc == 0
+    # The manual's defaults for what the command did not say.
+    assert o.is_icmp() and not o.is_udp() and not o.is_tcp()
+    assert o.probe_ttl == 64 and o.probe_tos == 0, (o.probe_ttl, o.probe_tos)
+    assert o.probe_size == 84, o.probe_size  # 20 IP + 8 ICMP + 56 bytes of payload
+    assert o.wait_timeout == SEC, o.wait_timeout
+    assert o.stop_count == 0, o.stop_count
+    assert o.ndups == 0 and o.nerrs == 0
+    for r in o.replies():
+        assert r.reply_size == 84 and r.reply_proto == 1, (r.reply_size, r.reply_proto)
+        assert r.icmp_type == 0 and r.icmp_code == 0
+    assert [r.attempt for r in o.replies()] == [0, 1, 2] or \
+        [r.attempt for r in o.replies()] == [1, 2, 3], [r.attempt for r in o.replies()]
 
 
 @check
@@ -94,7 +107,18 @@ def unix_sync_trace():
     assert hops[1].probe_ttl == 2
     assert hops[1].is_icmp_unreach_port() or hops[1].is_icmp_echo_reply()
     assert o.wait_timeout == datetime.timedelta(seconds=2), o.wait_timeout
+    # The manual's defaults: udp-paris, two attempts, one hop at a time, gap limit 5, dport 33435.
     assert o.is_udp(), "default method udp-paris"
+    assert o.attempts == 2 and o.squeries == 1, (o.attempts, o.squeries)
+    assert o.firsthop == 1 and o.gaplimit == 5, (o.firsthop, o.gaplimit)
+    assert o.probe_dport == 33435, o.probe_dport
+    assert o.tos == 0 and o.wait_probe == datetime.timedelta(0), (o.tos, o.wait_probe)
+    assert o.stop_hop == 0 or o.stop_hop is None or o.stop_hop == 2, o.stop_hop
+    assert hops[0].reply_ttl == 64 and hops[1].reply_ttl == 63, (hops[0].reply_ttl,
+                                                                 hops[1].reply_ttl)
+    assert all(h.rtt is not None and h.rtt >= datetime.timedelta(0) for h in hops)
+    assert [str(a) for a in o.addrs()] == sorted([ARGS.hop1, ARGS.target4]) or \
+        sorted(str(a) for a in o.addrs()) == sorted([ARGS.hop1, ARGS.target4])
 
 
 @check
@@ -165,6 +189,36 @@ def bad_commands_raise_and_instance_goes_on():
 
 
 @check
+def long_rejected_commands():
+    """Errors that quote a long value stay short enough for libscamperctrl.
+
+    The library keeps at most 128 bytes of a line split across two of its 8 KiB reads and
+    fails the connection ("got fatal") on a longer one. Four rejected 3000-byte destinations
+    make their ERR lines cross a read boundary.
+    """
+    ctrl = ctrl_unix()
+    bad = "192.0.2." + "7" * 3000
+    for _ in range(4):
+        ctrl.do_ping(bad)
+    ctrl.do_ping(ARGS.target4, attempts=1, userid=5)
+    errors, results = [], []
+    end = datetime.datetime.now() + 20 * SEC
+    while len(errors) < 4 or len(results) < 1:
+        assert datetime.datetime.now() < end, (errors, results)
+        try:
+            o = ctrl.poll(timeout=10 * SEC)
+        except ScamperInstError as e:
+            assert "got fatal" not in str(e), str(e)[:200]
+            errors.append(str(e))
+            continue
+        if o is not None:
+            results.append(o)
+    for e in errors:
+        assert "command not accepted" in e and "invalid destination" in e, e[:200]
+    assert results[0].userid == 5 and results[0].nreplies == 1
+
+
+@check
 def halt_task():
     """ScamperTask.halt(): the measurement comes back in its current state, halted."""
     ctrl = ctrl_unix()
@@ -225,6 +279,9 @@ def meta_objects():
     assert lst.id == 0, lst.id
     assert start.id == 1 and stop.id == 1, (start.id, stop.id)
     assert start.start is not None and stop.stop is not None and stop.stop >= start.start
+    assert start.hostname == socket.gethostname(), (start.hostname, socket.gethostname())
+    # attach sends no monitor: the list gets scamper's -M name (vp1 runs the -U socket)
+    assert lst.monitor == "vp1", lst.monitor
     assert ping.list.name == lst.name and ping.cycle.id == 1
     objs.clear()
     del ping, o

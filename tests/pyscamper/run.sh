@@ -133,7 +133,7 @@ done
 # --- the checks ---------------------------------------------------------------------------------
 # PYSCAMPER_STRACE=FILE records what the module sent and received (for test transcripts).
 trace=()
-[ -n "${PYSCAMPER_STRACE:-}" ] && trace=(strace -f -o "$PYSCAMPER_STRACE" -s 65535 -e trace=connect,read,write,recvfrom,sendto,close)
+[ -n "${PYSCAMPER_STRACE:-}" ] && trace=(strace -f -tt -o "$PYSCAMPER_STRACE" -s 65535 -e trace=connect,read,write,recvfrom,sendto,close)
 timeout -k 5 300 ip netns exec "$ns_vp" "${trace[@]}" "$py" "$here/check_ctrl.py" \
     --unix "$work/ctl.sock" --port "$port_ctl" --remote-dir "$work/vps" --mux "$work/mux" \
     --target4 198.51.100.1 --target6 2001:db8:1::1 --hop1 192.0.2.2 --src4 192.0.2.1 "$@"
