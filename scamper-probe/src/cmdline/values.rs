@@ -91,7 +91,11 @@ pub fn time(opt: char, v: &str, bare: TimeUnit) -> Result<Duration, ValueError> 
     }
     // A fraction of only zeros adds nothing, however long; otherwise each digit must still be
     // a whole number of microseconds.
-    let frac = if frac.bytes().all(|b| b == b'0') { "" } else { frac };
+    let frac = if frac.bytes().all(|b| b == b'0') {
+        ""
+    } else {
+        frac
+    };
     let Some(frac_shift) = digits_to_micros.checked_sub(frac.len() as u32) else {
         return Err(malformed());
     };
@@ -224,7 +228,17 @@ mod tests {
     #[test]
     fn seconds_errors() {
         for v in [
-            "", ".", "abc", "-1", "1.0000001", "1.2.3", "s", "1 s", "1.5us", "1.0001ms", "1m",
+            "",
+            ".",
+            "abc",
+            "-1",
+            "1.0000001",
+            "1.2.3",
+            "s",
+            "1 s",
+            "1.5us",
+            "1.0001ms",
+            "1m",
             "1ss",
         ] {
             assert_eq!(

@@ -840,7 +840,10 @@ mod tests {
         let o = ok("-c 3 -i 0.2s -W 1.0s 198.51.100.1");
         assert_eq!(o.wait_probe, Duration::from_millis(200));
         assert_eq!(o.wait_timeout, Duration::from_secs(1));
-        assert_eq!(ok("-i 500ms 192.0.2.1").wait_probe, Duration::from_millis(500));
+        assert_eq!(
+            ok("-i 500ms 192.0.2.1").wait_probe,
+            Duration::from_millis(500)
+        );
         assert_eq!(err("-i 0.5us 192.0.2.1"), "-i 0.5us: not a time in seconds");
     }
 

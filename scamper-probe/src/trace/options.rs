@@ -890,7 +890,10 @@ mod tests {
         let o = p("-W 30ms -w 5s 192.0.2.1").unwrap();
         assert_eq!(o.wait_probe, Duration::from_millis(30));
         assert_eq!(o.wait_timeout, Duration::from_secs(5));
-        assert_eq!(p("-W 7 192.0.2.1").unwrap().wait_probe, Duration::from_millis(70));
+        assert_eq!(
+            p("-W 7 192.0.2.1").unwrap().wait_probe,
+            Duration::from_millis(70)
+        );
     }
 
     #[test]
