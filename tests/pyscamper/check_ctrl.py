@@ -9,6 +9,7 @@ Prints one line per check and a closing "N passed, N failed" line; exits 1 on an
 import argparse
 import datetime
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -143,6 +144,78 @@ def async_responses_and_userids():
     assert isinstance(got[4], ScamperTrace) and str(got[4].dst) == ARGS.target6
     assert got[4].is_stop_completed(), got[4].stop_reason_str
     assert list(ctrl.exceptions()) == []
+
+
+@check
+def ping_parameters_reach_the_result():
+    """do_ping's optional parameters, as the module turns them into options, in the result."""
+    ctrl = ctrl_unix()
+    ms = datetime.timedelta(milliseconds=1)
+    o = ctrl.do_ping(ARGS.target4, attempts=2, wait_probe=100 * ms, wait_timeout=SEC,
+                     ttl=32, tos=0x20, size=128, icmp_id=4321, icmp_seq=7, sync=True)
+    assert o.probe_ttl == 32 and o.probe_tos == 0x20, (o.probe_ttl, o.probe_tos)
+    assert o.probe_size == 128, o.probe_size
+    assert o.probe_sport is None  # the module reports ports for TCP and UDP pings only
+    assert o.nreplies == 2, o.nreplies
+    r = [r for r in o.replies() if r is not None]
+    assert all(x.reply_size == 128 for x in r), [x.reply_size for x in r]
+
+    # -B: the whole payload; the probe is 20 + 8 + 16 bytes (scamper refuses a -s that
+    # disagrees, as ours does)
+    o = ctrl.do_ping(ARGS.target4, attempts=1, payload=bytes(range(16)), sync=True)
+    assert o.payload is not None and bytes(o.payload) == bytes(range(16)), o.payload
+    assert o.probe_size == 44 and o.nreplies == 1, (o.probe_size, o.nreplies)
+
+    # a TTL that expires at the router: the answer is time exceeded from r1
+    o = ctrl.do_ping(ARGS.target4, attempts=1, ttl=1, sync=True)
+    [r] = [r for r in o.replies() if r is not None]
+    assert r.is_icmp_ttl_exp() and str(r.src) == ARGS.hop1, (r.icmp_type, r.src)
+    assert not r.is_from_target()
+
+    # UDP to a closed port: port unreachable from the target
+    o = ctrl.do_ping(ARGS.target4, attempts=1, method="udp", dport=33434, sync=True)
+    assert o.is_udp(), o
+    [r] = [r for r in o.replies() if r is not None]
+    assert r.is_icmp_unreach_port() and r.is_from_target(), (r.icmp_type, r.icmp_code)
+
+    # TCP SYN to a closed port: RST from the target
+    o = ctrl.do_ping(ARGS.target4, attempts=1, method="tcp-syn", dport=81, sync=True)
+    assert o.is_tcp() and o.probe_dport == 81, (o.is_tcp(), o.probe_dport)
+    [r] = [r for r in o.replies() if r is not None]
+    assert r.is_tcp() and r.tcp_flags & 0x04, r.tcp_flags
+
+    # IP record route: the reply carries the option's addresses
+    o = ctrl.do_ping(ARGS.target4, attempts=1, recordroute=True, sync=True)
+    assert o.nreplies == 1, o.nreplies
+
+
+@check
+def trace_parameters_reach_the_result():
+    """do_trace's optional parameters in the result."""
+    ctrl = ctrl_unix()
+    o = ctrl.do_trace(ARGS.target4, method="icmp-paris", attempts=1, firsthop=1,
+                      gaplimit=3, loops=1, hoplimit=10, squeries=2, tos=8,
+                      wait_timeout=SEC, wait_probe=datetime.timedelta(milliseconds=20),
+                      sync=True)
+    assert o.is_icmp() and o.attempts == 1, (o.is_icmp(), o.attempts)
+    assert (o.gaplimit, o.hoplimit, o.squeries, o.tos) == (3, 10, 2, 8), \
+        (o.gaplimit, o.hoplimit, o.squeries, o.tos)
+    assert o.wait_probe == datetime.timedelta(milliseconds=20), o.wait_probe
+    assert o.hop_count == 2 and o.is_stop_completed(), (o.hop_count, o.stop_reason_str)
+    hops = [h for h in o.hops() if h is not None]
+    assert hops[-1].is_icmp_echo_reply(), hops[-1]
+
+    o = ctrl.do_trace(ARGS.target4, method="tcp", dport=80, firsthop=2, sync=True)
+    assert o.is_tcp() and o.probe_dport == 80 and o.firsthop == 2
+    hops = [h for h in o.hops() if h is not None]
+    assert [h.probe_ttl for h in hops] == [2], [h.probe_ttl for h in hops]
+    assert hops[0].is_tcp() and str(hops[0].src) == ARGS.target4
+
+    o = ctrl.do_trace(ARGS.target6, method="udp-paris", all_attempts=True, attempts=2,
+                      sync=True)
+    assert str(o.dst) == ARGS.target6 and o.hop_count == 2, (o.dst, o.hop_count)
+    # -Q: both attempts at each of the two hops (hops() gives the first reply per TTL)
+    assert o.probe_count == 4, o.probe_count
 
 
 @check
@@ -291,13 +364,18 @@ def meta_objects():
 @check
 def tcp_instance_ipv6_ping():
     """add_inet(port): TCP control socket on loopback; an IPv6 ping."""
-    ctrl = ScamperCtrl()
+    ctrl = ScamperCtrl(meta=True)
     inst = ctrl.add_inet(ARGS.port)
     assert ctrl.instc == 1
     o = ctrl.do_ping(ARGS.target6, attempts=2, sync=True)
     assert str(o.dst) == ARGS.target6 and o.nreplies == 2, o
     assert all(r.is_from_target() for r in o.replies() if r is not None)
     assert o.inst == inst
+    # the list and cycle-start came first; a TCP client's source is named <ip>:<port>
+    lst, start = ctrl.poll(timeout=SEC), ctrl.poll(timeout=SEC)
+    assert isinstance(lst, ScamperList) and isinstance(start, ScamperCycle), (lst, start)
+    assert re.fullmatch(r"127\.0\.0\.1:[0-9]+", lst.name), lst.name
+    assert o.list.name == lst.name
 
 
 @check
@@ -401,6 +479,18 @@ def mux_vps():
     vps = ctrl.vps()
     names = sorted(v.name for v in vps)
     assert names == ["vp1", "vp2"], names
+    vp1, vp2 = sorted(vps, key=lambda v: v.name)
+    # VP_UPDATE: the peer address as sc_remoted saw it, then the metadata file (run.sh)
+    assert vp1.ipv4 == "127.0.0.1" and vp2.ipv4 == "127.0.0.1", (vp1.ipv4, vp2.ipv4)
+    assert vp1.ipv6 is None
+    assert (vp1.asn4, vp1.asn6) == (64496, 64497), (vp1.asn4, vp1.asn6)
+    assert (vp1.cc, vp1.st, vp1.place) == ("NZ", "AUK", "Auckland Central"), \
+        (vp1.cc, vp1.st, vp1.place)
+    assert vp1.loc == (-36.8485, 174.7633), vp1.loc
+    assert vp1.shortname == "v1" and vp1.iata == "AKL", (vp1.shortname, vp1.iata)
+    assert sorted(vp1.tags) == ["lab", "python"], vp1.tags
+    assert vp2.shortname == "vp2" and vp2.asn4 is None and vp2.cc is None
+    assert vp2.tags is None or len(vp2.tags) == 0, vp2.tags
     insts = ctrl.add_vps(vps)
     assert len(insts) == 2 and ctrl.instc == 2
     ctrl.do_ping(ARGS.target4, attempts=1, inst=insts)

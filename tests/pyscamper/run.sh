@@ -108,8 +108,22 @@ done
 # --- our programs -------------------------------------------------------------------------------
 port_ctl=31400 port_remoted=31401
 mkdir -p "$work/vps"
+# Metadata sc_remoted hands to mux clients (ScamperVp fields); vp2 has none.
+cat >"$work/meta.txt" <<'META'
+# vp-name attribute value
+vp1 asn4 64496
+vp1 asn6 64497
+vp1 cc nz
+vp1 st auk
+vp1 place Auckland Central
+vp1 latlong -36.8485,174.7633
+vp1 shortname v1
+vp1 iata akl
+vp1 tag lab
+vp1 tag python
+META
 in_ns "$ns_vp" "$bins/sc_remoted" -P "127.0.0.1:$port_remoted" -U "$work/vps" -M "$work/mux" \
-    >"$work/sc_remoted.log" 2>&1 &
+    -m "$work/meta.txt" >"$work/sc_remoted.log" 2>&1 &
 pids+=($!)
 sleep 0.5
 # vp1: local control sockets and a remote connection; vp2: remote only.
