@@ -432,6 +432,17 @@ def remote_dir_single_radius():
     for o in seen.values():
         assert str(o.dst) == ARGS.target4 and o.nreplies == 4, (o.dst, o.nreplies)
 
+    # a rejected command and a synchronous one on a per-VP socket
+    inst = sorted(ctrl.instances(), key=lambda i: i.name)[0]
+    ctrl.do_ping(ARGS.target4, attempts=0, inst=inst)
+    try:
+        ctrl.poll(timeout=10 * SEC)
+        raise AssertionError("no error for ping -c 0")
+    except ScamperInstError as e:
+        assert "command not accepted" in str(e) and e.inst == inst, str(e)
+    o = ctrl.do_trace(ARGS.target6, inst=inst, sync=True)
+    assert o.inst == inst and o.hop_count == 2, (o.inst, o.hop_count)
+
 
 @check
 def remote_morecb_event_driven():
@@ -502,6 +513,16 @@ def mux_vps():
                   + [(insts[0].name, "ScamperTrace", ARGS.target6)])
     assert sorted(got) == want, got
     assert list(ctrl.exceptions()) == []
+
+    # a rejected command over a mux channel, then a synchronous one on the same channel
+    ctrl.do_dns("example.com", inst=insts[1])
+    try:
+        ctrl.poll(timeout=10 * SEC)
+        raise AssertionError("no error for a host command")
+    except ScamperInstError as e:
+        assert "command not accepted" in str(e) and e.inst == insts[1], str(e)
+    o = ctrl.do_ping(ARGS.target6, attempts=1, inst=insts[1], sync=True)
+    assert o.inst == insts[1] and o.nreplies == 1, (o.inst, o.nreplies)
 
 
 def main():
