@@ -34,15 +34,25 @@ ns_vp="$ns_prefix-vp" ns_r1="$ns_prefix-r1" ns_tgt="$ns_prefix-tgt"
 work=$(mktemp -d /tmp/pyscamper.XXXXXX)
 pids=()
 
-cleanup() {
-    local rc=$?
-    set +e
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do
+# Our processes: the ones started below, then anything else still inside our namespaces (only
+# this script puts processes there), each by PID.
+stop_pids() {
+    local p
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "$@"; do
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
     done
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    stop_pids "${pids[@]}"
     for ns in "$ns_vp" "$ns_r1" "$ns_tgt"; do
+        [ -e "/run/netns/$ns" ] || continue
+        # shellcheck disable=SC2046
+        stop_pids $(ip netns pids "$ns" 2>/dev/null)
         ip netns del "$ns" 2>/dev/null
     done
     if [ "$rc" != 0 ]; then
@@ -106,6 +116,7 @@ done
 [ -n "$ok" ] || die "lab target does not answer"
 
 # --- our programs -------------------------------------------------------------------------------
+# Started with `ip netns exec` itself (it execs the program), so $! is the program's PID.
 port_ctl=31400 port_remoted=31401
 mkdir -p "$work/vps"
 # Metadata sc_remoted hands to mux clients (ScamperVp fields); vp2 has none.
@@ -122,15 +133,15 @@ vp1 iata akl
 vp1 tag lab
 vp1 tag python
 META
-in_ns "$ns_vp" "$bins/sc_remoted" -P "127.0.0.1:$port_remoted" -U "$work/vps" -M "$work/mux" \
+ip netns exec "$ns_vp" "$bins/sc_remoted" -P "127.0.0.1:$port_remoted" -U "$work/vps" -M "$work/mux" \
     -m "$work/meta.txt" >"$work/sc_remoted.log" 2>&1 &
 pids+=($!)
 sleep 0.5
 # vp1: local control sockets and a remote connection; vp2: remote only.
-in_ns "$ns_vp" "$bins/scamper" -U "$work/ctl.sock" -P "127.0.0.1:$port_ctl" \
+ip netns exec "$ns_vp" "$bins/scamper" -U "$work/ctl.sock" -P "127.0.0.1:$port_ctl" \
     -R "127.0.0.1:$port_remoted" -M vp1 -p 200 >"$work/scamper-vp1.log" 2>&1 &
 pids+=($!)
-in_ns "$ns_vp" "$bins/scamper" -R "127.0.0.1:$port_remoted" -M vp2 -p 200 \
+ip netns exec "$ns_vp" "$bins/scamper" -R "127.0.0.1:$port_remoted" -M vp2 -p 200 \
     >"$work/scamper-vp2.log" 2>&1 &
 pids+=($!)
 
