@@ -8,9 +8,11 @@ Prints one line per check and a closing "N passed, N failed" line; exits 1 on an
 
 import argparse
 import datetime
+import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -417,6 +419,35 @@ def outfile_records_results():
 
 
 @check
+def json_of_results_matches_libscamperfile():
+    """Each result's to_json() (libscamperfile's JSON writer on the object parsed from our
+    DATA) equals what our sc_warts2json prints for the same objects written by ScamperFile."""
+    ctrl = ctrl_unix()
+    objs = [
+        ctrl.do_ping(ARGS.target4, attempts=2, sync=True),
+        ctrl.do_ping(ARGS.target6, attempts=1, method="udp", dport=33434, sync=True),
+        ctrl.do_ping(ARGS.target4, attempts=1, method="tcp-syn", dport=81, sync=True),
+        ctrl.do_trace(ARGS.target4, sync=True),
+        ctrl.do_trace(ARGS.target6, method="icmp-paris", sync=True),
+        ctrl.do_trace(ARGS.target4, method="tcp", dport=80, sync=True),
+    ]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "results.warts")
+        f = ScamperFile(path, 'w')
+        for o in objs:
+            f.write(o)
+        f.close()
+        out = subprocess.run([ARGS.warts2json, path], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    ours = [j for j in map(json.loads, out.splitlines()) if j.get("type") in ("ping", "trace")]
+    assert len(ours) == len(objs), out
+    for o, j in zip(objs, ours):
+        c = json.loads(o.to_json())
+        diff = {k: (c.get(k), j.get(k)) for k in set(c) | set(j) if c.get(k) != j.get(k)}
+        assert not diff, (c.get("type"), c.get("method"), diff)
+
+
+@check
 def remote_dir_single_radius():
     """The documentation's single-radius example over sc_remoted's per-VP sockets."""
     ctrl = ScamperCtrl(remote_dir=ARGS.remote_dir)
@@ -531,6 +562,7 @@ def main():
     for a in ["unix", "remote-dir", "mux", "target4", "target6", "hop1", "src4"]:
         p.add_argument("--" + a, required=True)
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--warts2json", required=True, help="our sc_warts2json")
     p.add_argument("--only", help="run only checks whose name contains this")
     ARGS = p.parse_args()
     passed = failed = 0

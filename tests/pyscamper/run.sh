@@ -25,7 +25,7 @@ die() { echo "pyscamper: $*" >&2; exit 2; }
 py="$venv/bin/python"
 [ -x "$py" ] || die "$py not found"
 "$py" -c 'import scamper' || die "$py cannot import scamper (see tests/pyscamper/README.md)"
-for b in scamper sc_remoted; do
+for b in scamper sc_remoted sc_warts2json; do
     [ -x "$bins/$b" ] || die "$bins/$b missing: cargo build --release (or set SCRS_BIN_DIR)"
 done
 
@@ -161,4 +161,5 @@ trace=()
 [ -n "${PYSCAMPER_STRACE:-}" ] && trace=(strace -f -tt -o "$PYSCAMPER_STRACE" -s 65535 -e trace=connect,read,write,recvfrom,sendto,close)
 timeout -k 5 300 ip netns exec "$ns_vp" "${trace[@]}" "$py" "$here/check_ctrl.py" \
     --unix "$work/ctl.sock" --port "$port_ctl" --remote-dir "$work/vps" --mux "$work/mux" \
-    --target4 198.51.100.1 --target6 2001:db8:1::1 --hop1 192.0.2.2 --src4 192.0.2.1 "$@"
+    --target4 198.51.100.1 --target6 2001:db8:1::1 --hop1 192.0.2.2 --src4 192.0.2.1 \
+    --warts2json "$bins/sc_warts2json" "$@"
