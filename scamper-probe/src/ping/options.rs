@@ -841,6 +841,19 @@ mod tests {
     }
 
     #[test]
+    fn times_as_the_python_module_writes_them() {
+        // ScamperCtrl.do_ping(wait_probe=0.2, wait_timeout=1) sends exactly this.
+        let o = ok("-c 3 -i 0.2s -W 1.0s 198.51.100.1");
+        assert_eq!(o.wait_probe, Duration::from_millis(200));
+        assert_eq!(o.wait_timeout, Duration::from_secs(1));
+        assert_eq!(
+            ok("-i 500ms 192.0.2.1").wait_probe,
+            Duration::from_millis(500)
+        );
+        assert_eq!(err("-i 0.5us 192.0.2.1"), "-i 0.5us: not a time in seconds");
+    }
+
+    #[test]
     fn each_option_sets_its_field() {
         let o = ok(
             "-c 10 -d 7 -F 4000 -i 0.25 -W 2.5 -m 1 -z 184 -o 3 -U 4294967295 -y 2 \
