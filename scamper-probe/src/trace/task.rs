@@ -1087,6 +1087,11 @@ impl Task for TraceTask {
         let reply = self.datalink_reply(i, reply);
         let verdict = self.verdict(&reply);
         let s = &mut self.sent[i];
+        // Most probes get one reply: room for one, not Vec's first four, while the trace and
+        // its record wait to be written.
+        if s.replies.is_empty() {
+            s.replies.reserve_exact(1);
+        }
         s.replies.push(reply);
         // A late reply to an earlier hop that ends the path stops the trace at that hop.
         // With -N above 1 the run holds several hops; those below the current one are over.
