@@ -162,9 +162,9 @@ impl PutExt for Vec<u8> {
         self.push(0);
     }
     fn put_addr_static(&mut self, a: &Addr) {
-        let o = a.octets();
-        self.push(o.len() as u8);
+        let (o, n) = a.octets_inline();
+        self.push(n as u8);
         self.push(a.type_code());
-        self.extend_from_slice(&o);
+        self.extend_from_slice(&o[..n]);
     }
 }

@@ -62,12 +62,73 @@ impl<'a> ParamsIn<'a> {
     }
 }
 
+/// Flag bytes a [`ParamsOut`] holds inline: 7 ids each, far beyond the highest id any object
+/// type defines (34).
+const FLAG_BYTES: usize = 16;
+
+/// Value buffers of finished [`ParamsOut`]s, reused by the next ones on this thread: a record
+/// has one params block per reply or hop, and a fresh buffer for each grew through several
+/// reallocations.
+mod spare {
+    use std::cell::RefCell;
+
+    const KEEP: usize = 8;
+    const MAX_CAPACITY: usize = 4096;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn take() -> Vec<u8> {
+        SPARE
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    pub fn give(mut v: Vec<u8>) {
+        if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
+            return;
+        }
+        v.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < KEEP {
+                    s.push(v);
+                }
+            }
+        });
+    }
+}
+
 /// Builds a params block; values must be added in ascending flag id order.
-#[derive(Default)]
 pub(crate) struct ParamsOut {
-    flags: Vec<u8>,
+    flags: [u8; FLAG_BYTES],
+    /// Flag bytes in use (up to the one holding the highest id set).
+    nflags: usize,
     vals: Vec<u8>,
     last: u16,
+    /// An id beyond `FLAG_BYTES * 7` was set (a bug in a writer): `finish` reports it.
+    overflow: Option<u16>,
+}
+
+impl Default for ParamsOut {
+    fn default() -> Self {
+        ParamsOut {
+            flags: [0; FLAG_BYTES],
+            nflags: 0,
+            vals: spare::take(),
+            last: 0,
+            overflow: None,
+        }
+    }
+}
+
+impl Drop for ParamsOut {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.vals));
+    }
 }
 
 impl ParamsOut {
@@ -81,11 +142,14 @@ impl ParamsOut {
             "params must be written in ascending flag order"
         );
         self.last = id;
-        let (i, b) = (usize::from(id - 1) / 7, (id - 1) % 7);
-        if self.flags.len() <= i {
-            self.flags.resize(i + 1, 0);
+        let (i, b) = (usize::from(id.wrapping_sub(1)) / 7, id.wrapping_sub(1) % 7);
+        match self.flags.get_mut(i) {
+            Some(f) => {
+                *f |= 1 << b;
+                self.nflags = self.nflags.max(i + 1);
+            }
+            None => self.overflow = Some(id),
         }
-        self.flags[i] |= 1 << b;
         &mut self.vals
     }
 
@@ -126,16 +190,20 @@ impl ParamsOut {
 
     /// Append flag bytes, length and values to `out`.
     pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
-        if self.flags.is_empty() {
+        if let Some(id) = self.overflow {
+            return Err(Error::Encode(format!("params flag id {id} out of range")));
+        }
+        if self.nflags == 0 {
             out.push(0);
             return Ok(());
         }
-        let n = self.flags.len();
-        for (i, f) in self.flags.iter().enumerate() {
-            out.push(if i + 1 < n { f | 0x80 } else { *f });
-        }
+        let n = self.nflags;
         let len = u16::try_from(self.vals.len())
             .map_err(|_| Error::Encode(format!("params block of {} bytes", self.vals.len())))?;
+        out.reserve(n + 2 + self.vals.len());
+        for (i, f) in self.flags[..n].iter().enumerate() {
+            out.push(if i + 1 < n { f | 0x80 } else { *f });
+        }
         out.put_u16(len);
         out.extend_from_slice(&self.vals);
         Ok(())

@@ -52,22 +52,52 @@ impl<'g> AddrIn<'g> {
     }
 }
 
-/// Writer side: first occurrence is a definition, later ones references.
-#[derive(Default)]
+/// Addresses an object's table keeps inline: a ping record has two or three, a trace a few
+/// dozen at most; beyond that a hash map takes the rest.
+const ADDR_INLINE: usize = 16;
+
+/// Writer side: first occurrence is a definition, later ones references. Small tables are
+/// searched linearly without allocating (one per record written); large ones (tracelb, long
+/// traces) spill into a hash map.
 pub(crate) struct AddrOut {
-    ids: HashMap<Addr, u32>,
+    inline: [Addr; ADDR_INLINE],
+    len: usize,
+    more: Option<HashMap<Addr, u32>>,
+}
+
+impl Default for AddrOut {
+    fn default() -> Self {
+        AddrOut {
+            inline: [Addr::V4(std::net::Ipv4Addr::UNSPECIFIED); ADDR_INLINE],
+            len: 0,
+            more: None,
+        }
+    }
 }
 
 impl AddrOut {
+    fn find(&self, a: &Addr) -> Option<u32> {
+        let n = self.len.min(ADDR_INLINE);
+        if let Some(i) = self.inline[..n].iter().position(|x| x == a) {
+            return Some(i as u32);
+        }
+        self.more.as_ref().and_then(|m| m.get(a).copied())
+    }
+
     pub fn put(&mut self, out: &mut Vec<u8>, a: &Addr) {
-        if let Some(&id) = self.ids.get(a) {
+        if let Some(id) = self.find(a) {
             out.put_u8(0);
             out.put_u32(id);
-        } else {
-            let id = self.ids.len() as u32;
-            self.ids.insert(*a, id);
-            out.put_addr_static(a);
+            return;
         }
+        let id = self.len as u32;
+        if self.len < ADDR_INLINE {
+            self.inline[self.len] = *a;
+        } else {
+            self.more.get_or_insert_with(HashMap::new).insert(*a, id);
+        }
+        self.len += 1;
+        out.put_addr_static(a);
     }
 }
 
@@ -98,18 +128,55 @@ impl IfnameIn {
     }
 }
 
+/// Interface names kept inline by [`IfnameOut`]: a record names one or two interfaces.
+const IFNAME_INLINE: usize = 4;
+/// Longest name kept inline (Linux names are at most 15 bytes).
+const IFNAME_INLINE_LEN: usize = 16;
+
+/// Writer side of the interface-name table: ids 1..=254 in order of first use, 0 (the name
+/// itself, every time) once they run out. The first few short names live inline, so a
+/// record with a named interface allocates nothing for the table.
 #[derive(Default)]
 pub(crate) struct IfnameOut {
-    ids: HashMap<String, u8>,
+    /// Name bytes and length of ids 1..; a length of `u8::MAX` means the name is in `more`.
+    inline: [([u8; IFNAME_INLINE_LEN], u8); IFNAME_INLINE],
+    /// Names too long for their inline slot, or past the inline ones, with their ids.
+    more: Vec<(String, u8)>,
+    count: usize,
 }
 
 impl IfnameOut {
+    fn find(&self, s: &str) -> Option<u8> {
+        let b = s.as_bytes();
+        let n = self.count.min(IFNAME_INLINE);
+        for (i, (name, len)) in self.inline[..n].iter().enumerate() {
+            let len = usize::from(*len);
+            if len <= IFNAME_INLINE_LEN && &name[..len] == b {
+                return Some(i as u8 + 1);
+            }
+        }
+        self.more.iter().find(|(m, _)| m == s).map(|&(_, id)| id)
+    }
+
     pub fn put(&mut self, out: &mut Vec<u8>, s: &str) {
-        if let Some(&id) = self.ids.get(s) {
+        if let Some(id) = self.find(s) {
             out.put_u8(id);
-        } else if self.ids.len() < 254 {
-            let id = self.ids.len() as u8 + 1;
-            self.ids.insert(s.to_string(), id);
+        } else if self.count < 254 {
+            let id = self.count as u8 + 1;
+            let b = s.as_bytes();
+            match self.inline.get_mut(self.count) {
+                Some(slot) if b.len() <= IFNAME_INLINE_LEN => {
+                    slot.0[..b.len()].copy_from_slice(b);
+                    slot.1 = b.len() as u8;
+                }
+                slot => {
+                    if let Some(slot) = slot {
+                        slot.1 = u8::MAX;
+                    }
+                    self.more.push((s.to_string(), id));
+                }
+            }
+            self.count += 1;
             out.put_u8(id);
             out.put_str(s);
         } else {
