@@ -4,6 +4,7 @@
 
 use crate::task::{Action, MatchKey, Probe, Record, Task, Time};
 use scamper_packet::Rx;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
@@ -90,10 +91,16 @@ impl Hasher for FastHasher {
 /// of thousands of entries, whose pops showed up in profiles. A timer fires in the first run
 /// at or after the end of its millisecond; the loop sleeps at least a millisecond and tokio's
 /// timers round to one, so this costs no precision.
+///
+/// Buckets whose ticks arrive in increasing order (the common case) form a queue; a timer due
+/// before the newest bucket (a shorter wait than the ones set before it) goes to an ordered
+/// map instead. Both are searched for the earliest bucket.
 #[derive(Default)]
 struct Timers {
-    /// Tick (ms) -> (task, timer generation).
-    buckets: BTreeMap<u64, Vec<(TaskId, u64)>>,
+    /// (tick (ms), [(task, timer generation)]), ticks strictly increasing.
+    queue: VecDeque<(u64, Vec<(TaskId, u64)>)>,
+    /// Buckets of ticks that came out of order.
+    other: BTreeMap<u64, Vec<(TaskId, u64)>>,
     /// Emptied buckets, kept for reuse.
     spare: Vec<Vec<(TaskId, u64)>>,
 }
@@ -103,27 +110,52 @@ const TICK_NS: u64 = 1_000_000;
 impl Timers {
     fn push(&mut self, at_ns: u64, id: TaskId, gen: u64) {
         let tick = at_ns.div_ceil(TICK_NS);
-        let spare = &mut self.spare;
-        self.buckets
-            .entry(tick)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push((id, gen));
+        match self.queue.back_mut() {
+            Some((last, bucket)) if *last == tick => bucket.push((id, gen)),
+            Some((last, _)) if *last > tick => {
+                let spare = &mut self.spare;
+                self.other
+                    .entry(tick)
+                    .or_insert_with(|| spare.pop().unwrap_or_default())
+                    .push((id, gen));
+            }
+            _ => {
+                let mut bucket = self.spare.pop().unwrap_or_default();
+                bucket.push((id, gen));
+                self.queue.push_back((tick, bucket));
+            }
+        }
+    }
+
+    /// The earliest tick, and whether it is the queue's (else the map's).
+    fn first(&self) -> Option<(u64, bool)> {
+        let q = self.queue.front().map(|(t, _)| *t);
+        let o = self.other.first_key_value().map(|(t, _)| *t);
+        match (q, o) {
+            (Some(q), Some(o)) if o < q => Some((o, false)),
+            (Some(q), _) => Some((q, true)),
+            (None, Some(o)) => Some((o, false)),
+            (None, None) => None,
+        }
     }
 
     /// When the earliest bucket is due.
     fn next(&self) -> Option<Time> {
-        self.buckets
-            .first_key_value()
+        self.first()
             .map(|(t, _)| Duration::from_nanos(t.saturating_mul(TICK_NS)))
     }
 
     /// The earliest bucket, if due at `now_ns`.
     fn pop_due(&mut self, now_ns: u64) -> Option<Vec<(TaskId, u64)>> {
-        let (&tick, _) = self.buckets.first_key_value()?;
+        let (tick, in_queue) = self.first()?;
         if tick.saturating_mul(TICK_NS) > now_ns {
             return None;
         }
-        self.buckets.pop_first().map(|(_, v)| v)
+        if in_queue {
+            self.queue.pop_front().map(|(_, v)| v)
+        } else {
+            self.other.pop_first().map(|(_, v)| v)
+        }
     }
 
     fn recycle(&mut self, mut v: Vec<(TaskId, u64)>) {
@@ -243,7 +275,8 @@ impl TokenBucket {
 }
 
 struct Slot {
-    task: Box<dyn Task>,
+    /// `None` only while the slot waits in [`BoxPool`] for reuse.
+    task: Option<Box<dyn Task>>,
     /// A probe the task returned that still waits for a token or for its signature to be free.
     /// Boxed: it is there only briefly, and inline it would double the size of every slot
     /// (thousands are live at high rates).
@@ -253,6 +286,47 @@ struct Slot {
     gen: u64,
     /// Opaque tag from whoever submitted the task (e.g. the control-socket client).
     tag: u64,
+}
+
+/// Freed boxes of one hot type, reused instead of going back to malloc: tasks start and finish
+/// in bursts of thousands, far more than the allocator's per-thread cache (7 per size) holds,
+/// and every probe waits in a box for its token.
+struct BoxPool<T> {
+    free: Vec<Box<T>>,
+}
+
+/// Boxes a pool keeps (each under 200 bytes).
+const POOL_KEEP: usize = 1024;
+
+impl<T> Default for BoxPool<T> {
+    fn default() -> Self {
+        BoxPool { free: Vec::new() }
+    }
+}
+
+impl<T> BoxPool<T> {
+    fn boxed(&mut self, v: T) -> Box<T> {
+        match self.free.pop() {
+            Some(mut b) => {
+                *b = v;
+                b
+            }
+            None => Box::new(v),
+        }
+    }
+
+    /// Keep `b` for reuse; the caller has already taken out what it owns that matters.
+    fn recycle(&mut self, b: Box<T>) {
+        if self.free.len() < POOL_KEEP {
+            self.free.push(b);
+        }
+    }
+}
+
+/// A sent (or dropped) probe's box goes back to the pool without its packet.
+fn recycle_probe(pool: &mut BoxPool<Probe>, mut p: Box<Probe>) {
+    drop(std::mem::take(&mut p.packet));
+    pool.recycle(p);
 }
 
 /// Who holds a probe signature, packed into 8 bytes (an enum of a task id and a `Duration`
@@ -331,6 +405,8 @@ pub struct Core {
     snapshots: Vec<Finished>,
     sent: u64,
     next_sweep: Time,
+    slot_pool: BoxPool<Slot>,
+    probe_pool: BoxPool<Probe>,
 }
 
 /// How long to recheck a probe whose signature another live task holds.
@@ -351,6 +427,8 @@ impl Core {
             snapshots: Vec::new(),
             sent: 0,
             next_sweep: now,
+            slot_pool: BoxPool::default(),
+            probe_pool: BoxPool::default(),
         }
     }
 
@@ -380,27 +458,18 @@ impl Core {
     pub fn add(&mut self, task: Box<dyn Task>, tag: u64, now: Time) -> TaskId {
         let id = self.next_id;
         self.next_id += 1;
-        self.slots.insert(
-            id,
-            Box::new(Slot {
-                task,
-                pending: None,
-                keys: Keys::default(),
-                gen: 0,
-                tag,
-            }),
-        );
+        let slot = self.slot_pool.boxed(Slot {
+            task: Some(task),
+            pending: None,
+            keys: Keys::default(),
+            gen: 0,
+            tag,
+        });
+        self.slots.insert(id, slot);
         // Polled at once: its first probe joins the ready queue now, which is what
         // `has_capacity` counts.
         self.poll_task(id, now);
         id
-    }
-
-    fn schedule(&mut self, id: TaskId, at: Time) {
-        if let Some(slot) = self.slots.get_mut(&id) {
-            slot.gen += 1;
-            self.timers.push(nanos(at), id, slot.gen);
-        }
     }
 
     /// When `run` next has something to do.
@@ -429,7 +498,9 @@ impl Core {
     pub fn deliver(&mut self, key: &MatchKey, pkt: &Rx, raw: &[u8], rx: Time) {
         if let Some(Held::Task(id)) = self.keys.get(key).map(|h| h.get()) {
             if let Some(slot) = self.slots.get_mut(&id) {
-                slot.task.on_response_raw(pkt, raw, rx);
+                if let Some(task) = slot.task.as_mut() {
+                    task.on_response_raw(pkt, raw, rx);
+                }
                 // Let the task react (e.g. stop early) at the next run; the new generation
                 // makes its pending timer stale.
                 if slot.pending.is_none() {
@@ -440,9 +511,9 @@ impl Core {
         }
     }
 
-    /// Can `id` use `key` now? If not, when should it try again?
-    fn key_free(&mut self, id: TaskId, key: &MatchKey, now: Time) -> Result<(), Time> {
-        match self.keys.get(key).map(|h| h.get()) {
+    /// Can `id` use a signature held by `holder` now? If not, when should it try again?
+    fn key_free(holder: Option<Holder>, id: TaskId, now: Time) -> Result<(), Time> {
+        match holder.map(Holder::get) {
             None => Ok(()),
             Some(Held::Task(t)) if t == id => Ok(()),
             Some(Held::Task(_)) => Err(now + CONFLICT_RETRY),
@@ -480,12 +551,23 @@ impl Core {
                 break;
             }
             self.ready.pop_front();
-            let Some(probe) = self.slots.get_mut(&id).and_then(|s| s.pending.take()) else {
+            let Some(slot) = self.slots.get_mut(&id) else {
                 continue;
             };
-            if let Err(retry) = self.key_free(id, &probe.key, now) {
-                self.slots.get_mut(&id).expect("present").pending = Some(probe);
-                self.schedule_pending(id, retry);
+            let Some(probe) = slot.pending.take() else {
+                continue;
+            };
+            // One signature-map operation both checks the signature and claims it.
+            let entry = self.keys.entry(probe.key);
+            let holder = match &entry {
+                Entry::Occupied(o) => Some(*o.get()),
+                Entry::Vacant(_) => None,
+            };
+            if let Err(retry) = Self::key_free(holder, id, now) {
+                // Parked: the timer's poll sees the pending probe and queues it again.
+                slot.pending = Some(probe);
+                slot.gen += 1;
+                self.timers.push(nanos(retry), id, slot.gen);
                 continue;
             }
             self.bucket.take(now);
@@ -497,29 +579,37 @@ impl Core {
                 }
             };
             self.sent += 1;
-            let slot = self.slots.get_mut(&id).expect("present");
+            match entry {
+                Entry::Occupied(mut o) => {
+                    o.insert(Holder::task(id));
+                }
+                Entry::Vacant(v) => {
+                    v.insert(Holder::task(id));
+                }
+            }
             if !slot.keys.contains(&probe.key) {
                 slot.keys.push(probe.key);
             }
-            self.keys.insert(probe.key, Holder::task(id));
-            slot.task.on_sent(tx);
-            if let Some(record) = slot.task.snapshot(tx) {
-                self.snapshots.push(Finished {
-                    record,
-                    tag: slot.tag,
-                });
+            recycle_probe(&mut self.probe_pool, probe);
+            if let Some(task) = slot.task.as_mut() {
+                task.on_sent(tx);
+                if let Some(record) = task.snapshot(tx) {
+                    self.snapshots.push(Finished {
+                        record,
+                        tag: slot.tag,
+                    });
+                }
             }
-            self.poll_task(id, now);
-        }
-    }
-
-    /// A probe waiting for its signature goes back to the ready queue at `at`.
-    fn schedule_pending(&mut self, id: TaskId, at: Time) {
-        // Park it: the timer fires `requeue` semantics through poll_task, which sees the
-        // pending probe and puts it back in the ready queue.
-        if let Some(slot) = self.slots.get_mut(&id) {
-            slot.gen += 1;
-            self.timers.push(nanos(at), id, slot.gen);
+            if Self::poll_slot(
+                slot,
+                id,
+                now,
+                &mut self.ready,
+                &mut self.timers,
+                &mut self.probe_pool,
+            ) {
+                self.complete(id, now);
+            }
         }
     }
 
@@ -527,20 +617,47 @@ impl Core {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
-        if slot.pending.is_some() {
-            self.ready.push_back(id);
-            return;
+        if Self::poll_slot(
+            slot,
+            id,
+            now,
+            &mut self.ready,
+            &mut self.timers,
+            &mut self.probe_pool,
+        ) {
+            self.complete(id, now);
         }
-        match slot.task.poll(now) {
+    }
+
+    /// Poll the task in `slot` (already looked up: no second map operation) and queue its
+    /// probe or set its timer. True if the task is done (the caller completes it).
+    fn poll_slot(
+        slot: &mut Slot,
+        id: TaskId,
+        now: Time,
+        ready: &mut VecDeque<TaskId>,
+        timers: &mut Timers,
+        probes: &mut BoxPool<Probe>,
+    ) -> bool {
+        if slot.pending.is_some() {
+            ready.push_back(id);
+            return false;
+        }
+        let Some(task) = slot.task.as_mut() else {
+            return true;
+        };
+        match task.poll(now) {
             Action::Send(probe) => {
-                slot.pending = Some(Box::new(probe));
-                self.ready.push_back(id);
+                slot.pending = Some(probes.boxed(probe));
+                ready.push_back(id);
+                false
             }
             Action::WaitUntil(t) => {
-                let t = t.max(now);
-                self.schedule(id, t);
+                slot.gen += 1;
+                timers.push(nanos(t.max(now)), id, slot.gen);
+                false
             }
-            Action::Done => self.complete(id, now),
+            Action::Done => true,
         }
     }
 
@@ -556,15 +673,29 @@ impl Core {
     }
 
     fn complete(&mut self, id: TaskId, now: Time) {
-        let Some(slot) = self.slots.remove(&id) else {
+        let Some(mut slot) = self.slots.remove(&id) else {
             return;
         };
         self.release_keys(&slot.keys, now);
-        let record = slot.task.finish(now);
-        self.finished.push(Finished {
-            record,
-            tag: slot.tag,
-        });
+        let task = slot.task.take();
+        let tag = slot.tag;
+        self.retire(slot);
+        if let Some(task) = task {
+            self.finished.push(Finished {
+                record: task.finish(now),
+                tag,
+            });
+        }
+    }
+
+    /// A removed slot goes back to the pool, emptied.
+    fn retire(&mut self, mut slot: Box<Slot>) {
+        slot.task = None;
+        if let Some(p) = slot.pending.take() {
+            recycle_probe(&mut self.probe_pool, p);
+        }
+        slot.keys = Keys::default();
+        self.slot_pool.recycle(slot);
     }
 
     /// Stop a task now; its record is still produced.
@@ -579,6 +710,7 @@ impl Core {
         self.ready.retain(|&t| t != id);
         if let Some(slot) = self.slots.remove(&id) {
             self.release_keys(&slot.keys, now);
+            self.retire(slot);
         }
     }
 
@@ -818,6 +950,26 @@ mod tests {
         let due = tm.pop_due(nanos(t(3))).unwrap();
         assert_eq!(due, vec![(1, 1), (3, 1)]);
         tm.recycle(due);
+        assert_eq!(tm.next(), None);
+    }
+
+    #[test]
+    fn timers_out_of_order_fire_in_tick_order() {
+        let mut tm = Timers::default();
+        // In order, then two earlier ones (one sharing a queued tick), then a later one.
+        for (ms, id) in [(5, 1), (9, 2), (3, 3), (5, 4), (12, 5)] {
+            tm.push(nanos(t(ms)), id, 1);
+        }
+        let mut fired = Vec::new();
+        for ms in 0..=12 {
+            while let Some(due) = tm.pop_due(nanos(t(ms))) {
+                assert!(!due.is_empty());
+                fired.extend(due.iter().map(|&(id, _)| (ms, id)));
+                tm.recycle(due);
+            }
+        }
+        fired.sort();
+        assert_eq!(fired, vec![(3, 3), (5, 1), (5, 4), (9, 2), (12, 5)]);
         assert_eq!(tm.next(), None);
     }
 
