@@ -210,7 +210,11 @@ impl PingTask {
             reply_ipid: pkt.ip_id,
             rtt: Timeval::from(rtt),
             // Where the reply arrived, as scamper records it.
-            ifname: self.env.ifnames.name(pkt.ifindex).map(|n| n.to_string()),
+            ifname: self
+                .env
+                .ifnames
+                .name(pkt.ifindex)
+                .map(|n| String::from(&*n)),
             ..PingReply::default()
         };
         // IPv6 has an identification only in a fragment header.
