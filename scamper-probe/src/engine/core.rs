@@ -275,8 +275,7 @@ impl TokenBucket {
 }
 
 struct Slot {
-    /// `None` only while the slot waits in [`BoxPool`] for reuse.
-    task: Option<Box<dyn Task>>,
+    task: Box<dyn Task>,
     /// A probe the task returned that still waits for a token or for its signature to be free.
     /// Boxed: it is there only briefly, and inline it would double the size of every slot
     /// (thousands are live at high rates).
@@ -286,47 +285,6 @@ struct Slot {
     gen: u64,
     /// Opaque tag from whoever submitted the task (e.g. the control-socket client).
     tag: u64,
-}
-
-/// Freed boxes of one hot type, reused instead of going back to malloc: tasks start and finish
-/// in bursts of thousands, far more than the allocator's per-thread cache (7 per size) holds,
-/// and every probe waits in a box for its token.
-struct BoxPool<T> {
-    free: Vec<Box<T>>,
-}
-
-/// Boxes a pool keeps (each under 200 bytes).
-const POOL_KEEP: usize = 1024;
-
-impl<T> Default for BoxPool<T> {
-    fn default() -> Self {
-        BoxPool { free: Vec::new() }
-    }
-}
-
-impl<T> BoxPool<T> {
-    fn boxed(&mut self, v: T) -> Box<T> {
-        match self.free.pop() {
-            Some(mut b) => {
-                *b = v;
-                b
-            }
-            None => Box::new(v),
-        }
-    }
-
-    /// Keep `b` for reuse; the caller has already taken out what it owns that matters.
-    fn recycle(&mut self, b: Box<T>) {
-        if self.free.len() < POOL_KEEP {
-            self.free.push(b);
-        }
-    }
-}
-
-/// A sent (or dropped) probe's box goes back to the pool without its packet.
-fn recycle_probe(pool: &mut BoxPool<Probe>, mut p: Box<Probe>) {
-    drop(std::mem::take(&mut p.packet));
-    pool.recycle(p);
 }
 
 /// Who holds a probe signature, packed into 8 bytes (an enum of a task id and a `Duration`
@@ -405,8 +363,6 @@ pub struct Core {
     snapshots: Vec<Finished>,
     sent: u64,
     next_sweep: Time,
-    slot_pool: BoxPool<Slot>,
-    probe_pool: BoxPool<Probe>,
 }
 
 /// How long to recheck a probe whose signature another live task holds.
@@ -427,8 +383,6 @@ impl Core {
             snapshots: Vec::new(),
             sent: 0,
             next_sweep: now,
-            slot_pool: BoxPool::default(),
-            probe_pool: BoxPool::default(),
         }
     }
 
@@ -458,8 +412,8 @@ impl Core {
     pub fn add(&mut self, task: Box<dyn Task>, tag: u64, now: Time) -> TaskId {
         let id = self.next_id;
         self.next_id += 1;
-        let slot = self.slot_pool.boxed(Slot {
-            task: Some(task),
+        let slot = Box::new(Slot {
+            task,
             pending: None,
             keys: Keys::default(),
             gen: 0,
@@ -498,9 +452,7 @@ impl Core {
     pub fn deliver(&mut self, key: &MatchKey, pkt: &Rx, raw: &[u8], rx: Time) {
         if let Some(Held::Task(id)) = self.keys.get(key).map(|h| h.get()) {
             if let Some(slot) = self.slots.get_mut(&id) {
-                if let Some(task) = slot.task.as_mut() {
-                    task.on_response_raw(pkt, raw, rx);
-                }
+                slot.task.on_response_raw(pkt, raw, rx);
                 // Let the task react (e.g. stop early) at the next run; the new generation
                 // makes its pending timer stale.
                 if slot.pending.is_none() {
@@ -590,24 +542,14 @@ impl Core {
             if !slot.keys.contains(&probe.key) {
                 slot.keys.push(probe.key);
             }
-            recycle_probe(&mut self.probe_pool, probe);
-            if let Some(task) = slot.task.as_mut() {
-                task.on_sent(tx);
-                if let Some(record) = task.snapshot(tx) {
-                    self.snapshots.push(Finished {
-                        record,
-                        tag: slot.tag,
-                    });
-                }
+            slot.task.on_sent(tx);
+            if let Some(record) = slot.task.snapshot(tx) {
+                self.snapshots.push(Finished {
+                    record,
+                    tag: slot.tag,
+                });
             }
-            if Self::poll_slot(
-                slot,
-                id,
-                now,
-                &mut self.ready,
-                &mut self.timers,
-                &mut self.probe_pool,
-            ) {
+            if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
                 self.complete(id, now);
             }
         }
@@ -617,14 +559,7 @@ impl Core {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
-        if Self::poll_slot(
-            slot,
-            id,
-            now,
-            &mut self.ready,
-            &mut self.timers,
-            &mut self.probe_pool,
-        ) {
+        if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
             self.complete(id, now);
         }
     }
@@ -637,18 +572,14 @@ impl Core {
         now: Time,
         ready: &mut VecDeque<TaskId>,
         timers: &mut Timers,
-        probes: &mut BoxPool<Probe>,
     ) -> bool {
         if slot.pending.is_some() {
             ready.push_back(id);
             return false;
         }
-        let Some(task) = slot.task.as_mut() else {
-            return true;
-        };
-        match task.poll(now) {
+        match slot.task.poll(now) {
             Action::Send(probe) => {
-                slot.pending = Some(probes.boxed(probe));
+                slot.pending = Some(Box::new(probe));
                 ready.push_back(id);
                 false
             }
@@ -673,29 +604,15 @@ impl Core {
     }
 
     fn complete(&mut self, id: TaskId, now: Time) {
-        let Some(mut slot) = self.slots.remove(&id) else {
+        let Some(slot) = self.slots.remove(&id) else {
             return;
         };
         self.release_keys(&slot.keys, now);
-        let task = slot.task.take();
-        let tag = slot.tag;
-        self.retire(slot);
-        if let Some(task) = task {
-            self.finished.push(Finished {
-                record: task.finish(now),
-                tag,
-            });
-        }
-    }
-
-    /// A removed slot goes back to the pool, emptied.
-    fn retire(&mut self, mut slot: Box<Slot>) {
-        slot.task = None;
-        if let Some(p) = slot.pending.take() {
-            recycle_probe(&mut self.probe_pool, p);
-        }
-        slot.keys = Keys::default();
-        self.slot_pool.recycle(slot);
+        let record = slot.task.finish(now);
+        self.finished.push(Finished {
+            record,
+            tag: slot.tag,
+        });
     }
 
     /// Stop a task now; its record is still produced.
@@ -710,7 +627,6 @@ impl Core {
         self.ready.retain(|&t| t != id);
         if let Some(slot) = self.slots.remove(&id) {
             self.release_keys(&slot.keys, now);
-            self.retire(slot);
         }
     }
 
