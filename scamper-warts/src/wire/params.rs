@@ -250,6 +250,30 @@ mod tests {
     }
 
     #[test]
+    fn value_buffers_are_reused_empty_and_ids_out_of_range_are_errors() {
+        let mut out = Vec::new();
+        for round in 0..3u8 {
+            let mut p = ParamsOut::new();
+            p.u8(2, round);
+            p.u16(3, 0x0102);
+            p.finish(&mut out).unwrap();
+        }
+        assert_eq!(
+            out,
+            [
+                [0x06, 0, 3, 0, 1, 2],
+                [0x06, 0, 3, 1, 1, 2],
+                [0x06, 0, 3, 2, 1, 2]
+            ]
+            .concat()
+        );
+        let mut p = ParamsOut::new();
+        p.u8(1, 1);
+        p.u8(FLAG_BYTES as u16 * 7 + 1, 1);
+        assert!(p.finish(&mut Vec::new()).is_err());
+    }
+
+    #[test]
     fn empty_block_is_one_zero_byte() {
         let mut out = Vec::new();
         ParamsOut::new().finish(&mut out).unwrap();

@@ -185,3 +185,95 @@ impl IfnameOut {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The tables as first written (hash maps), to check the inline ones byte for byte.
+    #[derive(Default)]
+    struct RefAddrOut(HashMap<Addr, u32>);
+
+    impl RefAddrOut {
+        fn put(&mut self, out: &mut Vec<u8>, a: &Addr) {
+            if let Some(&id) = self.0.get(a) {
+                out.put_u8(0);
+                out.put_u32(id);
+            } else {
+                let id = self.0.len() as u32;
+                self.0.insert(*a, id);
+                out.put_addr_static(a);
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct RefIfnameOut(HashMap<String, u8>);
+
+    impl RefIfnameOut {
+        fn put(&mut self, out: &mut Vec<u8>, s: &str) {
+            if let Some(&id) = self.0.get(s) {
+                out.put_u8(id);
+            } else if self.0.len() < 254 {
+                let id = self.0.len() as u8 + 1;
+                self.0.insert(s.to_string(), id);
+                out.put_u8(id);
+                out.put_str(s);
+            } else {
+                out.put_u8(0);
+                out.put_str(s);
+            }
+        }
+    }
+
+    /// Deterministic pseudo-random numbers (no test flakes, no dependency).
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *seed >> 33
+    }
+
+    #[test]
+    fn address_table_matches_the_hash_map_one_beyond_the_inline_part() {
+        let mut seed = 7;
+        for distinct in [1u64, 3, 16, 17, 40, 300] {
+            let (mut a, mut b) = (AddrOut::default(), RefAddrOut::default());
+            let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+            for _ in 0..2000 {
+                let n = lcg(&mut seed) % distinct;
+                let addr = match n % 4 {
+                    0 => Addr::V4(Ipv4Addr::from(0xc000_0200 + n as u32)),
+                    1 => Addr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(n))),
+                    2 => Addr::Ethernet([2, 0, 0, 0, 0, n as u8]),
+                    _ => Addr::Firewire([1, 0, 0, 0, 0, 0, (n >> 8) as u8, n as u8]),
+                };
+                a.put(&mut out_a, &addr);
+                b.put(&mut out_b, &addr);
+            }
+            assert_eq!(out_a, out_b, "{distinct} distinct addresses");
+        }
+    }
+
+    #[test]
+    fn ifname_table_matches_the_hash_map_one_with_long_names_and_overflow() {
+        let mut seed = 11;
+        for distinct in [1u64, 4, 5, 20, 400] {
+            let (mut a, mut b) = (IfnameOut::default(), RefIfnameOut::default());
+            let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+            for _ in 0..3000 {
+                let n = lcg(&mut seed) % distinct;
+                // Some names longer than the inline slots, one with the longest inline length.
+                let name = match n % 3 {
+                    0 => format!("eth{n}"),
+                    1 => format!("a-rather-long-interface-name-{n}"),
+                    _ => format!("{:0>16}", n),
+                };
+                a.put(&mut out_a, &name);
+                b.put(&mut out_b, &name);
+            }
+            assert_eq!(out_a, out_b, "{distinct} distinct names");
+        }
+    }
+}
