@@ -15,13 +15,18 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
 
-/// Size-class granularity, which is also the alignment every cached block has (what malloc
+/// Size-class step, which is also the alignment every cached block has (what malloc
 /// guarantees on 64-bit Linux).
 const GRAIN: usize = 16;
-/// Number of size classes: blocks of 16, 32, ... bytes.
+/// The smallest class. Classes are the usable sizes of glibc's chunks (24, 40, 56, ...: a
+/// multiple of 16 less the 8-byte header), so rounding a request up to its class costs no
+/// memory over what malloc would have used for it.
+const SMALLEST: usize = 24;
+/// Number of size classes.
 const CLASSES: usize = 64;
-/// Largest size the cache handles; larger blocks go straight to the system allocator.
-pub const MAX_SIZE: usize = GRAIN * CLASSES;
+/// Largest size the cache handles (1032, also glibc's own cache limit); larger blocks go
+/// straight to the system allocator.
+pub const MAX_SIZE: usize = SMALLEST + GRAIN * (CLASSES - 1);
 /// Bytes of freed blocks one thread keeps at most; beyond that, frees go to the system.
 pub const BUDGET: usize = 256 * 1024;
 
@@ -59,8 +64,8 @@ fn class_of(layout: Layout) -> Option<(usize, usize)> {
     if size == 0 || size > MAX_SIZE || layout.align() > GRAIN {
         return None;
     }
-    let index = (size - 1) / GRAIN;
-    Some((index, (index + 1) * GRAIN))
+    let index = size.saturating_sub(SMALLEST - GRAIN + 1) / GRAIN;
+    Some((index, SMALLEST + index * GRAIN))
 }
 
 /// The layout a block of class size `block` was obtained from the system with.
@@ -195,9 +200,16 @@ mod tests {
 
     #[test]
     fn classes_round_up_to_the_grain() {
-        assert_eq!(class_of(layout(1, 1)), Some((0, 16)));
-        assert_eq!(class_of(layout(16, 8)), Some((0, 16)));
-        assert_eq!(class_of(layout(17, 8)), Some((1, 32)));
+        assert_eq!(class_of(layout(1, 1)), Some((0, 24)));
+        assert_eq!(class_of(layout(24, 8)), Some((0, 24)));
+        assert_eq!(class_of(layout(25, 8)), Some((1, 40)));
+        assert_eq!(class_of(layout(40, 16)), Some((1, 40)));
+        assert_eq!(class_of(layout(41, 8)), Some((2, 56)));
+        for size in 1..=MAX_SIZE {
+            let (_, block) = class_of(layout(size, 1)).unwrap();
+            assert!(block >= size && (block - size < GRAIN || block == SMALLEST));
+            assert_eq!((block + 8) % GRAIN, 0);
+        }
         assert_eq!(
             class_of(layout(MAX_SIZE, 16)),
             Some((CLASSES - 1, MAX_SIZE))
@@ -217,13 +229,13 @@ mod tests {
             a.write_bytes(0xaa, 40);
             b.write_bytes(0xbb, 40);
             A.dealloc(a, l);
-            // Same class (33..=48 bytes): the block just freed comes back.
-            let c = A.alloc(layout(48, 16));
+            // Same class (25..=40 bytes): the block just freed comes back.
+            let c = A.alloc(layout(33, 16));
             assert_eq!(c, a);
             assert_eq!(c as usize % GRAIN, 0);
             assert!(std::slice::from_raw_parts(b, 40).iter().all(|&x| x == 0xbb));
             let z = {
-                A.dealloc(c, layout(48, 16));
+                A.dealloc(c, layout(33, 16));
                 A.alloc_zeroed(l)
             };
             assert_eq!(z, a);
