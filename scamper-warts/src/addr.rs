@@ -24,31 +24,6 @@ impl Addr {
     }
 
     /// Raw bytes in network order.
-    /// The address bytes in a fixed buffer (the first `len` bytes), without allocating: the
-    /// warts writer stores several addresses per record.
-    pub(crate) fn octets_inline(&self) -> ([u8; 16], usize) {
-        let mut b = [0u8; 16];
-        let n = match self {
-            Addr::V4(a) => {
-                b[..4].copy_from_slice(&a.octets());
-                4
-            }
-            Addr::V6(a) => {
-                b = a.octets();
-                16
-            }
-            Addr::Ethernet(a) => {
-                b[..6].copy_from_slice(a);
-                6
-            }
-            Addr::Firewire(a) => {
-                b[..8].copy_from_slice(a);
-                8
-            }
-        };
-        (b, n)
-    }
-
     pub fn octets(&self) -> Vec<u8> {
         match self {
             Addr::V4(a) => a.octets().to_vec(),

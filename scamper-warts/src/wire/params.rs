@@ -104,10 +104,12 @@ mod spare {
 
 /// Builds a params block; values must be added in ascending flag id order.
 pub(crate) struct ParamsOut {
+    /// Flag bits by byte (7 a byte).
     flags: [u8; FLAG_BYTES],
     /// Flag bytes in use (up to the one holding the highest id set).
     nflags: usize,
     vals: Vec<u8>,
+    #[cfg(debug_assertions)]
     last: u16,
     /// An id beyond `FLAG_BYTES * 7` was set (a bug in a writer): `finish` reports it.
     overflow: Option<u16>,
@@ -119,6 +121,7 @@ impl Default for ParamsOut {
             flags: [0; FLAG_BYTES],
             nflags: 0,
             vals: spare::take(),
+            #[cfg(debug_assertions)]
             last: 0,
             overflow: None,
         }
@@ -136,12 +139,16 @@ impl ParamsOut {
         Self::default()
     }
 
+    #[inline]
     fn set(&mut self, id: u16) -> &mut Vec<u8> {
-        debug_assert!(
-            id > self.last,
-            "params must be written in ascending flag order"
-        );
-        self.last = id;
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                id > self.last,
+                "params must be written in ascending flag order"
+            );
+            self.last = id;
+        }
         let (i, b) = (usize::from(id.wrapping_sub(1)) / 7, id.wrapping_sub(1) % 7);
         match self.flags.get_mut(i) {
             Some(f) => {
@@ -193,18 +200,22 @@ impl ParamsOut {
         if let Some(id) = self.overflow {
             return Err(Error::Encode(format!("params flag id {id} out of range")));
         }
-        if self.nflags == 0 {
+        let n = self.nflags;
+        if n == 0 {
             out.push(0);
             return Ok(());
         }
-        let n = self.nflags;
         let len = u16::try_from(self.vals.len())
             .map_err(|_| Error::Encode(format!("params block of {} bytes", self.vals.len())))?;
-        out.reserve(n + 2 + self.vals.len());
-        for (i, f) in self.flags[..n].iter().enumerate() {
-            out.push(if i + 1 < n { f | 0x80 } else { *f });
+        // Flag bytes (all but the last marked "another follows") and the length, in one copy.
+        let mut head = [0u8; FLAG_BYTES + 2];
+        for (h, f) in head.iter_mut().zip(&self.flags[..n]) {
+            *h = f | 0x80;
         }
-        out.put_u16(len);
+        head[n - 1] &= 0x7f;
+        head[n..n + 2].copy_from_slice(&len.to_be_bytes());
+        out.reserve(n + 2 + self.vals.len());
+        out.extend_from_slice(&head[..n + 2]);
         out.extend_from_slice(&self.vals);
         Ok(())
     }
