@@ -32,14 +32,47 @@ pub const BUDGET: usize = 256 * 1024;
 
 /// Free lists of one thread: the head of each class's singly linked list (the link is stored
 /// in the first word of each free block) and the bytes they hold.
+///
+/// The whole state machine: a freed block of class i is pushed on list i while the thread's
+/// total stays within BUDGET, else given to the system; an allocation of class i pops list i,
+/// else asks the system for a block of the class's size. Every block, cached or not, is a
+/// malloc block of its class size, so any thread may free it to any list or to the system.
+/// At thread exit the destructor gives every cached block back to the system; after that
+/// (and during other threads-local destructors that run later) `try_with` fails and every
+/// call goes straight to the system.
 struct Lists {
     heads: [Cell<*mut u8>; CLASSES],
     bytes: Cell<usize>,
 }
 
+/// Blocks handed back by thread-exit destructors (tests check that they are).
+#[cfg(test)]
+static RETURNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Lists {
+    fn drop(&mut self) {
+        for (index, head) in self.heads.iter().enumerate() {
+            let layout = block_layout(SMALLEST + index * GRAIN);
+            let mut p = head.replace(ptr::null_mut());
+            while !p.is_null() {
+                // SAFETY: `p` is a cached free block of this class (see `push`): its first
+                // word links to the next one, and it came from the system with `layout`.
+                unsafe {
+                    let next = p.cast::<*mut u8>().read();
+                    System.dealloc(p, layout);
+                    p = next;
+                }
+                #[cfg(test)]
+                RETURNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        self.bytes.set(0);
+    }
+}
+
 thread_local! {
-    // No destructor: blocks still cached when a thread exits are not returned (at most BUDGET
-    // bytes per thread; the prober's threads live as long as the process).
+    // The destructor is registered with glibc's __cxa_thread_atexit_impl on first use, which
+    // allocates (if at all) with libc's own calloc, never through this allocator.
     static LISTS: Lists = const {
         Lists {
             heads: [const { Cell::new(ptr::null_mut()) }; CLASSES],
@@ -264,6 +297,178 @@ mod tests {
                 }
             }
             A.dealloc(p, l);
+        }
+    }
+
+    #[test]
+    fn large_alignments_and_sizes_pass_through_to_the_system() {
+        assert_eq!(class_of(layout(0, 1)), None);
+        unsafe {
+            for (size, align) in [
+                (8, 32),
+                (32, 64),
+                (100, 4096),
+                (5000, 16),
+                (MAX_SIZE + 1, 8),
+            ] {
+                let l = layout(size, align);
+                let p = A.alloc(l);
+                assert!(!p.is_null());
+                assert_eq!(p as usize % align, 0, "{size}/{align}");
+                p.write_bytes(0x5a, size);
+                let q = A.realloc(p, l, size * 3);
+                assert_eq!(q as usize % align, 0, "{size}/{align} after realloc");
+                assert!(std::slice::from_raw_parts(q, size)
+                    .iter()
+                    .all(|&x| x == 0x5a));
+                A.dealloc(q, layout(size * 3, align));
+            }
+        }
+    }
+
+    /// A block's address, sendable to another thread.
+    struct Block(usize);
+
+    #[test]
+    fn blocks_freed_by_another_thread_are_reused_there() {
+        let l = layout(100, 8);
+        let made: Vec<Block> = (0..50)
+            .map(|i| unsafe {
+                let p = A.alloc(l);
+                p.write_bytes(i as u8, 100);
+                Block(p as usize)
+            })
+            .collect();
+        let reused = std::thread::spawn(move || unsafe {
+            for b in &made {
+                A.dealloc(b.0 as *mut u8, l);
+            }
+            // LIFO: this thread's list now holds exactly the blocks it freed.
+            let again: Vec<usize> = (0..50).map(|_| A.alloc(l) as usize).collect();
+            let freed: std::collections::HashSet<usize> = made.iter().map(|b| b.0).collect();
+            let all_reused = again.iter().all(|p| freed.contains(p));
+            for &p in &again {
+                (p as *mut u8).write_bytes(0xee, 100);
+                A.dealloc(p as *mut u8, l);
+            }
+            all_reused
+        })
+        .join()
+        .unwrap();
+        assert!(reused);
+    }
+
+    #[test]
+    fn thread_exit_hands_cached_blocks_back_and_later_frees_go_to_the_system() {
+        thread_local! {
+            // Registered before LISTS in the thread below, so destroyed after it (glibc runs
+            // thread-exit destructors in reverse order): it then allocates and frees through
+            // the cache with the lists gone.
+            static LATE: Late = const { Late };
+        }
+        struct Late;
+        impl Drop for Late {
+            fn drop(&mut self) {
+                let l = layout(64, 8);
+                unsafe {
+                    let p = A.alloc(l);
+                    assert!(!p.is_null());
+                    p.write_bytes(1, 64);
+                    A.dealloc(p, l);
+                }
+            }
+        }
+        let before = RETURNED.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::spawn(|| {
+            LATE.with(|_| {});
+            let l = layout(200, 8);
+            unsafe {
+                let blocks: Vec<*mut u8> = (0..20).map(|_| A.alloc(l)).collect();
+                for p in blocks {
+                    A.dealloc(p, l);
+                }
+            }
+        })
+        .join()
+        .unwrap();
+        let after = RETURNED.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            after - before >= 20,
+            "{} blocks handed back",
+            after - before
+        );
+    }
+
+    #[test]
+    fn threads_allocating_and_freeing_each_others_blocks_keep_every_byte() {
+        use std::sync::{Arc, Mutex};
+        // Blocks in flight between threads: address, size, fill byte.
+        let shared: Arc<Mutex<Vec<(usize, usize, u8)>>> = Arc::default();
+        let workers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    let mut seed = t * 7919 + 1;
+                    let mut rnd = move || {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed
+                    };
+                    let mut mine: Vec<(usize, usize, u8)> = Vec::new();
+                    let check = |(p, size, fill): (usize, usize, u8)| unsafe {
+                        let s = std::slice::from_raw_parts(p as *const u8, size);
+                        assert!(s.iter().all(|&x| x == fill), "block corrupted");
+                    };
+                    for i in 0..20_000u32 {
+                        let r = rnd();
+                        match r % 5 {
+                            0 | 1 => unsafe {
+                                let size = (r >> 8) as usize % 1500 + 1;
+                                let p = A.alloc(layout(size, 8));
+                                let fill = i as u8;
+                                p.write_bytes(fill, size);
+                                mine.push((p as usize, size, fill));
+                            },
+                            2 if !mine.is_empty() => unsafe {
+                                let (p, size, fill) = mine.swap_remove(r as usize % mine.len());
+                                check((p, size, fill));
+                                let new = (r >> 16) as usize % 1500 + 1;
+                                let q = A.realloc(p as *mut u8, layout(size, 8), new);
+                                let s = std::slice::from_raw_parts(q, size.min(new));
+                                assert!(s.iter().all(|&x| x == fill), "realloc lost data");
+                                q.write_bytes(fill, new);
+                                mine.push((q as usize, new, fill));
+                            },
+                            3 if !mine.is_empty() => {
+                                let b = mine.swap_remove(r as usize % mine.len());
+                                shared.lock().unwrap().push(b);
+                            }
+                            _ => {
+                                let b = shared.lock().unwrap().pop().or_else(|| mine.pop());
+                                if let Some((p, size, fill)) = b {
+                                    check((p, size, fill));
+                                    unsafe { A.dealloc(p as *mut u8, layout(size, 8)) };
+                                }
+                            }
+                        }
+                    }
+                    for b in mine {
+                        check(b);
+                        unsafe { A.dealloc(b.0 as *mut u8, layout(b.1, 8)) };
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        for (p, size, fill) in shared.lock().unwrap().drain(..) {
+            unsafe {
+                let s = std::slice::from_raw_parts(p as *const u8, size);
+                assert!(s.iter().all(|&x| x == fill));
+                A.dealloc(p as *mut u8, layout(size, 8));
+            }
         }
     }
 
