@@ -210,7 +210,11 @@ impl PingTask {
             reply_ipid: pkt.ip_id,
             rtt: Timeval::from(rtt),
             // Where the reply arrived, as scamper records it.
-            ifname: self.env.ifnames.name(pkt.ifindex).map(|n| n.to_string()),
+            ifname: self
+                .env
+                .ifnames
+                .name(pkt.ifindex)
+                .map(|n| String::from(&*n)),
             ..PingReply::default()
         };
         // IPv6 has an identification only in a fragment header.
@@ -284,35 +288,37 @@ impl PingTask {
         r
     }
 
-    fn build_record(self, now: Time) -> Ping {
+    /// The record; takes the probes and the error message out of the task, which is not used
+    /// afterwards (by reference: moving the whole task out of its box cost a large copy).
+    fn build_record(&mut self, now: Time) -> Ping {
         let o = &self.opts;
         let stop = self.stop.unwrap_or(PingStop::HALTED);
         let v4 = o.dst.is_ipv4();
-        let probes = self
-            .sent
-            .into_iter()
-            .map(|s| {
-                let mut fl = if v4 { reply_flags::PROBE_IPID } else { 0 };
-                if s.dltx {
-                    fl |= reply_flags::DLTX;
-                }
-                // Halted before its timeout: the probe may still have been answered.
-                if stop != PingStop::DONE && s.tx + o.wait_timeout > now {
-                    fl |= reply_flags::PENDING;
-                }
-                Some(PingProbe {
-                    tx: Timeval::from(s.tx),
-                    sport: if o.method.varies_sport() {
-                        s.fields.sport
-                    } else {
-                        0
-                    },
-                    ipid: if v4 { s.fields.ip_id } else { 0 },
-                    flags: fl,
-                    replies: s.replies,
-                })
+        let sent = std::mem::take(&mut self.sent);
+        // Collected into a new exact-size vector: collecting in place into the probes'
+        // allocation shrank it with a realloc (a copy) for every record.
+        let mut probes = Vec::with_capacity(sent.len());
+        probes.extend(sent.into_iter().map(|s| {
+            let mut fl = if v4 { reply_flags::PROBE_IPID } else { 0 };
+            if s.dltx {
+                fl |= reply_flags::DLTX;
+            }
+            // Halted before its timeout: the probe may still have been answered.
+            if stop != PingStop::DONE && s.tx + o.wait_timeout > now {
+                fl |= reply_flags::PENDING;
+            }
+            Some(PingProbe {
+                tx: Timeval::from(s.tx),
+                sport: if o.method.varies_sport() {
+                    s.fields.sport
+                } else {
+                    0
+                },
+                ipid: if v4 { s.fields.ip_id } else { 0 },
+                flags: fl,
+                replies: s.replies,
             })
-            .collect::<Vec<_>>();
+        }));
         Ping {
             list: Some(self.env.list.clone()),
             cycle: Some(self.env.cycle.clone()),
@@ -323,7 +329,7 @@ impl PingTask {
             start: Timeval::from(self.env.start),
             stop_reason: stop,
             stop_data: 0,
-            errmsg: self.errmsg,
+            errmsg: self.errmsg.take(),
             data: o.data.clone(),
             probe_count: o.probe_count,
             probe_size: o.probe_size,
@@ -462,7 +468,7 @@ impl Task for PingTask {
         Some(Record::Ping(Box::new(copy.build_record(now))))
     }
 
-    fn finish(self: Box<Self>, now: Time) -> Record {
+    fn finish(mut self: Box<Self>, now: Time) -> Record {
         Record::Ping(Box::new(self.build_record(now)))
     }
 }
