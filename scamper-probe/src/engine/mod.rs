@@ -788,7 +788,19 @@ impl Engine {
         for sid in ids {
             self.close_source(sid, t);
         }
-        i32::from(self.failed)
+        let status = i32::from(self.failed);
+        // Closing a packet socket waits for an RCU grace period (~10 ms each, one after the
+        // other); closed side by side, the two waits overlap and the run ends sooner.
+        self.rx.set_wake_on_packets(false).ok();
+        let Engine { rx, link, .. } = self;
+        let closer = std::thread::Builder::new()
+            .name("close".into())
+            .spawn(move || drop(rx));
+        drop(link);
+        if let Ok(closer) = closer {
+            let _ = closer.join();
+        }
+        status
     }
 }
 
