@@ -913,6 +913,7 @@ impl TraceTask {
             return;
         };
         let reply = self.reply_record(pkt, rx.saturating_sub(self.sent[i].tx));
+        let reply = self.datalink_reply(i, reply);
         let answer = if reply.is_ptb() {
             Answer::TooBig(reply.icmp_nhmtu)
         } else {
@@ -1050,7 +1051,7 @@ impl Task for TraceTask {
     }
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
-        if self.datalink_tx(pkt, rx) {
+        if self.datalink_tx(pkt, rx) || self.unseen_without_datalink(pkt) {
             return;
         }
         if self.done {
@@ -1680,7 +1681,8 @@ mod tests {
             (
                 TH_RST | TH_ACK,
                 61,
-                reply_flags::REPLY_TTL | reply_flags::TS_SOCK_RX | reply_flags::TCP
+                // TCP replies come only from the datalink (scamper_trace_do.c trace_dl_hop).
+                reply_flags::REPLY_TTL | reply_flags::TS_DL_RX | reply_flags::TCP
             )
         );
         assert_eq!((tr.probes[2].ttl, tr.probes[2].id), (2, 1));
