@@ -252,10 +252,8 @@ impl Engine {
                 Err(e) => log::warn(&format!("no {family:?} ICMP socket: {e}")),
             }
         }
-        match helper.open(Request::OpenDatalink { ifindex: 0 }).await {
-            Ok(fd) => rx.push(RxSocket::new(RxKind::Datalink, fd).map_err(|e| e.to_string())?),
-            Err(e) => log::warn(&format!("no datalink socket (TCP/UDP replies unseen): {e}")),
-        }
+        // TCP and UDP replies count only when read through a datalink, as in scamper; the
+        // measurements that want them open theirs through `datalink::Datalink`.
         if tx.v4.is_none() && tx.v6.is_none() {
             return Err("could not open any raw socket: scamper must be started as root".into());
         }
@@ -788,19 +786,7 @@ impl Engine {
         for sid in ids {
             self.close_source(sid, t);
         }
-        let status = i32::from(self.failed);
-        // Closing a packet socket waits for an RCU grace period (~10 ms each, one after the
-        // other); closed side by side, the two waits overlap and the run ends sooner.
-        self.rx.set_wake_on_packets(false).ok();
-        let Engine { rx, link, .. } = self;
-        let closer = std::thread::Builder::new()
-            .name("close".into())
-            .spawn(move || drop(rx));
-        drop(link);
-        if let Ok(closer) = closer {
-            let _ = closer.join();
-        }
-        status
+        i32::from(self.failed)
     }
 }
 

@@ -1,10 +1,10 @@
 //! The engine's sockets: sending complete IP packets on header-included raw sockets and
-//! receiving replies (raw ICMP, raw ICMPv6, and a cooked datalink socket for TCP and UDP
-//! replies) with kernel receive timestamps. Parsing happens in scamper-packet.
+//! receiving ICMP and ICMPv6 replies on raw sockets with kernel receive timestamps (TCP and UDP
+//! replies come through the datalink, `super::datalink`). Parsing happens in scamper-packet.
 
 use super::now;
 use crate::task::Time;
-use nix::sys::socket::{sendto, setsockopt, sockopt, LinkAddr, MsgFlags, SockaddrIn, SockaddrIn6};
+use nix::sys::socket::{sendto, setsockopt, sockopt, MsgFlags, SockaddrIn, SockaddrIn6};
 use scamper_packet::Rx;
 use scamper_sys::recv_batch::Received;
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
@@ -16,7 +16,6 @@ use std::time::Duration;
 pub enum RxKind {
     Icmp4,
     Icmp6,
-    Datalink,
 }
 
 /// A receive socket (non-blocking; [`super::receive::Receiver`] watches it).
@@ -45,17 +44,6 @@ impl RxSocket {
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
         // A large receive buffer absorbs reply bursts at high probing rates.
         let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
-        let fd = if kind == RxKind::Datalink {
-            // Our own probes are of no use here (the filter drops them too), and cloning each
-            // of them for this socket would cost every send; kernels before 4.20 lack the
-            // option and keep relying on the filter.
-            let _ = scamper_sys::set_packet_ignore_outgoing(fd.as_fd());
-            let sock = socket2::Socket::from(fd);
-            sock.attach_filter(&tcp_udp_filter())?;
-            OwnedFd::from(sock)
-        } else {
-            fd
-        };
         if kind == RxKind::Icmp4 {
             // The arrival interface, recorded with ping replies.
             setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
@@ -80,9 +68,9 @@ impl RxSocket {
         .capacity()
     }
 
-    /// Make sense of one received datagram: `None` for a packet we ignore (our own outgoing
-    /// copies, unparsable or truncated bytes). The time is the kernel's receive timestamp, so
-    /// it does not depend on when the loop got round to reading the packet.
+    /// Make sense of one received datagram: `None` for one we cannot use (unparsable or
+    /// truncated bytes). The time is the kernel's receive timestamp, so it does not depend on
+    /// when the loop got round to reading the packet.
     pub fn decode(&self, r: &Received<'_>) -> Option<(Rx, Time)> {
         if r.truncated {
             return None;
@@ -130,18 +118,6 @@ impl RxSocket {
                 };
                 (parsed, pktinfo6.map(|p| p.1).unwrap_or(0))
             }
-            RxKind::Datalink => {
-                let link: Option<&LinkAddr> = addr.and_then(|a| a.as_link_addr());
-                // Our own probes pass the datalink socket on their way out.
-                let parsed = match link {
-                    Some(l) if l.pkttype() != libc::PACKET_OUTGOING => {
-                        scamper_packet::parse_ip(data).ok()
-                    }
-                    _ => None,
-                };
-                let ifindex = link.and_then(|l| u32::try_from(l.ifindex()).ok());
-                (parsed, ifindex.unwrap_or(0))
-            }
         };
         parsed.map(|mut p| {
             p.ifindex = ifindex;
@@ -169,35 +145,6 @@ fn timespec(data: &[u8]) -> Option<Duration> {
         u64::try_from(sec).ok()?,
         u32::try_from(nsec).ok()?.min(999_999_999),
     ))
-}
-
-/// Kernel filter for the cooked datalink socket: only TCP and UDP over IPv4 or IPv6, and never
-/// our own outgoing packets. ICMP arrives on the raw ICMP sockets; without this filter every
-/// packet the host receives would be copied to us, and ICMP replies would be seen twice.
-fn tcp_udp_filter() -> Vec<socket2::SockFilter> {
-    use socket2::SockFilter as F;
-    const LDB_ABS: u16 = 0x30;
-    const AND_K: u16 = 0x54;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    // SKF_AD_OFF + SKF_AD_PKTTYPE
-    const PKTTYPE: u32 = 0xffff_f004;
-    vec![
-        F::new(LDB_ABS, 0, 0, PKTTYPE),                     // 0
-        F::new(JEQ_K, 11, 0, libc::PACKET_OUTGOING as u32), // 1: outgoing -> drop
-        F::new(LDB_ABS, 0, 0, 0),                           // 2: version nibble
-        F::new(AND_K, 0, 0, 0xf0),                          // 3
-        F::new(JEQ_K, 0, 3, 0x40),                          // 4: IPv4 -> 5, else 8
-        F::new(LDB_ABS, 0, 0, 9),                           // 5: IPv4 protocol
-        F::new(JEQ_K, 5, 0, 6),                             // 6: TCP -> accept
-        F::new(JEQ_K, 4, 5, 17),                            // 7: UDP -> accept, else drop
-        F::new(JEQ_K, 0, 4, 0x60),                          // 8: IPv6 -> 9, else drop
-        F::new(LDB_ABS, 0, 0, 6),                           // 9: IPv6 next header
-        F::new(JEQ_K, 1, 0, 6),                             // 10: TCP -> accept
-        F::new(JEQ_K, 0, 1, 17),                            // 11: UDP -> accept, else drop
-        F::new(RET_K, 0, 0, 0x40000),                       // 12: accept
-        F::new(RET_K, 0, 0, 0),                             // 13: drop
-    ]
 }
 
 /// Interface names by index, for the replies that record where they arrived. Looked up
