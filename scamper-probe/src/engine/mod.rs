@@ -9,6 +9,7 @@ pub mod datalink;
 pub mod dispatch;
 pub mod net;
 pub mod netlink;
+mod receive;
 mod routes;
 pub mod sink;
 pub mod sources;
@@ -24,6 +25,7 @@ use crate::options::{Mode, RunOptions};
 use crate::task::{Task, TaskEnv, Time};
 use crate::{log, reload};
 use net::{RxKind, RxSocket, TxSockets};
+use receive::{Receiver, WakePolicy};
 use scamper_proto::{Family, ReopenFile, Request};
 use scamper_warts::{Cycle, List, Record, RecordWriter};
 use sink::Sink;
@@ -155,7 +157,9 @@ struct Engine {
     helper: Privileged,
     notices: mpsc::UnboundedReceiver<Notice>,
     tx: TxSockets,
-    rx: Vec<RxSocket>,
+    rx: Receiver,
+    /// Whether replies wake the loop or wait for its next deadline.
+    wake_policy: WakePolicy,
     sources: Sources,
     /// Poked when a source may have new work (a line read, a client command).
     wake: Arc<Notify>,
@@ -182,7 +186,7 @@ struct Engine {
     /// `shutdown now`.
     exit_now: bool,
     sources_of: net::SourceFinder,
-    /// Receive buffer, reused for every packet.
+    /// Receive buffer of the datalink measurements' socket.
     rx_buf: Vec<u8>,
     /// When buffered file output is next pushed out.
     next_flush: Time,
@@ -248,13 +252,12 @@ impl Engine {
                 Err(e) => log::warn(&format!("no {family:?} ICMP socket: {e}")),
             }
         }
-        match helper.open(Request::OpenDatalink { ifindex: 0 }).await {
-            Ok(fd) => rx.push(RxSocket::new(RxKind::Datalink, fd).map_err(|e| e.to_string())?),
-            Err(e) => log::warn(&format!("no datalink socket (TCP/UDP replies unseen): {e}")),
-        }
+        // TCP and UDP replies count only when read through a datalink, as in scamper; the
+        // measurements that want them open theirs through `datalink::Datalink`.
         if tx.v4.is_none() && tx.v6.is_none() {
             return Err("could not open any raw socket: scamper must be started as root".into());
         }
+        let rx = Receiver::new(rx).map_err(|e| format!("receive sockets: {e}"))?;
 
         let start = now();
         let hostname = nix::unistd::gethostname()
@@ -349,6 +352,7 @@ impl Engine {
             notices,
             tx,
             rx,
+            wake_policy: WakePolicy::default(),
             sources,
             wake,
             config: p.config,
@@ -617,42 +621,6 @@ impl Engine {
         }
     }
 
-    /// Read what the receive sockets have queued and deliver each packet straight from the
-    /// receive buffer. Readiness comes from the runtime's poller, so a socket with nothing
-    /// queued costs no system call; each socket gives a bounded batch, so one busy socket
-    /// cannot starve the timers and the others.
-    fn drain_sockets(&mut self) {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        for i in 0..self.rx.len() {
-            self.drain_socket(i, &mut cx);
-        }
-    }
-
-    fn drain_socket(&mut self, i: usize, cx: &mut std::task::Context<'_>) {
-        let Engine {
-            rx, rx_buf, core, ..
-        } = self;
-        let sock = &rx[i];
-        for _ in 0..256 {
-            let std::task::Poll::Ready(Ok(mut guard)) = sock.fd.poll_read_ready(cx) else {
-                return;
-            };
-            match guard.try_io(|_| sock.recv_one(rx_buf)) {
-                Ok(Ok(Some((pkt, t, n)))) => {
-                    if let Some(key) = dispatch::reply_key(&pkt) {
-                        core.deliver(&key, &pkt, &rx_buf[..n], t);
-                    }
-                }
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => {
-                    log::warn(&format!("receive error: {e}"));
-                    break;
-                }
-                Err(_would_block) => break,
-            }
-        }
-    }
-
     async fn reload(&mut self) -> bool {
         let mut config = Config::default();
         if self.opts.config_file.is_some() {
@@ -713,7 +681,7 @@ impl Engine {
         let mut exit = false;
         loop {
             // Replies that arrived while the loop slept.
-            self.drain_sockets();
+            self.rx.drain(&mut self.core);
             let t = now();
             // Due follow-up probes of running tasks go first, then new tasks fill what the
             // rate leaves, then their first probes go out.
@@ -747,9 +715,18 @@ impl Engine {
             }
             // At least a millisecond: the token bucket holds 10 ms of probes, so waking per
             // millisecond keeps the rate while sparing a wake-up per probe at high rates.
-            let sleep = wake
+            let mut sleep = wake
                 .saturating_sub(now())
                 .clamp(Duration::from_millis(1), Duration::from_secs(1));
+            let backlog = self.rx.has_backlog();
+            if backlog {
+                sleep = Duration::ZERO;
+            }
+            let wake_on_packets = self.wake_policy.wake_on_packets(sleep);
+            if let Err(e) = self.rx.set_wake_on_packets(wake_on_packets) {
+                // Replies are then read at each deadline, which the loop always has (<= 1 s).
+                log::warn(&format!("receive sockets: {e}"));
+            }
             if sleep >= IDLE {
                 // Nothing to do for a while: results so far reach the file now, not at the
                 // next periodic flush.
@@ -765,8 +742,9 @@ impl Engine {
                 Some(f) = self.named.recv() => Event::Named(f),
                 Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
                 Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
-                r = readable(&self.rx) => Event::Readable(r),
+                _ = self.rx.readable() => Event::Readable,
                 _ = self.link.readable() => Event::Link,
+                _ = std::future::ready(()), if backlog => Event::Timer,
                 _ = tokio::time::sleep(sleep) => Event::Timer,
             };
             match which {
@@ -775,7 +753,6 @@ impl Engine {
                     let ok = self.reload().await;
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
-                Event::Readable(Some(_)) => self.drain_sockets(),
                 Event::Link => self.link.drain(&mut self.core, &mut self.rx_buf).await,
                 Event::Named(f) => {
                     self.naming -= 1;
@@ -783,7 +760,8 @@ impl Engine {
                 }
                 Event::NewClient(conn) => self.add_client(conn),
                 Event::Client(id, ev) => self.on_client_event(id, ev),
-                Event::Readable(None) | Event::Work | Event::Timer => {}
+                // Packets are read at the top of the loop.
+                Event::Readable | Event::Work | Event::Timer => {}
             }
         }
         // Shutdown: records of tasks still running are written as they stand, then every
@@ -828,38 +806,7 @@ enum Event {
     Named(core::Finished),
     NewClient(ClientConn),
     Client(u64, ClientEvent),
-    Readable(Option<usize>),
+    Readable,
     Link,
     Timer,
-}
-
-/// Wait until one of the receive sockets is readable; returns its index.
-async fn readable(socks: &[RxSocket]) -> Option<usize> {
-    if socks.is_empty() {
-        std::future::pending::<()>().await;
-    }
-    let futs = socks.iter().enumerate().map(|(i, s)| {
-        Box::pin(async move {
-            // Readiness is cleared by drain_socket when a read would block.
-            s.fd.readable().await.ok().map(|_| i)
-        })
-    });
-    futures_select_all(futs).await
-}
-
-/// The first of several futures to finish (a tiny select_all, to avoid a dependency).
-async fn futures_select_all<F>(futs: impl Iterator<Item = std::pin::Pin<Box<F>>>) -> F::Output
-where
-    F: std::future::Future,
-{
-    let mut futs: Vec<_> = futs.collect();
-    std::future::poll_fn(move |cx| {
-        for f in futs.iter_mut() {
-            if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
-                return std::task::Poll::Ready(v);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }

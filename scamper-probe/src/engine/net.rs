@@ -1,32 +1,27 @@
 //! The engine's sockets: sending complete IP packets on header-included raw sockets and
-//! receiving replies (raw ICMP, raw ICMPv6, and a cooked datalink socket for TCP and UDP
-//! replies) with kernel receive timestamps. Parsing happens in scamper-packet.
+//! receiving ICMP and ICMPv6 replies on raw sockets with kernel receive timestamps (TCP and UDP
+//! replies come through the datalink, `super::datalink`). Parsing happens in scamper-packet.
 
 use super::now;
 use crate::task::Time;
-use nix::sys::socket::{
-    recvmsg, sendto, setsockopt, sockopt, ControlMessageOwned, LinkAddr, MsgFlags, SockaddrIn,
-    SockaddrIn6, SockaddrStorage,
-};
+use nix::sys::socket::{sendto, setsockopt, sockopt, MsgFlags, SockaddrIn, SockaddrIn6};
 use scamper_packet::Rx;
-use std::io::IoSliceMut;
+use scamper_sys::recv_batch::Received;
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
 
 /// Which kind of receive socket a packet came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RxKind {
     Icmp4,
     Icmp6,
-    Datalink,
 }
 
-/// A receive socket registered with tokio.
+/// A receive socket (non-blocking; [`super::receive::Receiver`] watches it).
 pub struct RxSocket {
     pub kind: RxKind,
-    pub fd: AsyncFd<OwnedFd>,
+    pub fd: OwnedFd,
 }
 
 /// Where a timestamp came from, recorded with the result.
@@ -49,17 +44,6 @@ impl RxSocket {
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
         // A large receive buffer absorbs reply bursts at high probing rates.
         let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
-        let fd = if kind == RxKind::Datalink {
-            // Our own probes are of no use here (the filter drops them too), and cloning each
-            // of them for this socket would cost every send; kernels before 4.20 lack the
-            // option and keep relying on the filter.
-            let _ = scamper_sys::set_packet_ignore_outgoing(fd.as_fd());
-            let sock = socket2::Socket::from(fd);
-            sock.attach_filter(&tcp_udp_filter())?;
-            OwnedFd::from(sock)
-        } else {
-            fd
-        };
         if kind == RxKind::Icmp4 {
             // The arrival interface, recorded with ping replies.
             setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
@@ -69,130 +53,98 @@ impl RxSocket {
             setsockopt(&fd, sockopt::Ipv6RecvHopLimit, &true)?;
             setsockopt(&fd, sockopt::Ipv6RecvTClass, &true)?;
         }
-        Ok(RxSocket {
-            kind,
-            fd: scamper_sys::async_fd(fd)?,
-        })
+        Ok(RxSocket { kind, fd })
     }
 
-    /// Read one packet without blocking (`WouldBlock` when nothing is queued); `Ok(None)` for a
-    /// packet we ignore (our own outgoing copies, unparsable bytes).
-    pub fn recv_one(&self, buf: &mut [u8]) -> std::io::Result<Option<(Rx, Time, usize)>> {
-        let mut cmsg = nix::cmsg_space!(
+    /// Bytes of control messages one packet can bring on any of our receive sockets.
+    pub fn cmsg_space() -> usize {
+        nix::cmsg_space!(
             nix::sys::time::TimeSpec,
             libc::in6_pktinfo,
             libc::in_pktinfo,
             i32,
             i32
-        );
-        let fd = self.fd.get_ref().as_raw_fd();
-        let mut iov = [IoSliceMut::new(buf)];
-        let (n, ts, addr, pktinfo, hlim, tclass, ifindex4) =
-            match recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)
-            {
-                Ok(msg) => {
-                    let mut ts = None;
-                    let mut pktinfo = None;
-                    let mut hlim = 0u8;
-                    let mut tclass = 0u8;
-                    let mut ifindex4 = 0u32;
-                    if let Ok(cmsgs) = msg.cmsgs() {
-                        for c in cmsgs {
-                            match c {
-                                ControlMessageOwned::ScmTimestampns(t) => {
-                                    ts = Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
-                                }
-                                ControlMessageOwned::Ipv6PacketInfo(p) => pktinfo = Some(p),
-                                ControlMessageOwned::Ipv4PacketInfo(p) => {
-                                    ifindex4 = u32::try_from(p.ipi_ifindex).unwrap_or(0)
-                                }
-                                ControlMessageOwned::Ipv6HopLimit(h) => {
-                                    hlim = h.clamp(0, 255) as u8
-                                }
-                                ControlMessageOwned::Ipv6TClass(t) => {
-                                    tclass = t.clamp(0, 255) as u8
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                    (msg.bytes, ts, msg.address, pktinfo, hlim, tclass, ifindex4)
+        )
+        .capacity()
+    }
+
+    /// Make sense of one received datagram: `None` for one we cannot use (unparsable or
+    /// truncated bytes). The time is the kernel's receive timestamp, so it does not depend on
+    /// when the loop got round to reading the packet.
+    pub fn decode(&self, r: &Received<'_>) -> Option<(Rx, Time)> {
+        if r.truncated {
+            return None;
+        }
+        let mut ts = None;
+        let mut pktinfo6: Option<(Ipv6Addr, u32)> = None;
+        let (mut hlim, mut tclass, mut ifindex4) = (0u8, 0u8, 0u32);
+        for (level, kind, data) in r.cmsgs() {
+            match (level, kind) {
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => ts = timespec(data),
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                    // struct in_pktinfo starts with the interface index.
+                    ifindex4 = ne_i32(data, 0)
+                        .and_then(|i| u32::try_from(i).ok())
+                        .unwrap_or(0)
                 }
-                Err(e) => return Err(e.into()),
-            };
-        let data = &iov[0][..n];
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    // struct in6_pktinfo: the destination address, then the interface index.
+                    if let (Some(a), Some(i)) = (data.get(..16), ne_i32(data, 16)) {
+                        let a: [u8; 16] = a.try_into().ok()?;
+                        pktinfo6 = Some((Ipv6Addr::from(a), i as u32));
+                    }
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                    hlim = ne_i32(data, 0).unwrap_or(0).clamp(0, 255) as u8
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => {
+                    tclass = ne_i32(data, 0).unwrap_or(0).clamp(0, 255) as u8
+                }
+                _ => {}
+            }
+        }
+        let data = r.data;
+        let addr = r.addr.as_ref();
         let rx_time = ts.unwrap_or_else(now);
-        let parsed = match self.kind {
-            RxKind::Icmp4 => scamper_packet::parse_ipv4(data).ok(),
+        let (parsed, ifindex) = match self.kind {
+            RxKind::Icmp4 => (scamper_packet::parse_ipv4(data).ok(), ifindex4),
             RxKind::Icmp6 => {
-                let src = addr
-                    .as_ref()
-                    .and_then(|a| a.as_sockaddr_in6())
-                    .map(|a| a.ip());
-                let dst = pktinfo.map(|p| Ipv6Addr::from(p.ipi6_addr.s6_addr));
-                match (src, dst) {
-                    (Some(src), Some(dst)) => {
+                let src = addr.and_then(|a| a.as_sockaddr_in6()).map(|a| a.ip());
+                let parsed = match (src, pktinfo6) {
+                    (Some(src), Some((dst, _))) => {
                         scamper_packet::parse_icmp6_socket(src, dst, hlim, tclass, data).ok()
                     }
                     _ => None,
-                }
-            }
-            RxKind::Datalink => {
-                let link: Option<&LinkAddr> = addr.as_ref().and_then(|a| a.as_link_addr());
-                // Our own probes pass the datalink socket on their way out.
-                if link
-                    .map(|l| l.pkttype() == libc::PACKET_OUTGOING)
-                    .unwrap_or(true)
-                {
-                    None
-                } else {
-                    scamper_packet::parse_ip(data).ok()
-                }
+                };
+                (parsed, pktinfo6.map(|p| p.1).unwrap_or(0))
             }
         };
-        let ifindex = match self.kind {
-            RxKind::Icmp4 => ifindex4,
-            RxKind::Icmp6 => pktinfo.map(|p| p.ipi6_ifindex).unwrap_or(0),
-            RxKind::Datalink => addr
-                .as_ref()
-                .and_then(|a| a.as_link_addr())
-                .and_then(|l| u32::try_from(l.ifindex()).ok())
-                .unwrap_or(0),
-        };
-        Ok(parsed.map(|mut p| {
+        parsed.map(|mut p| {
             p.ifindex = ifindex;
-            (p, rx_time, n)
-        }))
+            (p, rx_time)
+        })
     }
 }
 
-/// Kernel filter for the cooked datalink socket: only TCP and UDP over IPv4 or IPv6, and never
-/// our own outgoing packets. ICMP arrives on the raw ICMP sockets; without this filter every
-/// packet the host receives would be copied to us, and ICMP replies would be seen twice.
-fn tcp_udp_filter() -> Vec<socket2::SockFilter> {
-    use socket2::SockFilter as F;
-    const LDB_ABS: u16 = 0x30;
-    const AND_K: u16 = 0x54;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    // SKF_AD_OFF + SKF_AD_PKTTYPE
-    const PKTTYPE: u32 = 0xffff_f004;
-    vec![
-        F::new(LDB_ABS, 0, 0, PKTTYPE),                     // 0
-        F::new(JEQ_K, 11, 0, libc::PACKET_OUTGOING as u32), // 1: outgoing -> drop
-        F::new(LDB_ABS, 0, 0, 0),                           // 2: version nibble
-        F::new(AND_K, 0, 0, 0xf0),                          // 3
-        F::new(JEQ_K, 0, 3, 0x40),                          // 4: IPv4 -> 5, else 8
-        F::new(LDB_ABS, 0, 0, 9),                           // 5: IPv4 protocol
-        F::new(JEQ_K, 5, 0, 6),                             // 6: TCP -> accept
-        F::new(JEQ_K, 4, 5, 17),                            // 7: UDP -> accept, else drop
-        F::new(JEQ_K, 0, 4, 0x60),                          // 8: IPv6 -> 9, else drop
-        F::new(LDB_ABS, 0, 0, 6),                           // 9: IPv6 next header
-        F::new(JEQ_K, 1, 0, 6),                             // 10: TCP -> accept
-        F::new(JEQ_K, 0, 1, 17),                            // 11: UDP -> accept, else drop
-        F::new(RET_K, 0, 0, 0x40000),                       // 12: accept
-        F::new(RET_K, 0, 0, 0),                             // 13: drop
-    ]
+/// A native-endian int at `at` in a control message's data.
+fn ne_i32(data: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// A `struct timespec` (two longs: 16 bytes on 64-bit targets, 8 on the old 32-bit ABI).
+fn timespec(data: &[u8]) -> Option<Duration> {
+    let (sec, nsec) = match data.len() {
+        16 => (
+            i64::from_ne_bytes(data[..8].try_into().ok()?),
+            i64::from_ne_bytes(data[8..].try_into().ok()?),
+        ),
+        8 => (i64::from(ne_i32(data, 0)?), i64::from(ne_i32(data, 4)?)),
+        _ => return None,
+    };
+    Some(Duration::new(
+        u64::try_from(sec).ok()?,
+        u32::try_from(nsec).ok()?.min(999_999_999),
+    ))
 }
 
 /// Interface names by index, for the replies that record where they arrived. Looked up
