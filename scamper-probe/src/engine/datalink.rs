@@ -547,13 +547,13 @@ impl Datalink {
     }
 
     /// If the helper has answered, take the socket and start the look-ups of the tasks that
-    /// waited for it (they fail now if there is no socket).
-    fn take_answer(&mut self, now: Time) {
+    /// waited for it (they fail now if there is no socket). True if it did.
+    fn take_answer(&mut self, now: Time) -> bool {
         let SockSource::Asked(answer) = &self.source else {
-            return;
+            return false;
         };
         let Some(got) = answer.fd.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return;
+            return false;
         };
         self.source = SockSource::Settled;
         self.open = false;
@@ -579,6 +579,7 @@ impl Datalink {
             let state = self.plan(dst, needs, now);
             self.shared.lock().tickets.insert(id, state);
         }
+        true
     }
 
     fn plan(&mut self, dst: IpAddr, needs: Needs, now: Time) -> Ticket {
@@ -742,7 +743,11 @@ impl Datalink {
 
     /// Read what the socket holds (a bounded batch) and hand datalink tasks their packets.
     pub async fn drain(&mut self, core: &mut Core, buf: &mut [u8]) {
-        self.take_answer(super::now());
+        if self.take_answer(super::now()) {
+            // Woken by the helper's answer, not by the socket: nothing to read yet (and
+            // waiting for readiness here would stall the engine).
+            return;
+        }
         for _ in 0..256 {
             let frame = {
                 let Some(sock) = &self.sock else { return };
@@ -1344,7 +1349,8 @@ mod tests {
                 .await
                 .expect("the answer makes the datalink readable")
         });
-        d.take_answer(T0);
+        assert!(d.take_answer(T0));
+        assert!(!d.take_answer(T0), "taken once");
         assert!(d.sock.is_none());
         assert_eq!(t.poll(T0 + RESOLVE_POLL), Action::Done);
         let p = ping_of(t.finish(T0 + RESOLVE_POLL));
@@ -1394,7 +1400,16 @@ mod tests {
             |d: &Datalink| ignores_outgoing(d.sock.as_ref().unwrap().get_ref().as_fd()).unwrap();
         let t = wrap_ping(&mut d, "-c 1 -O dl 198.51.100.1", T0);
         answer_with(&answer, Ok(sock));
-        d.take_answer(T0);
+        // The engine's drain takes the answer and returns: the new socket has nothing to
+        // read, and waiting for it to have something would stall the engine.
+        let mut core = Core::new(100, Duration::ZERO, T0);
+        let mut buf = [0u8; 2048];
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), d.drain(&mut core, &mut buf))
+                .await
+                .expect("drain returns once the answer is taken")
+        });
+        assert!(d.sock.is_some());
         assert!(d.open, "a datalink task runs: filter open");
         assert!(!ignoring(&d), "and outbound copies taken");
         drop(t.finish(T0));
