@@ -129,6 +129,59 @@ fn dl_options_ipv6() {
     dl_options(Family::V6);
 }
 
+/// The datalink socket is asked for when the first datalink ping starts and idles (ignoring
+/// outgoing packets) between datalink pings. With `-w 1` the commands run one after another:
+/// plain, datalink, plain, datalink; each datalink ping gets the outbound copies of its
+/// probes (dltxts) and its replies from the datalink (dlrxts), the second one after a time
+/// in which the socket idled.
+fn datalink_after_idle(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let dst = target(fam);
+    let cmds = [
+        format!("ping -c 2 -i 0.1 -F 41011 -U 1 {dst}"),
+        format!("ping -c 2 -i 0.1 -F 41012 -U 2 -O dl {dst}"),
+        format!("ping -c 2 -i 0.1 -F 41013 -U 3 {dst}"),
+        format!("ping -c 2 -i 0.1 -F 41014 -U 4 -O dl {dst}"),
+    ];
+    let mut args = vec!["-O", "json", "-p", "200", "-w", "1", "-I"];
+    args.extend(cmds.iter().map(String::as_str));
+    let run = scamper(&lab, &args, LIMIT);
+    assert!(run.status.success(), "scamper failed: {}", run.stderr);
+    let recs = run.pings();
+    assert_eq!(recs.len(), 4, "{}", run.stdout);
+    let by_user = |u: u64| {
+        recs.iter()
+            .find(|r| r["userid"].as_u64() == Some(u))
+            .unwrap_or_else(|| panic!("no record for user {u}: {}", run.stdout))
+    };
+    // One after another: each starts after the one before it.
+    let start = |u: u64| {
+        let r = by_user(u);
+        r["start"]["sec"].as_f64().unwrap() * 1e6 + r["start"]["usec"].as_f64().unwrap()
+    };
+    assert!((1..4).all(|u| start(u) <= start(u + 1)), "{}", run.stdout);
+    assert_replies(fam, "plain, before", by_user(1), 2, &[]);
+    assert_replies(fam, "first -O dl", by_user(2), 2, &["dltxts", "dlrxts"]);
+    assert_replies(fam, "plain, between", by_user(3), 2, &[]);
+    assert_replies(
+        fam,
+        "-O dl after idling",
+        by_user(4),
+        2,
+        &["dltxts", "dlrxts"],
+    );
+}
+
+#[test]
+fn datalink_after_idle_ipv4() {
+    datalink_after_idle(Family::V4);
+}
+
+#[test]
+fn datalink_after_idle_ipv6() {
+    datalink_after_idle(Family::V6);
+}
+
 /// `-r`: frames go to the router's link-layer address. The lab's first router works, and so
 /// does the second (not a neighbour: its frames go to the route's gateway, as scamper does).
 fn rtr_works(fam: Family) {

@@ -9,6 +9,12 @@
 //! transmit timestamps) and ARP / neighbour advertisements. Which measurements use it, and
 //! which of them send frames, follows scamper 20260420 on Linux (see [`needs`]).
 //!
+//! An idle packet socket is not free: every packet the host sends is cloned for it (unless it
+//! ignores outgoing packets) and every packet received runs its filter, and closing one waits
+//! for an RCU grace period (10-20 ms at exit). So the socket is asked of the helper only when
+//! the first datalink measurement starts (runs without one never have it), and between
+//! datalink measurements it ignores outgoing packets besides closing its filter.
+//!
 //! A measurement that uses the datalink runs inside [`LinkTask`], which waits for the next
 //! hop to be known before the first probe, tells the engine which probe keys go out as frames,
 //! and keeps to one copy of each reply: the datalink's, or with `-O sockrx` the ICMP socket's.
@@ -39,11 +45,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
 
 /// How long a neighbour solicitation waits for its answer (scamper: one attempt, 0.5 s).
 const RESOLVE_WAIT: Duration = Duration::from_millis(500);
 /// How often a task waiting for its next hop looks again.
 const RESOLVE_POLL: Duration = Duration::from_millis(5);
+/// How long a task waits for the helper to hand over the datalink socket (it answers at
+/// once unless it is gone).
+const OPEN_WAIT: Duration = Duration::from_secs(5);
 
 /// What a measurement wants of the datalink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +134,12 @@ pub struct Plan {
 /// Progress of finding a task's next hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Ticket {
+    /// The socket has been asked for; the look-up starts when it comes.
+    Opening {
+        dst: IpAddr,
+        needs: Needs,
+        deadline: Time,
+    },
     Pending {
         ifindex: u32,
         hop: IpAddr,
@@ -209,6 +225,12 @@ impl LinkTask {
                 self.plan = Some(p);
             }
             Some(Ticket::Failed(m, e)) => self.failed = Some((m, e)),
+            Some(Ticket::Opening { deadline, .. }) => {
+                if now < deadline {
+                    return Err(deadline.min(now + RESOLVE_POLL));
+                }
+                self.failed = Some(("could not open datalink".into(), 0));
+            }
             Some(Ticket::Pending { hop, deadline, .. }) => {
                 if now < deadline {
                     return Err(deadline.min(now + RESOLVE_POLL));
@@ -407,30 +429,39 @@ fn filter_open() -> Vec<socket2::SockFilter> {
 /// The engine's datalink: the socket, the route socket, and what its tasks share.
 pub struct Datalink {
     sock: Option<AsyncFd<OwnedFd>>,
+    /// Where the socket comes from: it is asked for when the first datalink task starts.
+    source: SockSource,
     route: Option<RouteSocket>,
     shared: Arc<Shared>,
     next_ticket: u64,
+    /// The socket's filter is open (and it takes outgoing packets).
     open: bool,
     /// Link-layer addresses learned from our own ARP / neighbour discovery, by interface.
     learned: HashMap<(u32, IpAddr), [u8; 6]>,
 }
 
+/// Where the datalink socket is in its life.
+enum SockSource {
+    /// Not asked for yet; the handle to ask the helper with.
+    Unasked(Privileged),
+    /// Asked for; the answer lands in here.
+    Asked(Arc<Answer>),
+    /// Answered (the socket, if any, is in `Datalink::sock`): never asked again.
+    Settled,
+}
+
+/// The helper's answer to the request for the socket, from the task that waits for it.
+#[derive(Default)]
+struct Answer {
+    fd: Mutex<Option<Result<OwnedFd, String>>>,
+    /// Told once the answer is in, which wakes the engine's `readable`.
+    ready: Notify,
+}
+
 impl Datalink {
-    /// Ask the helper for the sockets; without them datalink measurements stop with an error.
+    /// Open the route socket. The datalink socket is asked of the helper only when the first
+    /// datalink task starts; without the sockets datalink measurements stop with an error.
     pub async fn open(helper: &Privileged) -> Datalink {
-        let sock = match helper.open(Request::OpenDatalink { ifindex: 0 }).await {
-            Ok(fd) => match Self::prepare(fd) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    log::warn(&format!("datalink socket: {e}"));
-                    None
-                }
-            },
-            Err(e) => {
-                log::warn(&format!("no datalink socket for -O dl / -r: {e}"));
-                None
-            }
-        };
         let route = match helper.open(Request::OpenRouteSocket).await {
             Ok(fd) => RouteSocket::new(fd)
                 .map_err(|e| log::warn(&format!("route socket: {e}")))
@@ -441,7 +472,8 @@ impl Datalink {
             }
         };
         Datalink {
-            sock,
+            sock: None,
+            source: SockSource::Unasked(helper.clone()),
             route,
             shared: Arc::default(),
             next_ticket: 1,
@@ -453,6 +485,7 @@ impl Datalink {
     fn prepare(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
         use nix::sys::socket::{setsockopt, sockopt};
         socket2::SockRef::from(&fd).attach_filter(&filter_closed())?;
+        ignore_outgoing(&fd, true);
         socket2::SockRef::from(&fd).set_nonblocking(true)?;
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
         let _ = setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
@@ -464,10 +497,19 @@ impl Datalink {
     pub fn wrap(&mut self, task: Box<dyn Task>, needs: Needs, now: Time) -> Box<dyn Task> {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
+        self.take_answer(now);
         // The filter opens first: an answer to neighbour discovery may come at once.
         self.shared.lock().active += 1;
         self.sync_filter();
-        let state = self.plan(task.dst(), needs, now);
+        let state = if self.sock.is_none() && self.ask() {
+            Ticket::Opening {
+                dst: task.dst(),
+                needs,
+                deadline: now + OPEN_WAIT,
+            }
+        } else {
+            self.plan(task.dst(), needs, now)
+        };
         self.shared.lock().tickets.insert(ticket, state);
         Box::new(LinkTask {
             inner: task,
@@ -479,6 +521,65 @@ impl Datalink {
             frames: needs.tx,
             keys: Vec::new(),
         })
+    }
+
+    /// Ask the helper for the socket unless that was done. True while the answer is awaited.
+    fn ask(&mut self) -> bool {
+        match &self.source {
+            SockSource::Unasked(helper) => {
+                let helper = helper.clone();
+                let answer = Arc::new(Answer::default());
+                let to = answer.clone();
+                tokio::spawn(async move {
+                    let got = helper
+                        .open(Request::OpenDatalink { ifindex: 0 })
+                        .await
+                        .map_err(|e| e.to_string());
+                    *to.fd.lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
+                    to.ready.notify_one();
+                });
+                self.source = SockSource::Asked(answer);
+                true
+            }
+            SockSource::Asked(_) => true,
+            SockSource::Settled => false,
+        }
+    }
+
+    /// If the helper has answered, take the socket and start the look-ups of the tasks that
+    /// waited for it (they fail now if there is no socket). True if it did.
+    fn take_answer(&mut self, now: Time) -> bool {
+        let SockSource::Asked(answer) = &self.source else {
+            return false;
+        };
+        let Some(got) = answer.fd.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return false;
+        };
+        self.source = SockSource::Settled;
+        self.open = false;
+        self.sock = match got.and_then(|fd| Self::prepare(fd).map_err(|e| e.to_string())) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::warn(&format!("no datalink socket for -O dl / -r: {e}"));
+                None
+            }
+        };
+        self.sync_filter();
+        let waiting: Vec<(u64, IpAddr, Needs)> = self
+            .shared
+            .lock()
+            .tickets
+            .iter()
+            .filter_map(|(&id, t)| match *t {
+                Ticket::Opening { dst, needs, .. } => Some((id, dst, needs)),
+                _ => None,
+            })
+            .collect();
+        for (id, dst, needs) in waiting {
+            let state = self.plan(dst, needs, now);
+            self.shared.lock().tickets.insert(id, state);
+        }
+        true
     }
 
     fn plan(&mut self, dst: IpAddr, needs: Needs, now: Time) -> Ticket {
@@ -613,24 +714,40 @@ impl Datalink {
             return;
         }
         let Some(sock) = &self.sock else { return };
+        let fd = sock.get_ref();
+        // Outgoing copies are taken before the filter passes them, and turned away after it
+        // stops passing them: between datalink tasks our probes are not cloned for it.
+        if want {
+            ignore_outgoing(fd, false);
+        }
         let prog = if want { filter_open() } else { filter_closed() };
-        match socket2::SockRef::from(sock.get_ref()).attach_filter(&prog) {
+        match socket2::SockRef::from(fd).attach_filter(&prog) {
             Ok(()) => self.open = want,
             Err(e) => log::warn(&format!("datalink filter: {e}")),
+        }
+        if !self.open {
+            ignore_outgoing(fd, true);
         }
     }
 
     /// Wait until the datalink socket has something to read.
+    /// Or until the helper's answer to the request for it is in.
     pub async fn readable(&self) {
-        match &self.sock {
+        match (&self.sock, &self.source) {
             // drain() reads until a read would block, which clears the readiness.
-            Some(s) => drop(s.readable().await),
-            None => std::future::pending().await,
+            (Some(s), _) => drop(s.readable().await),
+            (None, SockSource::Asked(answer)) => answer.ready.notified().await,
+            (None, _) => std::future::pending().await,
         }
     }
 
     /// Read what the socket holds (a bounded batch) and hand datalink tasks their packets.
     pub async fn drain(&mut self, core: &mut Core, buf: &mut [u8]) {
+        if self.take_answer(super::now()) {
+            // Woken by the helper's answer, not by the socket: nothing to read yet (and
+            // waiting for readiness here would stall the engine).
+            return;
+        }
         for _ in 0..256 {
             let frame = {
                 let Some(sock) = &self.sock else { return };
@@ -715,6 +832,16 @@ impl Datalink {
         }
         if used {
             self.learned.insert((ifindex, ip), mac);
+        }
+    }
+}
+
+/// Turn the host's outgoing packets away from the socket, or take them again. Kernels before
+/// 4.20 lack the option: there the closed filter alone drops them.
+fn ignore_outgoing(fd: &OwnedFd, ignore: bool) {
+    if let Err(e) = scamper_sys::packet_outgoing::set_ignore_outgoing(fd.as_fd(), ignore) {
+        if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
+            log::warn(&format!("datalink PACKET_IGNORE_OUTGOING: {e}"));
         }
     }
 }
@@ -863,6 +990,24 @@ mod tests {
         args: &str,
         ticket: Ticket,
     ) -> (LinkTask, Arc<Shared>) {
+        let (inner, sockrx, frames) = new_ping(args);
+        shared.lock().tickets.insert(n, ticket);
+        shared.lock().active += 1;
+        let t = LinkTask {
+            inner,
+            shared: shared.clone(),
+            ticket: n,
+            plan: None,
+            failed: None,
+            sockrx,
+            frames,
+            keys: Vec::new(),
+        };
+        (t, shared)
+    }
+
+    /// A ping task, whether it reads ICMP replies from the socket, and whether it sends frames.
+    fn new_ping(args: &str) -> (Box<dyn Task>, bool, bool) {
         let Command::Ping(opts) = crate::command::parse(&format!("ping {args}")).unwrap() else {
             panic!("not a ping")
         };
@@ -883,19 +1028,7 @@ mod tests {
             stop_sets: Default::default(),
             ifnames: Default::default(),
         };
-        shared.lock().tickets.insert(n, ticket);
-        shared.lock().active += 1;
-        let t = LinkTask {
-            inner: crate::ping::new_task(opts, env),
-            shared: shared.clone(),
-            ticket: n,
-            plan: None,
-            failed: None,
-            sockrx,
-            frames,
-            keys: Vec::new(),
-        };
-        (t, shared)
+        (crate::ping::new_task(opts, env), sockrx, frames)
     }
 
     fn ping_of(r: Record) -> scamper_warts::ping::Ping {
@@ -1167,5 +1300,127 @@ mod tests {
             shared.lock().keys.get(&p.key).map(|u| u.plan),
             Some(Some(plan))
         );
+    }
+
+    /// A datalink whose socket has been asked for and not handed over yet.
+    fn awaiting_datalink() -> (Datalink, Arc<Answer>) {
+        let answer = Arc::new(Answer::default());
+        let d = Datalink {
+            sock: None,
+            source: SockSource::Asked(answer.clone()),
+            route: None,
+            shared: Arc::default(),
+            next_ticket: 1,
+            open: false,
+            learned: HashMap::new(),
+        };
+        (d, answer)
+    }
+
+    fn answer_with(answer: &Answer, got: Result<OwnedFd, String>) {
+        *answer.fd.lock().unwrap() = Some(got);
+        answer.ready.notify_one();
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn wrap_ping(d: &mut Datalink, args: &str, now: Time) -> Box<dyn Task> {
+        let line = format!("ping {args}");
+        let needs = needs_of(&line).expect("a datalink ping");
+        d.wrap(new_ping(args).0, needs, now)
+    }
+
+    #[test]
+    fn tasks_wait_for_the_socket_and_stop_without_it() {
+        let rt = runtime();
+        let _in_rt = rt.enter();
+        let (mut d, answer) = awaiting_datalink();
+        let mut t = wrap_ping(&mut d, "-c 1 -O dl 198.51.100.1", T0);
+        assert_eq!(t.poll(T0), Action::WaitUntil(T0 + RESOLVE_POLL));
+        answer_with(&answer, Err("refused".into()));
+        // The answer wakes the engine, whose drain takes it.
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), d.readable())
+                .await
+                .expect("the answer makes the datalink readable")
+        });
+        assert!(d.take_answer(T0));
+        assert!(!d.take_answer(T0), "taken once");
+        assert!(d.sock.is_none());
+        assert_eq!(t.poll(T0 + RESOLVE_POLL), Action::Done);
+        let p = ping_of(t.finish(T0 + RESOLVE_POLL));
+        assert_eq!(p.errmsg.as_deref(), Some("could not open datalink"));
+        // Not asked again: later tasks stop at once.
+        let mut t = wrap_ping(&mut d, "-c 1 -O dl 198.51.100.1", T0);
+        assert_eq!(t.poll(T0), Action::Done);
+        assert!(matches!(d.source, SockSource::Settled));
+    }
+
+    #[test]
+    fn a_socket_that_never_comes_stops_the_task_after_a_while() {
+        let rt = runtime();
+        let _in_rt = rt.enter();
+        let (mut d, _answer) = awaiting_datalink();
+        let mut t = wrap_ping(&mut d, "-c 1 -r 192.0.2.6 198.51.100.1", T0);
+        assert_eq!(
+            t.poll(T0 + OPEN_WAIT / 2),
+            Action::WaitUntil(T0 + OPEN_WAIT / 2 + RESOLVE_POLL)
+        );
+        assert_eq!(t.poll(T0 + OPEN_WAIT), Action::Done);
+        let p = ping_of(t.finish(T0 + OPEN_WAIT));
+        assert_eq!(p.errmsg.as_deref(), Some("could not open datalink"));
+        assert_eq!(d.shared.lock().active, 0);
+    }
+
+    /// Needs CAP_NET_RAW (the lab tests' root); skipped without it. The socket has protocol
+    /// 0, so it is on no packet path while the test runs.
+    #[test]
+    fn the_socket_takes_outgoing_packets_only_while_datalink_tasks_run() {
+        use scamper_sys::packet_outgoing::ignores_outgoing;
+        let sock = match socket2::Socket::new(
+            socket2::Domain::PACKET,
+            socket2::Type::DGRAM.cloexec(),
+            None,
+        ) {
+            Ok(s) => OwnedFd::from(s),
+            Err(e) => {
+                eprintln!("skipped: no packet socket ({e})");
+                return;
+            }
+        };
+        let rt = runtime();
+        let _in_rt = rt.enter();
+        let (mut d, answer) = awaiting_datalink();
+        let ignoring =
+            |d: &Datalink| ignores_outgoing(d.sock.as_ref().unwrap().get_ref().as_fd()).unwrap();
+        let t = wrap_ping(&mut d, "-c 1 -O dl 198.51.100.1", T0);
+        answer_with(&answer, Ok(sock));
+        // The engine's drain takes the answer and returns: the new socket has nothing to
+        // read, and waiting for it to have something would stall the engine.
+        let mut core = Core::new(100, Duration::ZERO, T0);
+        let mut buf = [0u8; 2048];
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), d.drain(&mut core, &mut buf))
+                .await
+                .expect("drain returns once the answer is taken")
+        });
+        assert!(d.sock.is_some());
+        assert!(d.open, "a datalink task runs: filter open");
+        assert!(!ignoring(&d), "and outbound copies taken");
+        drop(t.finish(T0));
+        d.sync_filter();
+        assert!(!d.open);
+        assert!(ignoring(&d), "idle: outbound packets pass the socket by");
+        // The next datalink task, after a time without any, gets the copies again.
+        let t = wrap_ping(&mut d, "-c 1 -O dl 198.51.100.1", T0);
+        assert!(d.open && !ignoring(&d));
+        drop(t.finish(T0));
+        d.sync_filter();
+        assert!(!d.open && ignoring(&d));
     }
 }
