@@ -305,6 +305,9 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
                 signals,
                 notify::Notifier::from_env(),
             );
+            // Start-up is over: the loop that remains needs little of the binary (see
+            // scamper_sys::lazy_code).
+            let _lazy_code = scamper_sys::lazy_code::LazyCode::start();
             let ending = helper.run();
             if let Some(p) = unix_path {
                 let _ = id.as_real_user(|| std::fs::remove_file(&p));
@@ -367,5 +370,9 @@ fn prober(
         remote,
         sandbox_note: report.landlock,
     };
+    // Confinement and option handling are done: drop their code pages, and from here map the
+    // binary page by page instead of 16 pages per fault (see scamper_sys::lazy_code). Kept
+    // until the engine returns, as closing it would bring back the kernel's fault-around.
+    let _lazy_code = scamper_sys::lazy_code::LazyCode::start();
     scamper_probe::engine::run(params)
 }

@@ -2,6 +2,8 @@
 //! the safe crates we depend on cannot express, and states the invariant that makes it sound.
 //! Everything else in the workspace is `#![forbid(unsafe_code)]`.
 
+pub mod lazy_code;
+
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
