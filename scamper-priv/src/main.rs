@@ -65,6 +65,9 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Most of the binary is code this process never runs; map only what it does run (see
+    // scamper_sys::lazy_code). The prober is a fork and starts its own.
+    let lazy_code = scamper_sys::lazy_code::LazyCode::start();
     let confinement = confinement_from_env();
     startup::sanitise_environment();
     if let Err(e) = startup::ensure_std_fds() {
@@ -99,7 +102,7 @@ fn main() -> ExitCode {
             return fail(format!("{c}: {e}"));
         }
     }
-    match run(id, opts, confinement) {
+    match run(id, opts, confinement, &lazy_code) {
         Ok(code) => code,
         Err(e) => fail(e),
     }
@@ -121,7 +124,12 @@ fn refuse_unimplemented(opts: &RunOptions) -> Result<(), String> {
     Ok(())
 }
 
-fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitCode, String> {
+fn run(
+    id: Identity,
+    opts: RunOptions,
+    confinement: Confinement,
+    lazy_code: &scamper_sys::lazy_code::LazyCode,
+) -> Result<ExitCode, String> {
     if opts.daemon {
         // Without a syslog daemon (containers, minimal systems) a daemon still runs; it then
         // logs only to the -d debug file, if any.
@@ -305,9 +313,8 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
                 signals,
                 notify::Notifier::from_env(),
             );
-            // Start-up is over: the loop that remains needs little of the binary (see
-            // scamper_sys::lazy_code).
-            let _lazy_code = scamper_sys::lazy_code::LazyCode::start();
+            // Start-up is over: the loop that remains needs little of what it ran.
+            lazy_code.drop_resident();
             let ending = helper.run();
             if let Some(p) = unix_path {
                 let _ = id.as_real_user(|| std::fs::remove_file(&p));

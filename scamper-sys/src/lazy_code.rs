@@ -78,7 +78,7 @@ pub struct LazyCode {
     /// Keeps the registration (and so the single-page faults) alive: closing a userfaultfd
     /// unregisters its ranges.
     uffd: Option<OwnedFd>,
-    ranges: usize,
+    ranges: Vec<(usize, usize)>,
     dropped_bytes: usize,
 }
 
@@ -102,23 +102,21 @@ impl LazyCode {
                 }
             }
         }
-        let mut dropped_bytes = 0;
-        for &(start, len) in &ranges {
-            // SAFETY: (start, len) lies, page-aligned, inside a non-writable PT_LOAD segment of
-            // an object without text relocations, so its pages are unmodified private copies
-            // of the file (or the zero page): MADV_DONTNEED only unmaps them, and the next
-            // access maps the same bytes again from the file. No Rust reference can observe a
-            // difference.
-            let rc = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-            if rc == 0 {
-                dropped_bytes += len;
-            }
-        }
+        let dropped_bytes = drop_pages(&ranges);
         LazyCode {
             uffd: if registered > 0 { uffd } else { None },
-            ranges: ranges.len(),
+            ranges,
             dropped_bytes,
         }
+    }
+
+    /// Drops the pages again (those touched since are mapped now), e.g. when a phase of
+    /// start-up code is over. Returns the bytes of address space dropped.
+    ///
+    /// In a child of a fork, call [`LazyCode::start`] instead: a child does not inherit the
+    /// registration.
+    pub fn drop_resident(&self) -> usize {
+        drop_pages(&self.ranges)
     }
 
     /// Whether faults in these ranges now map a single page (the kernel accepted the
@@ -129,13 +127,29 @@ impl LazyCode {
 
     /// Number of read-only ranges found in the loaded objects.
     pub fn ranges(&self) -> usize {
-        self.ranges
+        self.ranges.len()
     }
 
-    /// Bytes of address space whose pages were dropped.
+    /// Bytes of address space whose pages [`LazyCode::start`] dropped.
     pub fn dropped_bytes(&self) -> usize {
         self.dropped_bytes
     }
+}
+
+/// Unmaps the pages of `ranges` (from [`loaded_read_only_ranges`]); returns the bytes dropped.
+fn drop_pages(ranges: &[(usize, usize)]) -> usize {
+    let mut dropped = 0;
+    for &(start, len) in ranges {
+        // SAFETY: (start, len) lies, page-aligned, inside a non-writable PT_LOAD segment of an
+        // object without text relocations, so its pages are unmodified private copies of the
+        // file (or the zero page): MADV_DONTNEED only unmaps them, and the next access maps the
+        // same bytes again from the file. No Rust reference can observe a difference.
+        let rc = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        if rc == 0 {
+            dropped += len;
+        }
+    }
+    dropped
 }
 
 fn page_size() -> usize {
@@ -330,6 +344,13 @@ mod tests {
         assert_eq!(PAGES[16 * PAGE + 5], 7);
         if lazy.single_page_faults() {
             assert!(!resident(b), "a neighbouring page was faulted in too");
+        }
+        assert!(lazy.drop_resident() > 0);
+        assert!(!resident(a), "the page was not dropped again");
+        touch(b);
+        assert!(resident(b));
+        if lazy.single_page_faults() {
+            assert!(!resident(a), "the registration did not last");
         }
     }
 }
