@@ -277,7 +277,20 @@ fn register_wp(fd: &OwnedFd, start: usize, len: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Seek, SeekFrom};
+    use std::io::{Read, Seek, SeekFrom, Write};
+
+    fn tempfile_for_test() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("scamper-sys-lazy-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
 
     const PAGE: usize = 4096;
 
@@ -352,5 +365,14 @@ mod tests {
         if lazy.single_page_faults() {
             assert!(!resident(a), "the registration did not last");
         }
+        // The kernel itself reading a dropped page (here: write(2) from it) faults it back in.
+        let c = base + 20 * PAGE;
+        assert!(!resident(c));
+        let mut f = tempfile_for_test();
+        f.write_all(&PAGES[20 * PAGE..21 * PAGE]).unwrap();
+        f.rewind().unwrap();
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert!(back.len() == PAGE && back.iter().all(|&x| x == 7));
     }
 }
