@@ -143,13 +143,12 @@ fn run(
     // Everything the user named is opened now, with the user's rights.
     let output: Box<dyn std::io::Write + Send> = match &opts.outfile {
         OutFile::Stdout => Box::new(std::io::stdout()),
-        // Buffered: one write per record would be one system call per result. The engine
-        // flushes at least once a second.
-        OutFile::Path(p) => Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
+        // Not buffered here: the engine buffers whatever it is given (a second 64 KiB buffer
+        // would only cost memory and a copy).
+        OutFile::Path(p) => Box::new(
             startup::open_output(&id, p, false)
                 .map_err(|e| format!("could not open {}: {e}", p.display()))?,
-        )),
+        ),
     };
     if let Some(p) = &opts.debug_file {
         let f = startup::open_output(&id, p, opts.extra.debugfile_append)
@@ -354,6 +353,10 @@ fn prober(
     remote: Option<remote::RemoteConfig>,
     nameserver: Option<std::net::SocketAddr>,
 ) -> i32 {
+    // A child of a fork does not inherit the parent's registration (scamper_sys::lazy_code):
+    // from here on, map the binary page by page instead of 16 pages per fault. Kept until the
+    // engine returns, as closing it would bring back the kernel's fault-around.
+    let lazy_code = scamper_sys::lazy_code::LazyCode::start();
     scamper_probe::log::set_pid(std::process::id());
     let default_sport = options::default_sport(std::process::id());
     let report = match sandbox::enter(&spec) {
@@ -377,9 +380,7 @@ fn prober(
         remote,
         sandbox_note: report.landlock,
     };
-    // Confinement and option handling are done: drop their code pages, and from here map the
-    // binary page by page instead of 16 pages per fault (see scamper_sys::lazy_code). Kept
-    // until the engine returns, as closing it would bring back the kernel's fault-around.
-    let _lazy_code = scamper_sys::lazy_code::LazyCode::start();
+    // Confinement is done: its code pages go.
+    lazy_code.drop_resident();
     scamper_probe::engine::run(params)
 }
