@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             return fail(format!("{c}: {e}"));
         }
     }
-    match run(id, opts, confinement, &lazy_code) {
+    match run(id, opts, confinement, lazy_code) {
         Ok(code) => code,
         Err(e) => fail(e),
     }
@@ -128,8 +128,9 @@ fn run(
     id: Identity,
     opts: RunOptions,
     confinement: Confinement,
-    lazy_code: &scamper_sys::lazy_code::LazyCode,
+    lazy_code: scamper_sys::lazy_code::LazyCode,
 ) -> Result<ExitCode, String> {
+    let mut lazy_code = lazy_code;
     if opts.daemon {
         // Without a syslog daemon (containers, minimal systems) a daemon still runs; it then
         // logs only to the -d debug file, if any.
@@ -138,6 +139,8 @@ fn run(
             scamper_probe::log::quiet_stderr();
         }
         nix::unistd::daemon(true, false).map_err(|e| format!("daemon: {e}"))?;
+        // daemon() forked: this child has its own address space to register.
+        lazy_code = scamper_sys::lazy_code::LazyCode::start();
     }
 
     // Everything the user named is opened now, with the user's rights.
@@ -267,6 +270,8 @@ fn run(
 
     match scamper_sys::fork_single_threaded().map_err(|e| format!("fork: {e}"))? {
         scamper_sys::Forked::Child => {
+            // First: that descriptor acts on the helper's address space, not on ours.
+            drop(lazy_code);
             drop(helper_end);
             drop(pidfile);
             let code = prober(

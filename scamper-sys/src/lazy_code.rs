@@ -88,8 +88,12 @@ impl LazyCode {
     /// page cache when next touched) and, where the kernel supports it, makes those faults map
     /// one page each from now on. Keep the returned value for as long as the process runs.
     ///
-    /// Best effort: what the kernel refuses is skipped. Call it once, after start-up and before
-    /// the long-running part; other threads may run meanwhile (their pages just fault back).
+    /// Best effort: what the kernel refuses is skipped. Other threads may run meanwhile (their
+    /// pages just fault back).
+    ///
+    /// After a fork, the child must drop the parent's value at once (and call `start` itself if
+    /// it wants the same): the descriptor inside acts on the address space of the process that
+    /// created it, so a confined child holding it could reach into its parent's memory.
     pub fn start() -> LazyCode {
         let page = page_size();
         let ranges = loaded_read_only_ranges(page);
