@@ -95,9 +95,13 @@ impl LazyCode {
     /// it wants the same): the descriptor inside acts on the address space of the process that
     /// created it, so a confined child holding it could reach into its parent's memory.
     pub fn start() -> LazyCode {
+        LazyCode::start_with(open_uffd(UFFD_FEATURE_WP_ASYNC))
+    }
+
+    /// [`LazyCode::start`] with the userfaultfd (if any) already opened.
+    fn start_with(uffd: Option<OwnedFd>) -> LazyCode {
         let page = page_size();
         let ranges = loaded_read_only_ranges(page);
-        let uffd = open_wp_async_uffd();
         let mut registered = 0;
         if let Some(fd) = &uffd {
             for &(start, len) in &ranges {
@@ -235,9 +239,11 @@ unsafe fn has_textrel(mut dynamic: *const [i64; 2]) -> bool {
     }
 }
 
-/// A userfaultfd that accepts write-protect registrations handled entirely by the kernel, or
-/// None if this kernel (or its policy) does not offer one.
-fn open_wp_async_uffd() -> Option<OwnedFd> {
+/// A userfaultfd with `features` (for us: write-protect registrations handled entirely by the
+/// kernel), or None if this kernel (or its policy: seccomp, LSM, an old kernel without the
+/// feature or without UFFD_USER_MODE_ONLY) does not offer one. User-mode-only: a fault the
+/// kernel itself takes (copy_from_user) is never handed to a userfaultfd reader.
+fn open_uffd(features: u64) -> Option<OwnedFd> {
     // SAFETY: plain system call; a non-negative result is a new descriptor we own.
     let fd = unsafe {
         libc::syscall(
@@ -252,12 +258,12 @@ fn open_wp_async_uffd() -> Option<OwnedFd> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
     let mut api = UffdioApi {
         api: UFFD_API,
-        features: UFFD_FEATURE_WP_ASYNC,
+        features,
         ioctls: 0,
     };
     // SAFETY: UFFDIO_API reads and writes one struct uffdio_api, which `api` is.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), UFFDIO_API, &mut api as *mut UffdioApi) };
-    (rc == 0 && api.features & UFFD_FEATURE_WP_ASYNC != 0).then_some(fd)
+    (rc == 0 && api.features & features == features).then_some(fd)
 }
 
 fn register_wp(fd: &OwnedFd, start: usize, len: usize) -> bool {
@@ -342,6 +348,99 @@ mod tests {
     fn touch(addr: usize) {
         // SAFETY: addr lies inside PAGES.
         std::hint::black_box(unsafe { std::ptr::read_volatile(addr as *const u8) });
+    }
+
+    #[test]
+    fn a_feature_the_kernel_does_not_know_gives_no_descriptor() {
+        // What an old kernel answers for WP_ASYNC: UFFDIO_API fails, and we go without.
+        assert!(open_uffd(1 << 62).is_none());
+    }
+
+    /// The environment variable that makes [`refused_userfaultfd_in_a_child`] do its work.
+    const CHILD_VAR: &str = "SCAMPER_SYS_LAZY_CODE_SECCOMP_CHILD";
+
+    #[test]
+    fn falls_back_to_dropping_pages_when_userfaultfd_is_refused() {
+        // A seccomp filter is for the rest of a thread's life, so the refusal runs in a child
+        // process: this test binary, running only the ignored test below.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "lazy_code::tests::refused_userfaultfd_in_a_child",
+            ])
+            .args(["--ignored", "--test-threads=1"])
+            .env(CHILD_VAR, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Refuses userfaultfd with EPERM (as systemd's SystemCallFilter does), then checks that
+    /// LazyCode still drops pages and the program still runs.
+    #[test]
+    #[ignore = "run in a child process by falls_back_to_dropping_pages_when_userfaultfd_is_refused"]
+    fn refused_userfaultfd_in_a_child() {
+        assert!(
+            std::env::var_os(CHILD_VAR).is_some(),
+            "run by its parent test only"
+        );
+        refuse_userfaultfd();
+        assert!(open_uffd(UFFD_FEATURE_WP_ASYNC).is_none());
+        let lazy = LazyCode::start();
+        assert!(!lazy.single_page_faults());
+        assert!(lazy.ranges() > 0 && lazy.dropped_bytes() > 0);
+        let a = (PAGES.as_ptr() as usize).div_ceil(PAGE) * PAGE + 30 * PAGE;
+        assert!(!resident(a));
+        touch(a);
+        assert!(resident(a));
+        assert_eq!(PAGES[30 * PAGE + 1], 7);
+    }
+
+    /// Installs, for this thread, a seccomp filter that fails userfaultfd(2) with EPERM.
+    fn refuse_userfaultfd() {
+        let stmt = |code: u32, k: u32| libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt,
+            jf,
+            k,
+        };
+        let mut prog = [
+            // seccomp_data.nr is at offset 0.
+            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+            jeq(libc::SYS_userfaultfd as u32, 0, 1),
+            stmt(
+                libc::BPF_RET | libc::BPF_K,
+                libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+            ),
+            stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+        ];
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: prctl with a valid, live filter program; it only restricts this thread.
+        unsafe {
+            assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+            assert_eq!(
+                libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog
+                ),
+                0
+            );
+        }
     }
 
     #[test]
