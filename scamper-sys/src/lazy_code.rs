@@ -78,7 +78,7 @@ pub struct LazyCode {
     /// Keeps the registration (and so the single-page faults) alive: closing a userfaultfd
     /// unregisters its ranges.
     uffd: Option<OwnedFd>,
-    ranges: Vec<(usize, usize)>,
+    ranges: usize,
     dropped_bytes: usize,
 }
 
@@ -100,17 +100,8 @@ impl LazyCode {
 
     /// [`LazyCode::start`] with the userfaultfd (if any) already opened.
     fn start_with(uffd: Option<OwnedFd>) -> LazyCode {
-        let page = page_size();
-        let ranges = loaded_read_only_ranges(page);
-        let mut registered = 0;
-        if let Some(fd) = &uffd {
-            for &(start, len) in &ranges {
-                if register_wp(fd, start, len) {
-                    registered += 1;
-                }
-            }
-        }
-        let dropped_bytes = drop_pages(&ranges);
+        let done = visit_loaded_objects(uffd.as_ref());
+        let (registered, ranges, dropped_bytes) = (done.registered, done.ranges, done.dropped);
         LazyCode {
             uffd: if registered > 0 { uffd } else { None },
             ranges,
@@ -124,7 +115,7 @@ impl LazyCode {
     /// In a child of a fork, call [`LazyCode::start`] instead: a child does not inherit the
     /// registration.
     pub fn drop_resident(&self) -> usize {
-        drop_pages(&self.ranges)
+        visit_loaded_objects(None).dropped
     }
 
     /// Whether faults in these ranges now map a single page (the kernel accepted the
@@ -133,9 +124,9 @@ impl LazyCode {
         self.uffd.is_some()
     }
 
-    /// Number of read-only ranges found in the loaded objects.
+    /// Number of read-only ranges [`LazyCode::start`] found in the loaded objects.
     pub fn ranges(&self) -> usize {
-        self.ranges.len()
+        self.ranges
     }
 
     /// Bytes of address space whose pages [`LazyCode::start`] dropped.
@@ -144,45 +135,33 @@ impl LazyCode {
     }
 }
 
-/// Unmaps the pages of `ranges` (from [`loaded_read_only_ranges`]); returns the bytes dropped.
-fn drop_pages(ranges: &[(usize, usize)]) -> usize {
-    let mut dropped = 0;
-    for &(start, len) in ranges {
-        // SAFETY: (start, len) lies, page-aligned, inside a non-writable PT_LOAD segment of an
-        // object without text relocations, so its pages are unmodified private copies of the
-        // file (or the zero page): MADV_DONTNEED only unmaps them, and the next access maps the
-        // same bytes again from the file. No Rust reference can observe a difference.
-        let rc = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-        if rc == 0 {
-            dropped += len;
-        }
-    }
-    dropped
+/// One pass over the loaded objects: what it found and did.
+struct Visit<'a> {
+    uffd: Option<&'a OwnedFd>,
+    page: usize,
+    ranges: usize,
+    registered: usize,
+    dropped: usize,
 }
 
-fn page_size() -> usize {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 {
-        n as usize
-    } else {
-        4096
-    }
-}
-
-/// The read-only ranges of all loaded objects except the vDSO.
-fn loaded_read_only_ranges(page: usize) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
+/// Registers (if `uffd` is given) and drops the read-only ranges of every loaded object except
+/// the vDSO. The work is done inside dl_iterate_phdr's callback, which runs under the loader's
+/// lock: no object can be unloaded (and its addresses reused) between finding a range and
+/// dropping it.
+fn visit_loaded_objects(uffd: Option<&OwnedFd>) -> Visit<'_> {
+    let mut visit = Visit {
+        uffd,
+        page: page_size(),
+        ranges: 0,
+        registered: 0,
+        dropped: 0,
+    };
     // SAFETY: the callback only reads the dl_phdr_info the loader passes for the duration of
-    // the call and pushes to the Vec that `data` points to, which outlives the call.
+    // the call and updates the Visit that `data` points to, which outlives the call.
     unsafe {
-        libc::dl_iterate_phdr(
-            Some(visit_object),
-            (&mut out as *mut Vec<(usize, usize)>).cast(),
-        );
+        libc::dl_iterate_phdr(Some(visit_object), (&mut visit as *mut Visit<'_>).cast());
     }
-    out.retain(|&(start, _)| start % page == 0);
-    out
+    visit
 }
 
 unsafe extern "C" fn visit_object(
@@ -191,9 +170,10 @@ unsafe extern "C" fn visit_object(
     data: *mut libc::c_void,
 ) -> libc::c_int {
     // SAFETY (whole function): the loader passes a valid dl_phdr_info whose dlpi_phdr points at
-    // dlpi_phnum program headers of an object mapped at dlpi_addr; `data` is our Vec.
+    // dlpi_phnum program headers of an object mapped at dlpi_addr; `data` is our Visit. Nothing
+    // here can unwind (no panicking operations), as unwinding out of a C callback would abort.
     let info = &*info;
-    let out = &mut *(data as *mut Vec<(usize, usize)>);
+    let visit = &mut *(data as *mut Visit<'_>);
     let bias = info.dlpi_addr as usize;
     // The vDSO is a kernel-provided special mapping: leave it alone.
     if bias != 0 && bias as libc::c_ulong == libc::getauxval(libc::AT_SYSINFO_EHDR) {
@@ -218,8 +198,33 @@ unsafe extern "C" fn visit_object(
             _ => {}
         }
     }
-    out.extend(read_only_ranges(&segments, textrel, page_size()));
+    for (start, len) in read_only_ranges(&segments, textrel, visit.page) {
+        visit.ranges += 1;
+        if let Some(fd) = visit.uffd {
+            if register_wp(fd, start, len) {
+                visit.registered += 1;
+            }
+        }
+        // SAFETY: (start, len) lies, page-aligned, inside a non-writable PT_LOAD segment of an
+        // object that is loaded (the loader's lock is held) and has no text relocations, so its
+        // pages are unmodified private copies of the file (or the zero page): MADV_DONTNEED
+        // only unmaps them, and the next access maps the same bytes again from the file. No
+        // Rust reference can observe a difference.
+        if libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) == 0 {
+            visit.dropped += len;
+        }
+    }
     0
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
 }
 
 /// Whether a loaded object's dynamic section asks for text relocations.
