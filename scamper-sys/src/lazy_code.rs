@@ -34,7 +34,17 @@ const UFFD_API: u64 = 0xaa;
 const UFFD_USER_MODE_ONLY: libc::c_int = 1;
 const UFFD_FEATURE_WP_ASYNC: u64 = 1 << 15;
 const UFFDIO_REGISTER_MODE_WP: u64 = 1 << 1;
-// _IOWR(0xaa, 0x3f, struct uffdio_api) and _IOWR(0xaa, 0x00, struct uffdio_register).
+// _IOWR(0xaa, 0x3f, struct uffdio_api) and _IOWR(0xaa, 0x00, struct uffdio_register), in the
+// generic _IOC layout (not that of powerpc, mips or sparc).
+const GENERIC_IOCTL_LAYOUT: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "s390x"
+));
 const UFFDIO_API: libc::c_ulong = 0xc018_aa3f;
 const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
 const DT_NULL: i64 = 0;
@@ -249,6 +259,10 @@ unsafe fn has_textrel(mut dynamic: *const [i64; 2]) -> bool {
 /// feature or without UFFD_USER_MODE_ONLY) does not offer one. User-mode-only: a fault the
 /// kernel itself takes (copy_from_user) is never handed to a userfaultfd reader.
 fn open_uffd(features: u64) -> Option<OwnedFd> {
+    // The ioctl numbers below use the generic _IOC layout; other architectures go without.
+    if !GENERIC_IOCTL_LAYOUT {
+        return None;
+    }
     // SAFETY: plain system call; a non-negative result is a new descriptor we own.
     let fd = unsafe {
         libc::syscall(
