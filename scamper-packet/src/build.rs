@@ -88,17 +88,19 @@ pub fn build_icmp_echo(
     payload: &[u8],
 ) -> Result<Vec<u8>, BuildError> {
     let v6 = ip.is_ipv6()?;
-    let mut m = vec![0u8; icmp4::HEADER_LEN + payload.len()];
-    let mut p = IcmpPacket::new_unchecked(&mut m[..]);
-    p.set_msg_type(if v6 {
-        icmp6::ICMP6_ECHO_REQUEST
-    } else {
-        icmp4::ICMP_ECHO
-    });
-    p.set_echo_id(id);
-    p.set_echo_seq(seq);
-    p.payload_mut().copy_from_slice(payload);
-    icmp_finish(ip, m, v6)
+    let proto = if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
+    assemble(ip, proto, icmp4::HEADER_LEN + payload.len(), |m| {
+        let mut p = IcmpPacket::new_unchecked(&mut m[..]);
+        p.set_msg_type(if v6 {
+            icmp6::ICMP6_ECHO_REQUEST
+        } else {
+            icmp4::ICMP_ECHO
+        });
+        p.set_echo_id(id);
+        p.set_echo_seq(seq);
+        p.payload_mut().copy_from_slice(payload);
+        icmp_checksum(ip, m, v6)
+    })
 }
 
 /// ICMP timestamp request (type 13) with the given originate timestamp (milliseconds since
@@ -124,14 +126,20 @@ pub fn build_icmp_timestamp_with_payload(
     if ip.is_ipv6()? {
         return Err(BuildError::Unsupported("ICMP timestamp over IPv6"));
     }
-    let mut m = vec![0u8; icmp4::TIMESTAMP_LEN];
-    m.extend_from_slice(payload);
-    let mut p = IcmpPacket::new_unchecked(&mut m[..]);
-    p.set_msg_type(icmp4::ICMP_TSTAMP);
-    p.set_echo_id(id);
-    p.set_echo_seq(seq);
-    put32(&mut m, 8, originate_ms);
-    icmp_finish(ip, m, false)
+    assemble(
+        ip,
+        IPPROTO_ICMP,
+        icmp4::TIMESTAMP_LEN + payload.len(),
+        |m| {
+            m[icmp4::TIMESTAMP_LEN..].copy_from_slice(payload);
+            let mut p = IcmpPacket::new_unchecked(&mut m[..]);
+            p.set_msg_type(icmp4::ICMP_TSTAMP);
+            p.set_echo_id(id);
+            p.set_echo_seq(seq);
+            put32(m, 8, originate_ms);
+            icmp_checksum(ip, m, false)
+        },
+    )
 }
 
 /// An ICMP error message quoting `quoted` (the invoking packet, from its IP header on), as a
@@ -170,13 +178,15 @@ pub fn build_icmp_error(
         rest = (rest & !(0xff << shift)) | (((padded / unit) as u32) << shift);
         orig.extend_from_slice(&icmpext::encode_extensions(extensions));
     }
-    let mut m = vec![0u8; icmp4::HEADER_LEN];
-    let mut p = IcmpPacket::new_unchecked(&mut m[..]);
-    p.set_msg_type(icmp_type);
-    p.set_code(code);
-    p.set_rest(rest);
-    m.extend_from_slice(&orig);
-    icmp_finish(ip, m, v6)
+    let proto = if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
+    assemble(ip, proto, icmp4::HEADER_LEN + orig.len(), |m| {
+        m[icmp4::HEADER_LEN..].copy_from_slice(&orig);
+        let mut p = IcmpPacket::new_unchecked(&mut m[..]);
+        p.set_msg_type(icmp_type);
+        p.set_code(code);
+        p.set_rest(rest);
+        icmp_checksum(ip, m, v6)
+    })
 }
 
 /// UDP datagram with its checksum computed (never sent as zero: a computed zero is 0xffff).
@@ -191,39 +201,41 @@ pub fn build_udp(
     if len > usize::from(u16::MAX) {
         return Err(BuildError::TooLong { len });
     }
-    let mut m = vec![0u8; len];
-    let mut p = UdpPacket::new_unchecked(&mut m[..]);
-    p.set_src_port(sport);
-    p.set_dst_port(dport);
-    p.set_len(len as u16);
-    p.payload_mut().copy_from_slice(payload);
-    let c = udp_checksum(ip, &m);
-    UdpPacket::new_unchecked(&mut m[..]).set_checksum(c);
-    assemble(ip, IPPROTO_UDP, m)
+    assemble(ip, IPPROTO_UDP, len, |m| {
+        let mut p = UdpPacket::new_unchecked(&mut m[..]);
+        p.set_src_port(sport);
+        p.set_dst_port(dport);
+        p.set_len(len as u16);
+        p.payload_mut().copy_from_slice(payload);
+        let c = udp_checksum(ip, m);
+        UdpPacket::new_unchecked(&mut m[..]).set_checksum(c);
+        Ok(())
+    })
 }
 
 /// TCP segment (urgent pointer zero, checksum computed).
 pub fn build_tcp(ip: &IpParams, t: &TcpParams) -> Result<Vec<u8>, BuildError> {
     ip.is_ipv6()?;
     let hl = tcp::HEADER_LEN + if t.mss.is_some() { 4 } else { 0 };
-    let mut m = vec![0u8; hl + t.payload.len()];
-    let mut p = TcpPacket::new_unchecked(&mut m[..]);
-    p.set_src_port(t.sport);
-    p.set_dst_port(t.dport);
-    p.set_seq(t.seq);
-    p.set_ack(t.ack);
-    p.set_header_len(hl);
-    p.set_flags(t.flags);
-    p.set_window(t.window);
-    if let Some(mss) = t.mss {
-        m[20] = tcp::OPT_MSS;
-        m[21] = 4;
-        m[22..24].copy_from_slice(&mss.to_be_bytes());
-    }
-    m[hl..].copy_from_slice(&t.payload);
-    let c = !checksum::fold(transport_sum(ip, IPPROTO_TCP, &m)?);
-    TcpPacket::new_unchecked(&mut m[..]).set_checksum(c);
-    assemble(ip, IPPROTO_TCP, m)
+    assemble(ip, IPPROTO_TCP, hl + t.payload.len(), |m| {
+        let mut p = TcpPacket::new_unchecked(&mut m[..]);
+        p.set_src_port(t.sport);
+        p.set_dst_port(t.dport);
+        p.set_seq(t.seq);
+        p.set_ack(t.ack);
+        p.set_header_len(hl);
+        p.set_flags(t.flags);
+        p.set_window(t.window);
+        if let Some(mss) = t.mss {
+            m[20] = tcp::OPT_MSS;
+            m[21] = 4;
+            m[22..24].copy_from_slice(&mss.to_be_bytes());
+        }
+        m[hl..].copy_from_slice(&t.payload);
+        let c = !checksum::fold(transport_sum(ip, IPPROTO_TCP, m)?);
+        TcpPacket::new_unchecked(&mut m[..]).set_checksum(c);
+        Ok(())
+    })
 }
 
 /// Rewrite two bytes of an ICMP/ICMPv6 packet's payload, at offset `at` within the payload
@@ -373,20 +385,26 @@ fn udp_checksum(ip: &IpParams, m: &[u8]) -> u16 {
     }
 }
 
-fn icmp_finish(ip: &IpParams, mut m: Vec<u8>, v6: bool) -> Result<Vec<u8>, BuildError> {
+/// Fill in the checksum of a finished ICMP message (ICMPv6's covers the pseudo-header).
+fn icmp_checksum(ip: &IpParams, m: &mut [u8], v6: bool) -> Result<(), BuildError> {
     if v6 {
-        let c = !checksum::fold(transport_sum(ip, IPPROTO_ICMPV6, &m)?);
+        let c = !checksum::fold(transport_sum(ip, IPPROTO_ICMPV6, m)?);
         IcmpPacket::new_unchecked(&mut m[..]).set_checksum(c);
-        assemble(ip, IPPROTO_ICMPV6, m)
     } else {
         IcmpPacket::new_unchecked(&mut m[..]).fill_checksum_v4();
-        assemble(ip, IPPROTO_ICMP, m)
     }
+    Ok(())
 }
 
-/// Put the IP header (and for IPv6 any fragment header) in front of a finished transport
-/// message.
-fn assemble(ip: &IpParams, proto: u8, transport: Vec<u8>) -> Result<Vec<u8>, BuildError> {
+/// A packet of `tlen` transport bytes behind the IP header (and for IPv6 any fragment
+/// header), in one allocation: `fill` writes the transport message (zeroed, the IP header
+/// already in place) and its checksum.
+fn assemble(
+    ip: &IpParams,
+    proto: u8,
+    tlen: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), BuildError>,
+) -> Result<Vec<u8>, BuildError> {
     if ip.frag_offset > 0x1fff {
         return Err(BuildError::BadField {
             field: "frag_offset",
@@ -397,13 +415,13 @@ fn assemble(ip: &IpParams, proto: u8, transport: Vec<u8>) -> Result<Vec<u8>, Bui
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             let opts = encode_options(&ip.options)?;
             let hl = ipv4::HEADER_LEN + opts.len();
-            let total = hl + transport.len();
+            let total = hl + tlen;
             if total > usize::from(u16::MAX) {
                 return Err(BuildError::TooLong { len: total });
             }
-            let mut out = vec![0u8; hl];
-            out[ipv4::HEADER_LEN..].copy_from_slice(&opts);
-            let mut p = Ipv4Packet::new_unchecked(&mut out[..]);
+            let mut out = vec![0u8; total];
+            out[ipv4::HEADER_LEN..hl].copy_from_slice(&opts);
+            let mut p = Ipv4Packet::new_unchecked(&mut out[..hl]);
             p.set_version_and_header_len(hl);
             p.set_tos(ip.tos);
             p.set_total_len(total as u16);
@@ -414,7 +432,7 @@ fn assemble(ip: &IpParams, proto: u8, transport: Vec<u8>) -> Result<Vec<u8>, Bui
             p.set_src(src);
             p.set_dst(dst);
             p.fill_checksum();
-            out.extend_from_slice(&transport);
+            fill(&mut out[hl..])?;
             Ok(out)
         }
         (IpAddr::V6(src), IpAddr::V6(dst)) => {
@@ -429,13 +447,14 @@ fn assemble(ip: &IpParams, proto: u8, transport: Vec<u8>) -> Result<Vec<u8>, Bui
             }
             let frag = ip.frag_offset != 0 || ip.more_frags;
             let ext = if frag { ipv6::FRAG_HEADER_LEN } else { 0 };
-            let plen = ext + transport.len();
+            let plen = ext + tlen;
             if plen > usize::from(u16::MAX) {
                 return Err(BuildError::TooLong {
                     len: plen + ipv6::HEADER_LEN,
                 });
             }
-            let mut out = vec![0u8; ipv6::HEADER_LEN + ext];
+            let hl = ipv6::HEADER_LEN + ext;
+            let mut out = vec![0u8; hl + tlen];
             let mut p = Ipv6Packet::new_unchecked(&mut out[..]);
             p.set_version_tc_flow(ip.tos, ip.flow_label);
             p.set_payload_len(plen as u16);
@@ -444,13 +463,13 @@ fn assemble(ip: &IpParams, proto: u8, transport: Vec<u8>) -> Result<Vec<u8>, Bui
             p.set_src(src);
             p.set_dst(dst);
             if frag {
-                let f = &mut out[ipv6::HEADER_LEN..];
+                let f = &mut out[ipv6::HEADER_LEN..hl];
                 f[0] = proto;
                 let ofl = (ip.frag_offset << 3) | u16::from(ip.more_frags);
                 f[2..4].copy_from_slice(&ofl.to_be_bytes());
                 put32(f, 4, u32::from(ip.ip_id));
             }
-            out.extend_from_slice(&transport);
+            fill(&mut out[hl..])?;
             Ok(out)
         }
         _ => Err(BuildError::FamilyMismatch),

@@ -7,9 +7,19 @@ use std::net::IpAddr;
 
 /// Unfolded one's-complement sum of `data` taken as big-endian 16-bit words; an odd final byte
 /// is padded with a zero byte. `data` must start at an even offset of the checksummed region.
+///
+/// Eight bytes are added at a time, as two 32-bit halves: 2^16 is 1 modulo 0xffff, so a
+/// 32-bit big-endian word is congruent to the sum of its two 16-bit words and [`fold`] gives
+/// the same result (RFC 1071 §2 (B)). The unfolded value differs from a 16-bit sum's; every
+/// caller folds it.
 pub fn sum(data: &[u8]) -> u64 {
-    let mut chunks = data.chunks_exact(2);
+    let mut wide = data.chunks_exact(8);
     let mut acc = 0u64;
+    for c in &mut wide {
+        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        acc += (w >> 32) + (w & 0xffff_ffff);
+    }
+    let mut chunks = wide.remainder().chunks_exact(2);
     for c in &mut chunks {
         acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
     }
@@ -60,6 +70,31 @@ pub fn pseudo_header_sum(src: IpAddr, dst: IpAddr, proto: u8, len: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_sum_folds_like_the_word_by_word_sum() {
+        fn by_words(data: &[u8]) -> u64 {
+            data.chunks(2)
+                .map(|c| u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+                .sum()
+        }
+        let mut seed = 1u64;
+        let mut byte = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 56) as u8
+        };
+        for len in 0..200 {
+            for fill in [None, Some(0x00), Some(0xff)] {
+                let data: Vec<u8> = (0..len).map(|_| fill.unwrap_or_else(&mut byte)).collect();
+                assert_eq!(
+                    fold(sum(&data)),
+                    fold(by_words(&data)),
+                    "len {len} {fill:?}"
+                );
+                assert_eq!(sum(&data) == 0, by_words(&data) == 0);
+            }
+        }
+    }
 
     #[test]
     fn rfc1071_example() {

@@ -50,11 +50,12 @@ impl Command {
         }
     }
 
-    /// Every address the command would send probes to, for the do-not-probe check.
-    pub fn dsts(&self) -> Vec<IpAddr> {
+    /// Every address the command would send probes to, for the do-not-probe check. Borrowed:
+    /// the engine asks for every task it starts.
+    pub fn dsts(&self) -> &[IpAddr] {
         match self {
-            Command::Ping(p) => vec![p.dst],
-            Command::Trace(t) => vec![t.dst],
+            Command::Ping(p) => std::slice::from_ref(&p.dst),
+            Command::Trace(t) => std::slice::from_ref(&t.dst),
         }
     }
 }

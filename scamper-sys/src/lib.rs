@@ -2,6 +2,7 @@
 //! the safe crates we depend on cannot express, and states the invariant that makes it sound.
 //! Everything else in the workspace is `#![forbid(unsafe_code)]`.
 
+pub mod alloc_cache;
 pub mod lazy_code;
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};

@@ -65,3 +65,31 @@ fn pmtud_and_lastditch_probes_keep_their_order_and_hops_come_back_by_ttl() {
     let again = write(&Record::Trace(Box::new(back.clone())));
     assert_eq!(read_one(&again), back);
 }
+
+#[test]
+fn hops_out_of_ttl_order_are_written_as_if_sorted_stably() {
+    let trace = |probes: Vec<TraceProbe>| Trace {
+        src: Some(Addr::from(Ipv4Addr::new(192, 0, 2, 100))),
+        dst: Some(Addr::from(Ipv4Addr::new(198, 51, 100, 1))),
+        probe_size: 60,
+        hop_count: 3,
+        probes,
+        ..Trace::default()
+    };
+    // Two probes at TTL 2 keep their send order whichever way the others are given.
+    let unsorted = trace(vec![probe(3, 3), probe(2, 21), probe(1, 1), probe(2, 22)]);
+    let sorted = trace(vec![probe(1, 1), probe(2, 21), probe(2, 22), probe(3, 3)]);
+    let bytes = write(&Record::Trace(Box::new(unsorted)));
+    assert_eq!(bytes, write(&Record::Trace(Box::new(sorted))));
+    let back = read_one(&bytes);
+    let last: Vec<u8> = back
+        .probes
+        .iter()
+        .flat_map(|p| &p.replies)
+        .map(|r| match r.addr {
+            Some(Addr::V4(a)) => a.octets()[3],
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(last, [1, 21, 22, 3]);
+}

@@ -395,3 +395,266 @@ fn rtr_resolved_by_neighbour_discovery_ipv4() {
 fn rtr_resolved_by_neighbour_discovery_ipv6() {
     rtr_resolved_by_neighbour_discovery(Family::V6);
 }
+
+/// The replies of one ping record: each from `from`, with reply flags `flags`, arriving on
+/// the vantage point's interface towards r1.
+fn assert_reply_flags(what: &str, ping: &Value, count: usize, from: IpAddr, flags: &[&str]) {
+    assert_eq!(ping["stop_reason"], "done", "{what}: {ping}");
+    let replies = ping["responses"].as_array().expect("responses");
+    assert_eq!(replies.len(), count, "{what}: {ping}");
+    for r in replies {
+        assert_eq!(r["from"], from.to_string().as_str(), "{what}: {r}");
+        assert_eq!(reply_flags(r), flags, "{what}: {r}");
+        assert_eq!(r["ifname"], "e-r1", "{what}: {r}");
+    }
+}
+
+/// TCP ping methods. scamper_ping_do.c: ping_state_alloc looks the route up for every TCP
+/// method; ping_handle_rt opens the datalink and builds a frame header unless `-O raw` gave
+/// a raw socket; do_ping_probe then sends the probe as a frame (pr_dl set). Replies are taken
+/// only from the datalink (do_ping_handle_dl sets DLRX; do_ping_handle_icmp ignores the ICMP
+/// socket once state->dl is set). Linux does not loop a packet socket's frames back to it, so
+/// frame probes get no dltxts; `-O raw` (IPv4) probes leave by the raw socket and their copy
+/// on the datalink gives dltxts (the "outbound packet" branch of do_ping_handle_dl).
+/// A firewall rule dropping TCP port 80 on the output path shows the frames bypass the stack.
+fn tcp_methods(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let dst = target(fam);
+    lab.nft(
+        Role::Vp,
+        // Only the SYNs: the stack's resets to the SYN/ACKs must leave, or the target
+        // retransmits its SYN/ACKs and scamper records them as duplicates.
+        "table inet scrs_dl {\n chain out {\n  type filter hook output priority 0;\n  tcp dport 80 tcp flags & (syn | ack) == syn drop\n }\n}\n",
+    )
+    .unwrap();
+    let mut cmds = vec![
+        format!("ping -c 2 -i 0.2 -P tcp-syn -d 80 -F 41161 -U 61 {dst}"),
+        format!("ping -c 2 -i 0.2 -P tcp-ack -d 81 -F 41261 -U 62 {dst}"),
+        format!("ping -c 2 -i 0.2 -P tcp-syn-sport -d 80 -F 41361 -U 63 {dst}"),
+    ];
+    if fam == Family::V4 {
+        cmds.push(format!(
+            "ping -c 2 -i 0.2 -P tcp-syn -d 81 -O raw -F 41461 -U 64 {dst}"
+        ));
+    }
+    let recs = pings(&lab, &cmds);
+    assert_reply_flags("tcp-syn", &recs[0], 2, dst, &["dlrxts"]);
+    assert_reply_flags("tcp-ack", &recs[1], 2, dst, &["dlrxts"]);
+    assert_reply_flags("tcp-syn-sport", &recs[2], 2, dst, &["dlrxts"]);
+    for r in recs[0]["responses"].as_array().unwrap() {
+        assert_eq!(r["tcp_flags"], 0x12, "SYN/ACK from the open port: {r}");
+    }
+    for r in recs[1]["responses"].as_array().unwrap() {
+        assert_eq!(r["tcp_flags"], 0x04, "RST from the closed port: {r}");
+    }
+    if fam == Family::V4 {
+        assert_reply_flags("tcp-syn -O raw", &recs[3], 2, dst, &["dltxts", "dlrxts"]);
+        for p in recs[3]["responses"].as_array().unwrap() {
+            assert_eq!(p["tcp_flags"], 0x14, "RST/ACK from the closed port: {p}");
+        }
+    }
+}
+
+#[test]
+fn tcp_methods_ipv4() {
+    tcp_methods(Family::V4);
+}
+
+#[test]
+fn tcp_methods_ipv6() {
+    tcp_methods(Family::V6);
+}
+
+/// `-M` and `-O spoof` are "dltx" pings in scamper_ping_do.c (ping_dltx: pmtu != 0 or the
+/// spoof flag): their probes (and -M's packet-too-big) leave as frames, which a firewall rule
+/// on the output path does not see, and every reply is read from the datalink (dlrxts, no
+/// dltxts). `-O spoof` here claims the vantage point's other address, so replies come back.
+fn pmtu_and_spoof_send_frames(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let dst = target(fam);
+    let rule = match fam {
+        Family::V4 => format!("ip daddr {dst} icmp type echo-request drop"),
+        Family::V6 => format!("ip6 daddr {dst} icmpv6 type echo-request drop"),
+    };
+    lab.nft(
+        Role::Vp,
+        &format!(
+            "table inet scrs_dl {{\n chain out {{\n  type filter hook output priority 0;\n  {rule}\n }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let alt = lab.vp_addrs(fam)[1];
+    let cmds = [
+        format!("ping -c 2 -i 0.5 -s 1300 -M 1280 -F 41071 -U 71 {dst}"),
+        format!("ping -c 2 -i 0.2 -O spoof -S {alt} -F 41072 -U 72 {dst}"),
+        format!("ping -c 2 -i 0.2 -W 1 -F 41073 -U 73 {dst}"),
+    ];
+    let recs = pings(&lab, &cmds);
+    assert_reply_flags("-M", &recs[0], 2, dst, &["dlrxts"]);
+    let first = &recs[0]["responses"][0];
+    assert_eq!(first["reply_size"], 1300, "{first}");
+    assert_reply_flags("-O spoof", &recs[1], 2, dst, &["dlrxts"]);
+    assert_eq!(recs[1]["src"], alt.to_string().as_str(), "{}", recs[1]);
+    // Plain probes go through the stack and its rule.
+    assert_eq!(recs[2]["ping_sent"].as_u64(), Some(2), "{}", recs[2]);
+    assert_eq!(
+        recs[2]["responses"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        recs[2]
+    );
+}
+
+#[test]
+fn pmtu_and_spoof_send_frames_ipv4() {
+    pmtu_and_spoof_send_frames(Family::V4);
+}
+
+#[test]
+fn pmtu_and_spoof_send_frames_ipv6() {
+    pmtu_and_spoof_send_frames(Family::V6);
+}
+
+/// Traces scamper opens a datalink for (scamper_trace_do.c trace_state_alloc: -M, -O dl, TCP,
+/// -o, -r). TCP probes leave as frames (trace_probe sets pr_dl when TCP has no raw socket),
+/// so their hops carry only dlrxts: ICMP replies through dlin_trace, the target's TCP reply
+/// through trace_dl_hop (REPLY_TTL | TS_DL_RX | TCP, never sockrxts). With `-O raw` (IPv4)
+/// probes leave by socket and dlout_apply adds dltxts; `-M` probes in the trace phase leave
+/// by socket too, so its hops carry both.
+fn trace_datalink_methods(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let dst = target(fam);
+    let path: Vec<String> = vec![
+        lab.addr(Role::Router(1), fam).to_string(),
+        lab.addr(Role::Router(2), fam).to_string(),
+        dst.to_string(),
+    ];
+    let mut cases = vec![
+        (format!("trace -q 1 -w 1 -P tcp {dst}"), vec!["dlrxts"]),
+        (format!("trace -q 1 -w 1 -P tcp-ack {dst}"), vec!["dlrxts"]),
+        (
+            format!("trace -q 1 -w 1 -M {dst}"),
+            vec!["dltxts", "dlrxts"],
+        ),
+    ];
+    if fam == Family::V4 {
+        cases.push((
+            format!("trace -q 1 -w 1 -P tcp -O raw {dst}"),
+            vec!["dltxts", "dlrxts"],
+        ));
+    }
+    for (cmd, flags) in cases {
+        let (rec, hops) = trace_hops(&lab, &cmd);
+        assert_eq!(rec["stop_reason"], "COMPLETED", "{cmd}: {rec}");
+        let addrs: Vec<&str> = hops.iter().filter_map(|h| h["addr"].as_str()).collect();
+        assert_eq!(addrs, path, "{cmd}: {rec}");
+        for h in &hops {
+            assert_eq!(hop_flags(h), flags, "{cmd}: {h}");
+        }
+        if cmd.contains("tcp") {
+            let last = hops.last().unwrap();
+            assert!(last["tcp_flags"].as_u64().is_some(), "{cmd}: {last}");
+        }
+        if cmd.contains("-M") {
+            // PMTUD probes leave outside scamper's trace mode (no dltxts: their frames are
+            // not looped back, and dlout_apply is not used in PMTUD modes); their replies
+            // carry the datalink time the probe recorded first (trace_icmp_hop).
+            let pm = rec["pmtud"]["hops"].as_array().cloned().unwrap_or_default();
+            assert!(!pm.is_empty(), "{cmd}: {rec}");
+            for h in &pm {
+                assert_eq!(hop_flags(h), ["dlrxts"], "{cmd}: {h}");
+            }
+        }
+    }
+}
+
+#[test]
+fn trace_datalink_methods_ipv4() {
+    trace_datalink_methods(Family::V4);
+}
+
+#[test]
+fn trace_datalink_methods_ipv6() {
+    trace_datalink_methods(Family::V6);
+}
+
+/// A next hop that never answers ARP / neighbour solicitation. scamper builds a frame header
+/// (scamper_dlhdr.c dlhdr_ethernet -> neighbour discovery) for trace -O dl, -M, TCP, and for
+/// ping's frame methods (here tcp-syn), and stops them with dlhdr_ethcb's error having sent
+/// nothing; ping -O dl only looks the route up (ping_handle_rt goes straight to MODE_PING),
+/// so it probes and just gets no answer.
+fn unresolvable_next_hop(fam: Family) {
+    let Some(lab) = lab() else { return };
+    let (gw, dst, plen) = match fam {
+        Family::V4 => ("192.0.2.6", "203.0.113.200", "32"),
+        Family::V6 => ("2001:db8::6", "2001:db8:fff0::1", "128"),
+    };
+    let out = lab
+        .exec(
+            Role::Vp,
+            &["ip", "route", "add", &format!("{dst}/{plen}"), "via", gw],
+        )
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = format!("dlhdr_ethcb: did not get mac address for {gw}");
+    for cmd in [
+        format!("trace -q 1 -w 1 -O dl {dst}"),
+        format!("trace -q 1 -w 1 -M {dst}"),
+        format!("trace -q 1 -w 1 -P tcp {dst}"),
+    ] {
+        let (rec, hops) = trace_hops(&lab, &cmd);
+        assert_eq!(rec["stop_reason"], "ERROR", "{cmd}: {rec}");
+        assert_eq!(rec["errmsg"], err.as_str(), "{cmd}: {rec}");
+        assert!(hops.is_empty(), "{cmd}: {rec}");
+        assert_eq!(rec["probe_count"].as_u64(), Some(0), "{cmd}: {rec}");
+    }
+    let cmds = [
+        format!("ping -c 1 -W 1 -P tcp-syn -d 80 -F 41081 -U 81 {dst}"),
+        format!("ping -c 1 -W 1 -O dl -F 41082 -U 82 {dst}"),
+    ];
+    let recs = pings(&lab, &cmds);
+    assert_eq!(recs[0]["stop_reason"], "error", "{}", recs[0]);
+    assert_eq!(recs[0]["errmsg"], err.as_str(), "{}", recs[0]);
+    assert_eq!(recs[0]["ping_sent"].as_u64(), Some(0), "{}", recs[0]);
+    assert_eq!(recs[1]["stop_reason"], "done", "{}", recs[1]);
+    assert_eq!(recs[1]["ping_sent"].as_u64(), Some(1), "{}", recs[1]);
+}
+
+#[test]
+fn unresolvable_next_hop_ipv4() {
+    unresolvable_next_hop(Family::V4);
+}
+
+#[test]
+fn unresolvable_next_hop_ipv6() {
+    unresolvable_next_hop(Family::V6);
+}
+
+/// IPv4 record route read from the datalink. scamper_ping_do.c records the option's
+/// addresses only in do_ping_handle_icmp (the ICMP socket's handler); do_ping_handle_dl builds
+/// replies without them. So `-R -O dl` replies have no "RR", while `-O sockrx` (ICMP replies
+/// from the socket) and plain `-R` keep them.
+#[test]
+fn record_route_only_from_the_socket_ipv4() {
+    let Some(lab) = lab() else { return };
+    let dst = target(Family::V4);
+    let cmds = [
+        format!("ping -c 2 -i 0.2 -R -O dl -F 41091 -U 91 {dst}"),
+        format!("ping -c 2 -i 0.2 -R -O dl -O sockrx -F 41092 -U 92 {dst}"),
+        format!("ping -c 2 -i 0.2 -R -F 41093 -U 93 {dst}"),
+    ];
+    let recs = pings(&lab, &cmds);
+    for (rec, rr, flags) in [
+        (&recs[0], false, vec!["dltxts", "dlrxts"]),
+        (&recs[1], true, vec!["dltxts"]),
+        (&recs[2], true, vec![]),
+    ] {
+        assert_eq!(rec["stop_reason"], "done", "{rec}");
+        let replies = rec["responses"].as_array().expect("responses");
+        assert_eq!(replies.len(), 2, "{rec}");
+        for r in replies {
+            assert_eq!(reply_flags(r), flags, "{r}");
+            assert_eq!(r.get("RR").is_some(), rr, "{r}");
+        }
+    }
+}

@@ -29,20 +29,26 @@ const EXIT_GRACE: Duration = Duration::from_secs(30);
 pub struct SignalPipes {
     pub hup: UnixStream,
     pub term: UnixStream,
+    /// SIGCHLD: lets [`Helper::reap`] sleep until the prober has exited instead of polling.
+    pub chld: UnixStream,
 }
 
 impl SignalPipes {
     pub fn install() -> std::io::Result<SignalPipes> {
         let (hup_r, hup_w) = UnixStream::pair()?;
         let (term_r, term_w) = UnixStream::pair()?;
+        let (chld_r, chld_w) = UnixStream::pair()?;
         hup_r.set_nonblocking(true)?;
         term_r.set_nonblocking(true)?;
+        chld_r.set_nonblocking(true)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGHUP, hup_w)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, term_w.try_clone()?)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, term_w)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, chld_w)?;
         Ok(SignalPipes {
             hup: hup_r,
             term: term_r,
+            chld: chld_r,
         })
     }
 }
@@ -315,11 +321,22 @@ impl Helper {
                     _ => Ending::ProberKilled(Signal::SIGKILL),
                 };
             }
-            // Keep relaying signals while we wait.
+            // Sleep until SIGCHLD (the prober usually exits a few milliseconds after closing
+            // the link, and the caller's exit waits on this) or a signal to relay.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ms = u16::try_from(left.as_millis().clamp(1, 1000)).unwrap_or(1000);
+            let mut fds = [
+                PollFd::new(self.signals.chld.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.signals.term.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Ending::ProtocolViolation(format!("poll: {e}")),
+            }
+            drain(&mut self.signals.chld);
             if drain(&mut self.signals.term) {
                 self.on_term();
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

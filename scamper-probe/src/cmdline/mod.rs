@@ -7,4 +7,4 @@ mod scan;
 mod values;
 
 pub use scan::{Arg, OptionSpec, ScanError, Scanner};
-pub use values::{addr, hex, num, seconds, ValueError};
+pub use values::{addr, hex, num, seconds, time, TimeUnit, ValueError};

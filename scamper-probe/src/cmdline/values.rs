@@ -37,23 +37,85 @@ pub fn num<T: TryFrom<u64>>(opt: char, v: &str, lo: u64, hi: u64) -> Result<T, V
     T::try_from(n).map_err(|_| range())
 }
 
-/// Seconds with an optional fraction of up to microsecond precision (`1`, `0.5`, `.25`,
-/// `2.250`). Whole seconds beyond `u32::MAX` are clamped; callers apply their own maximum.
-pub fn seconds(opt: char, v: &str) -> Result<Duration, ValueError> {
-    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || frac.len() > 6 {
-        return Err(ValueError::new(opt, v, "not a time in seconds"));
+/// What a number without a unit suffix counts, for [`time`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    /// Hundredths of a second (trace `-W`).
+    Centiseconds,
+}
+
+impl TimeUnit {
+    /// Decimal digits between this unit and a microsecond.
+    fn micro_digits(self) -> u32 {
+        match self {
+            TimeUnit::Seconds => 6,
+            TimeUnit::Centiseconds => 4,
+        }
     }
-    let secs: u64 = if int.is_empty() {
+
+    fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Seconds => "seconds",
+            TimeUnit::Centiseconds => "centiseconds",
+        }
+    }
+}
+
+/// Seconds with an optional fraction of up to microsecond precision (`1`, `0.5`, `.25`,
+/// `2.250`), or with a unit suffix as scamper's commands accept (`1.0s`, `200ms`, `500us`).
+pub fn seconds(opt: char, v: &str) -> Result<Duration, ValueError> {
+    time(opt, v, TimeUnit::Seconds)
+}
+
+/// A time written as scamper's measurement commands take it: digits with an optional fraction
+/// and an optional suffix `s`, `ms` or `us`; without a suffix the number counts `bare` units.
+/// Clients such as the Python module always write a suffix (`-i 1.0s`, `-w 2.0s`). A non-zero
+/// fraction finer than a microsecond (`1.0000001`, `1.5us`) is refused, as scamper refuses it.
+/// Whole seconds beyond `u32::MAX` are clamped; callers apply their own maximum.
+pub fn time(opt: char, v: &str, bare: TimeUnit) -> Result<Duration, ValueError> {
+    let malformed = || ValueError::new(opt, v, format!("not a time in {}", bare.name()));
+    let (number, digits_to_micros) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 6)
+    } else {
+        (v, bare.micro_digits())
+    };
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return Err(malformed());
+    }
+    // A fraction of only zeros adds nothing, however long; otherwise each digit must still be
+    // a whole number of microseconds.
+    let frac = if frac.bytes().all(|b| b == b'0') {
+        ""
+    } else {
+        frac
+    };
+    let Some(frac_shift) = digits_to_micros.checked_sub(frac.len() as u32) else {
+        return Err(malformed());
+    };
+    let whole: u64 = if int.is_empty() {
         0
     } else {
         int.parse()
             .map_err(|_| ValueError::new(opt, v, "too long"))?
     };
     // At most six digits, so this always parses.
-    let micros: u64 = format!("{frac:0<6}").parse().unwrap_or(0);
-    Ok(Duration::from_secs(secs.min(u64::from(u32::MAX))) + Duration::from_micros(micros))
+    let frac_micros: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u64>().unwrap_or(0) * 10u64.pow(frac_shift)
+    };
+    let micros = whole
+        .saturating_mul(10u64.pow(digits_to_micros))
+        .saturating_add(frac_micros);
+    let secs = (micros / 1_000_000).min(u64::from(u32::MAX));
+    Ok(Duration::from_secs(secs) + Duration::from_micros(micros % 1_000_000))
 }
 
 /// Bytes written as pairs of hex digits; the empty string is no bytes.
@@ -139,8 +201,46 @@ mod tests {
     }
 
     #[test]
+    fn times_with_unit_suffixes() {
+        // What the Python module writes: `{timedelta.total_seconds()}s`.
+        assert_eq!(seconds('i', "1.0s"), Ok(Duration::from_secs(1)));
+        assert_eq!(seconds('i', "0.2s"), Ok(Duration::from_millis(200)));
+        assert_eq!(seconds('w', "2.0s"), Ok(Duration::from_secs(2)));
+        assert_eq!(seconds('i', "250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(seconds('i', "1.5ms"), Ok(Duration::from_micros(1500)));
+        assert_eq!(seconds('i', "1500us"), Ok(Duration::from_micros(1500)));
+        assert_eq!(seconds('i', "1.000000000s"), Ok(Duration::from_secs(1)));
+        let cs = |v| time('W', v, TimeUnit::Centiseconds);
+        assert_eq!(cs("5"), Ok(Duration::from_millis(50)));
+        assert_eq!(cs("1.5"), Ok(Duration::from_micros(15_000)));
+        assert_eq!(cs("0.5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(cs("20ms"), Ok(Duration::from_millis(20)));
+        assert_eq!(
+            cs("0.00001"),
+            Err(ValueError::new(
+                'W',
+                "0.00001",
+                "not a time in centiseconds"
+            ))
+        );
+    }
+
+    #[test]
     fn seconds_errors() {
-        for v in ["", ".", "abc", "-1", "1.0000001", "1.2.3", "1s"] {
+        for v in [
+            "",
+            ".",
+            "abc",
+            "-1",
+            "1.0000001",
+            "1.2.3",
+            "s",
+            "1 s",
+            "1.5us",
+            "1.0001ms",
+            "1m",
+            "1ss",
+        ] {
             assert_eq!(
                 seconds('W', v),
                 Err(ValueError::new('W', v, "not a time in seconds"))

@@ -802,8 +802,24 @@ pub mod reply {
         "MORE".to_string()
     }
 
+    /// Longest `ERR` line (without its `\n`). libscamperctrl, the C library under the Python
+    /// module, keeps at most 128 bytes of a line that two of its reads split and fails the whole
+    /// connection ("long partial line") on a longer one. scamper's own error texts are short,
+    /// but ours may quote a command's value (a 3000-character destination), so a longer text
+    /// is cut and ends in `...`.
+    pub const MAX_ERR_LINE: usize = 127;
+
     pub fn err(text: impl Display) -> String {
-        format!("ERR {text}")
+        let mut line = format!("ERR {text}");
+        if line.len() > MAX_ERR_LINE {
+            let mut cut = MAX_ERR_LINE - 3;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str("...");
+        }
+        line
     }
 
     /// `ERR command not accepted[: <reason>]`.
@@ -986,3 +1002,7 @@ impl OutputQueue {
 #[cfg(test)]
 #[path = "protocol_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pyscamper_tests.rs"]
+mod pyscamper_tests;

@@ -4,6 +4,7 @@
 
 use crate::task::{Action, MatchKey, Probe, Record, Task, Time};
 use scamper_packet::Rx;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
@@ -90,10 +91,16 @@ impl Hasher for FastHasher {
 /// of thousands of entries, whose pops showed up in profiles. A timer fires in the first run
 /// at or after the end of its millisecond; the loop sleeps at least a millisecond and tokio's
 /// timers round to one, so this costs no precision.
+///
+/// Buckets whose ticks arrive in increasing order (the common case) form a queue; a timer due
+/// before the newest bucket (a shorter wait than the ones set before it) goes to an ordered
+/// map instead. Both are searched for the earliest bucket.
 #[derive(Default)]
 struct Timers {
-    /// Tick (ms) -> (task, timer generation).
-    buckets: BTreeMap<u64, Vec<(TaskId, u64)>>,
+    /// (tick (ms), [(task, timer generation)]), ticks strictly increasing.
+    queue: VecDeque<(u64, Vec<(TaskId, u64)>)>,
+    /// Buckets of ticks that came out of order.
+    other: BTreeMap<u64, Vec<(TaskId, u64)>>,
     /// Emptied buckets, kept for reuse.
     spare: Vec<Vec<(TaskId, u64)>>,
 }
@@ -103,27 +110,52 @@ const TICK_NS: u64 = 1_000_000;
 impl Timers {
     fn push(&mut self, at_ns: u64, id: TaskId, gen: u64) {
         let tick = at_ns.div_ceil(TICK_NS);
-        let spare = &mut self.spare;
-        self.buckets
-            .entry(tick)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push((id, gen));
+        match self.queue.back_mut() {
+            Some((last, bucket)) if *last == tick => bucket.push((id, gen)),
+            Some((last, _)) if *last > tick => {
+                let spare = &mut self.spare;
+                self.other
+                    .entry(tick)
+                    .or_insert_with(|| spare.pop().unwrap_or_default())
+                    .push((id, gen));
+            }
+            _ => {
+                let mut bucket = self.spare.pop().unwrap_or_default();
+                bucket.push((id, gen));
+                self.queue.push_back((tick, bucket));
+            }
+        }
+    }
+
+    /// The earliest tick, and whether it is the queue's (else the map's).
+    fn first(&self) -> Option<(u64, bool)> {
+        let q = self.queue.front().map(|(t, _)| *t);
+        let o = self.other.first_key_value().map(|(t, _)| *t);
+        match (q, o) {
+            (Some(q), Some(o)) if o < q => Some((o, false)),
+            (Some(q), _) => Some((q, true)),
+            (None, Some(o)) => Some((o, false)),
+            (None, None) => None,
+        }
     }
 
     /// When the earliest bucket is due.
     fn next(&self) -> Option<Time> {
-        self.buckets
-            .first_key_value()
+        self.first()
             .map(|(t, _)| Duration::from_nanos(t.saturating_mul(TICK_NS)))
     }
 
     /// The earliest bucket, if due at `now_ns`.
     fn pop_due(&mut self, now_ns: u64) -> Option<Vec<(TaskId, u64)>> {
-        let (&tick, _) = self.buckets.first_key_value()?;
+        let (tick, in_queue) = self.first()?;
         if tick.saturating_mul(TICK_NS) > now_ns {
             return None;
         }
-        self.buckets.pop_first().map(|(_, v)| v)
+        if in_queue {
+            self.queue.pop_front().map(|(_, v)| v)
+        } else {
+            self.other.pop_first().map(|(_, v)| v)
+        }
     }
 
     fn recycle(&mut self, mut v: Vec<(TaskId, u64)>) {
@@ -380,27 +412,18 @@ impl Core {
     pub fn add(&mut self, task: Box<dyn Task>, tag: u64, now: Time) -> TaskId {
         let id = self.next_id;
         self.next_id += 1;
-        self.slots.insert(
-            id,
-            Box::new(Slot {
-                task,
-                pending: None,
-                keys: Keys::default(),
-                gen: 0,
-                tag,
-            }),
-        );
+        let slot = Box::new(Slot {
+            task,
+            pending: None,
+            keys: Keys::default(),
+            gen: 0,
+            tag,
+        });
+        self.slots.insert(id, slot);
         // Polled at once: its first probe joins the ready queue now, which is what
         // `has_capacity` counts.
         self.poll_task(id, now);
         id
-    }
-
-    fn schedule(&mut self, id: TaskId, at: Time) {
-        if let Some(slot) = self.slots.get_mut(&id) {
-            slot.gen += 1;
-            self.timers.push(nanos(at), id, slot.gen);
-        }
     }
 
     /// When `run` next has something to do.
@@ -440,9 +463,9 @@ impl Core {
         }
     }
 
-    /// Can `id` use `key` now? If not, when should it try again?
-    fn key_free(&mut self, id: TaskId, key: &MatchKey, now: Time) -> Result<(), Time> {
-        match self.keys.get(key).map(|h| h.get()) {
+    /// Can `id` use a signature held by `holder` now? If not, when should it try again?
+    fn key_free(holder: Option<Holder>, id: TaskId, now: Time) -> Result<(), Time> {
+        match holder.map(Holder::get) {
             None => Ok(()),
             Some(Held::Task(t)) if t == id => Ok(()),
             Some(Held::Task(_)) => Err(now + CONFLICT_RETRY),
@@ -480,12 +503,23 @@ impl Core {
                 break;
             }
             self.ready.pop_front();
-            let Some(probe) = self.slots.get_mut(&id).and_then(|s| s.pending.take()) else {
+            let Some(slot) = self.slots.get_mut(&id) else {
                 continue;
             };
-            if let Err(retry) = self.key_free(id, &probe.key, now) {
-                self.slots.get_mut(&id).expect("present").pending = Some(probe);
-                self.schedule_pending(id, retry);
+            let Some(probe) = slot.pending.take() else {
+                continue;
+            };
+            // One signature-map operation both checks the signature and claims it.
+            let entry = self.keys.entry(probe.key);
+            let holder = match &entry {
+                Entry::Occupied(o) => Some(*o.get()),
+                Entry::Vacant(_) => None,
+            };
+            if let Err(retry) = Self::key_free(holder, id, now) {
+                // Parked: the timer's poll sees the pending probe and queues it again.
+                slot.pending = Some(probe);
+                slot.gen += 1;
+                self.timers.push(nanos(retry), id, slot.gen);
                 continue;
             }
             self.bucket.take(now);
@@ -497,11 +531,17 @@ impl Core {
                 }
             };
             self.sent += 1;
-            let slot = self.slots.get_mut(&id).expect("present");
+            match entry {
+                Entry::Occupied(mut o) => {
+                    o.insert(Holder::task(id));
+                }
+                Entry::Vacant(v) => {
+                    v.insert(Holder::task(id));
+                }
+            }
             if !slot.keys.contains(&probe.key) {
                 slot.keys.push(probe.key);
             }
-            self.keys.insert(probe.key, Holder::task(id));
             slot.task.on_sent(tx);
             if let Some(record) = slot.task.snapshot(tx) {
                 self.snapshots.push(Finished {
@@ -509,17 +549,9 @@ impl Core {
                     tag: slot.tag,
                 });
             }
-            self.poll_task(id, now);
-        }
-    }
-
-    /// A probe waiting for its signature goes back to the ready queue at `at`.
-    fn schedule_pending(&mut self, id: TaskId, at: Time) {
-        // Park it: the timer fires `requeue` semantics through poll_task, which sees the
-        // pending probe and puts it back in the ready queue.
-        if let Some(slot) = self.slots.get_mut(&id) {
-            slot.gen += 1;
-            self.timers.push(nanos(at), id, slot.gen);
+            if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
+                self.complete(id, now);
+            }
         }
     }
 
@@ -527,20 +559,36 @@ impl Core {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
+        if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
+            self.complete(id, now);
+        }
+    }
+
+    /// Poll the task in `slot` (already looked up: no second map operation) and queue its
+    /// probe or set its timer. True if the task is done (the caller completes it).
+    fn poll_slot(
+        slot: &mut Slot,
+        id: TaskId,
+        now: Time,
+        ready: &mut VecDeque<TaskId>,
+        timers: &mut Timers,
+    ) -> bool {
         if slot.pending.is_some() {
-            self.ready.push_back(id);
-            return;
+            ready.push_back(id);
+            return false;
         }
         match slot.task.poll(now) {
             Action::Send(probe) => {
                 slot.pending = Some(Box::new(probe));
-                self.ready.push_back(id);
+                ready.push_back(id);
+                false
             }
             Action::WaitUntil(t) => {
-                let t = t.max(now);
-                self.schedule(id, t);
+                slot.gen += 1;
+                timers.push(nanos(t.max(now)), id, slot.gen);
+                false
             }
-            Action::Done => self.complete(id, now),
+            Action::Done => true,
         }
     }
 
@@ -818,6 +866,26 @@ mod tests {
         let due = tm.pop_due(nanos(t(3))).unwrap();
         assert_eq!(due, vec![(1, 1), (3, 1)]);
         tm.recycle(due);
+        assert_eq!(tm.next(), None);
+    }
+
+    #[test]
+    fn timers_out_of_order_fire_in_tick_order() {
+        let mut tm = Timers::default();
+        // In order, then two earlier ones (one sharing a queued tick), then a later one.
+        for (ms, id) in [(5, 1), (9, 2), (3, 3), (5, 4), (12, 5)] {
+            tm.push(nanos(t(ms)), id, 1);
+        }
+        let mut fired = Vec::new();
+        for ms in 0..=12 {
+            while let Some(due) = tm.pop_due(nanos(t(ms))) {
+                assert!(!due.is_empty());
+                fired.extend(due.iter().map(|&(id, _)| (ms, id)));
+                tm.recycle(due);
+            }
+        }
+        fired.sort();
+        assert_eq!(fired, vec![(3, 3), (5, 1), (5, 4), (9, 2), (12, 5)]);
         assert_eq!(tm.next(), None);
     }
 

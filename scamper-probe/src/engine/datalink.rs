@@ -5,9 +5,9 @@
 //!
 //! One cooked AF_PACKET socket (from the root helper, every interface) carries it all: it
 //! sends frames to the next hop's link-layer address, and while such a measurement runs its
-//! filter lets through inbound ICMP, our own outbound IP packets (their datalink transmit
-//! timestamps) and ARP / neighbour advertisements. Inbound TCP and UDP replies keep arriving
-//! on the engine's other datalink socket, whose timestamps are datalink ones too.
+//! filter lets through inbound ICMP, TCP and UDP, our own outbound IP packets (their datalink
+//! transmit timestamps) and ARP / neighbour advertisements. Which measurements use it, and
+//! which of them send frames, follows scamper 20260420 on Linux (see [`needs`]).
 //!
 //! A measurement that uses the datalink runs inside [`LinkTask`], which waits for the next
 //! hop to be known before the first probe, tells the engine which probe keys go out as frames,
@@ -48,31 +48,68 @@ const RESOLVE_POLL: Duration = Duration::from_millis(5);
 /// What a measurement wants of the datalink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
-    /// Probes leave as frames (ping `-O dltx`, `-r`; trace `-r`).
+    /// Probes leave as frames (see [`needs`] for which).
     pub tx: bool,
+    /// The next hop's link-layer address must be found before the first probe, even if no
+    /// frame is sent (trace `-O dl`, `-M`: scamper builds the frame header anyway, and stops
+    /// with its error when the next hop does not answer).
+    pub resolve: bool,
     /// The router whose link-layer address frames go to (`-r`); else the route's next hop.
     pub rtr: Option<IpAddr>,
     /// ICMP replies are taken from the ICMP sockets, not the datalink (ping `-O sockrx`).
     pub sockrx: bool,
 }
 
-/// Does this command use the datalink?
+/// Does this command use the datalink, and how? As scamper 20260420 on Linux decides it:
+/// ping in scamper_ping_do.c (ping_dltx, ping_state_alloc, ping_handle_rt, do_ping_probe),
+/// trace in scamper_trace_do.c (trace_state_alloc, trace_handle_rt, trace_probe).
 pub fn needs(cmd: &Command) -> Option<Needs> {
     match cmd {
-        Command::Ping(p) => p.uses_datalink().then_some(Needs {
-            tx: p.sends_frames(),
-            rtr: p.rtr,
-            sockrx: p.flags & scamper_warts::ping::flags::SOCKRX != 0,
+        Command::Ping(p) => p.uses_datalink().then(|| {
+            let tx = p.sends_frames();
+            Needs {
+                tx,
+                // ping builds a frame header only for what it sends as frames.
+                resolve: tx,
+                rtr: p.rtr,
+                sockrx: p.flags & scamper_warts::ping::flags::SOCKRX != 0,
+            }
         }),
         Command::Trace(t) => {
-            let dl = t.flags & scamper_warts::trace::flags::DL != 0 || t.rtr.is_some();
-            dl.then_some(Needs {
-                tx: t.rtr.is_some(),
+            use scamper_warts::trace::flags;
+            let opens = trace_uses_datalink(t);
+            let tcp = t.method.is_tcp();
+            let raw_tcp = tcp && t.flags & flags::RAW != 0;
+            // Frames: -r, -o, TCP without -O raw, and UDP-paris with a constant payload on
+            // IPv6 (its checksum cannot be chosen through a socket) once a datalink is open.
+            let tx = t.rtr.is_some()
+                || t.offset != 0
+                || (tcp && !raw_tcp)
+                || (t.method == scamper_warts::trace::TraceMethod::UDP_PARIS
+                    && t.flags & flags::CONSTPAYLOAD != 0
+                    && t.dst.is_ipv6());
+            opens.then_some(Needs {
+                tx,
+                // -O dl and -M build the frame header too, without sending frames in the
+                // trace itself (PMTUD probes would be: see the module notes).
+                resolve: tx || t.flags & (flags::DL | flags::PMTUD) != 0,
                 rtr: t.rtr,
                 sockrx: false,
             })
         }
     }
+}
+
+/// Does this trace open a datalink? scamper does (trace_state_alloc, trace_handle_rt) for
+/// `-O dl`, `-M`, TCP methods, `-o` and `-r`; its replies then carry datalink receive times,
+/// its probes sent by sockets datalink transmit times, and UDP and TCP replies are only seen
+/// through it.
+pub fn trace_uses_datalink(t: &crate::trace::TraceOptions) -> bool {
+    use scamper_warts::trace::flags;
+    t.flags & (flags::DL | flags::PMTUD) != 0
+        || t.method.is_tcp()
+        || t.offset != 0
+        || t.rtr.is_some()
 }
 
 /// Where a task's frames go.
@@ -114,16 +151,36 @@ pub struct Shared {
 struct SharedInner {
     /// Keys of probes sent by datalink tasks, with the frame destination when they are
     /// transmitted as frames.
-    keys: HashMap<MatchKey, Option<Plan>>,
+    keys: HashMap<MatchKey, KeyUse>,
     tickets: HashMap<u64, Ticket>,
     /// Datalink tasks alive.
     active: usize,
+    /// Interfaces whose packets datalink tasks see, with the number of tasks on each.
+    /// scamper opens its datalink on the route's interface (ping_handle_rt,
+    /// trace_handle_rt): a reply arriving on another interface is not seen, unless another
+    /// task opened that one.
+    ifaces: HashMap<u32, u32>,
+}
+
+impl SharedInner {
+    fn listens_on(&self, ifindex: u32) -> bool {
+        self.ifaces.contains_key(&ifindex)
+    }
 }
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, SharedInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Datalink tasks sending under one probe key: two commands may share a key (same
+/// destination, protocol and port), and the first to finish must not take it from the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyUse {
+    tasks: u32,
+    /// Where the frames go, if probes under this key leave as frames.
+    plan: Option<Plan>,
 }
 
 /// A measurement that uses the datalink; see the module documentation.
@@ -134,6 +191,8 @@ pub struct LinkTask {
     plan: Option<Plan>,
     failed: Option<(String, i32)>,
     sockrx: bool,
+    /// Its probes leave as frames (else the next hop may be resolved but not used).
+    frames: bool,
     keys: Vec<MatchKey>,
 }
 
@@ -145,7 +204,10 @@ impl LinkTask {
         }
         let mut sh = self.shared.lock();
         match sh.tickets.get(&self.ticket).cloned() {
-            Some(Ticket::Ready(p)) => self.plan = Some(p),
+            Some(Ticket::Ready(p)) => {
+                *sh.ifaces.entry(p.ifindex).or_insert(0) += 1;
+                self.plan = Some(p);
+            }
             Some(Ticket::Failed(m, e)) => self.failed = Some((m, e)),
             Some(Ticket::Pending { hop, deadline, .. }) => {
                 if now < deadline {
@@ -174,9 +236,13 @@ impl Task for LinkTask {
         }
         let action = self.inner.poll(now);
         if let Action::Send(p) = &action {
-            let plan = self.plan.filter(|p| p.dst.is_some());
-            self.shared.lock().keys.insert(p.key, plan);
-            if !self.keys.contains(&p.key) {
+            let plan = self.plan.filter(|p| self.frames && p.dst.is_some());
+            let mut sh = self.shared.lock();
+            let new = !self.keys.contains(&p.key);
+            let u = sh.keys.entry(p.key).or_insert(KeyUse { tasks: 0, plan });
+            u.plan = plan;
+            if new {
+                u.tasks += 1;
                 self.keys.push(p.key);
             }
         }
@@ -207,10 +273,23 @@ impl Task for LinkTask {
         {
             let mut sh = self.shared.lock();
             for k in &self.keys {
-                sh.keys.remove(k);
+                if let Some(u) = sh.keys.get_mut(k) {
+                    u.tasks = u.tasks.saturating_sub(1);
+                    if u.tasks == 0 {
+                        sh.keys.remove(k);
+                    }
+                }
             }
             sh.tickets.remove(&self.ticket);
             sh.active = sh.active.saturating_sub(1);
+            if let Some(p) = self.plan {
+                if let Some(n) = sh.ifaces.get_mut(&p.ifindex) {
+                    *n -= 1;
+                    if *n == 0 {
+                        sh.ifaces.remove(&p.ifindex);
+                    }
+                }
+            }
         }
         let mut rec = self.inner.finish(now);
         if let Some((msg, err)) = self.failed {
@@ -221,13 +300,16 @@ impl Task for LinkTask {
 }
 
 impl LinkTask {
-    /// Each ICMP reply arrives twice, on the ICMP socket and on the datalink: keep the
-    /// datalink's copy, or with `-O sockrx` the socket's. TCP and UDP replies arrive once.
+    /// Each reply arrives twice. ICMP ones on the ICMP socket and on the datalink: keep the
+    /// datalink's copy, or with `-O sockrx` the socket's (scamper's do_ping_handle_icmp /
+    /// do_ping_handle_dl). TCP and UDP ones on the engine's datalink socket and on ours: keep
+    /// ours, read in order with the probes' outbound copies (`-O sockrx` is about ICMP only).
     fn wanted(&self, pkt: &Rx) -> bool {
+        let from = self.shared.from.load(Ordering::Relaxed);
         if !matches!(pkt.transport, RxTransport::Icmp(_)) {
-            return true;
+            return from != FROM_SOCKET;
         }
-        match self.shared.from.load(Ordering::Relaxed) {
+        match from {
             FROM_SOCKET => self.sockrx,
             FROM_LINK_IN => !self.sockrx,
             _ => true,
@@ -281,9 +363,11 @@ fn filter_closed() -> Vec<socket2::SockFilter> {
 }
 
 /// Kernel filter while datalink tasks run: ARP; every outbound packet (our probes' datalink
-/// transmit times); inbound ICMP, ICMPv6 and IPv6 fragments. Inbound TCP and UDP come on the
-/// engine's other datalink socket. (code, jump if true, jump if false, k), classic BPF.
-const OPEN_PROGRAM: [(u16, u8, u8, u32); 14] = {
+/// transmit times); inbound ICMP, TCP and UDP, and IPv6 fragments. TCP and UDP replies also
+/// come on the engine's other datalink socket, but only this socket has them in order with
+/// the outbound copies of the probes they answer, as scamper's one datalink socket does.
+/// (code, jump if true, jump if false, k), classic BPF.
+const OPEN_PROGRAM: [(u16, u8, u8, u32); 18] = {
     const LD_W_ABS: u16 = 0x20;
     const LDB_ABS: u16 = 0x30;
     const JEQ_K: u16 = 0x15;
@@ -292,20 +376,24 @@ const OPEN_PROGRAM: [(u16, u8, u8, u32); 14] = {
     const PROTOCOL: u32 = 0xffff_f000;
     const PKTTYPE: u32 = 0xffff_f004;
     [
-        (LD_W_ABS, 0, 0, PROTOCOL),                  // 0: EtherType
-        (JEQ_K, 10, 0, ETH_P_ARP as u32),            // 1: ARP -> accept
-        (LD_W_ABS, 0, 0, PKTTYPE),                   // 2
-        (JEQ_K, 8, 0, libc::PACKET_OUTGOING as u32), // 3: outbound -> accept
-        (LD_W_ABS, 0, 0, PROTOCOL),                  // 4
-        (JEQ_K, 0, 2, ETH_P_IP as u32),              // 5: IPv4 -> 6, else 8
-        (LDB_ABS, 0, 0, 9),                          // 6: IPv4 protocol
-        (JEQ_K, 4, 5, 1),                            // 7: ICMP -> accept, else drop
-        (JEQ_K, 0, 4, ETH_P_IPV6 as u32),            // 8: IPv6 -> 9, else drop
-        (LDB_ABS, 0, 0, 6),                          // 9: next header
-        (JEQ_K, 1, 0, 58),                           // 10: ICMPv6 -> accept
-        (JEQ_K, 0, 1, 44),                           // 11: fragment -> accept, else drop
-        (RET_K, 0, 0, 0x40000),                      // 12: accept
-        (RET_K, 0, 0, 0),                            // 13: drop
+        (LD_W_ABS, 0, 0, PROTOCOL),                   // 0: EtherType
+        (JEQ_K, 14, 0, ETH_P_ARP as u32),             // 1: ARP -> accept
+        (LD_W_ABS, 0, 0, PKTTYPE),                    // 2
+        (JEQ_K, 12, 0, libc::PACKET_OUTGOING as u32), // 3: outbound -> accept
+        (LD_W_ABS, 0, 0, PROTOCOL),                   // 4
+        (JEQ_K, 0, 4, ETH_P_IP as u32),               // 5: IPv4 -> 6, else 10
+        (LDB_ABS, 0, 0, 9),                           // 6: IPv4 protocol
+        (JEQ_K, 8, 0, 1),                             // 7: ICMP -> accept
+        (JEQ_K, 7, 0, 6),                             // 8: TCP -> accept
+        (JEQ_K, 6, 7, 17),                            // 9: UDP -> accept, else drop
+        (JEQ_K, 0, 6, ETH_P_IPV6 as u32),             // 10: IPv6 -> 11, else drop
+        (LDB_ABS, 0, 0, 6),                           // 11: next header
+        (JEQ_K, 3, 0, 58),                            // 12: ICMPv6 -> accept
+        (JEQ_K, 2, 0, 44),                            // 13: fragment -> accept
+        (JEQ_K, 1, 0, 6),                             // 14: TCP -> accept
+        (JEQ_K, 0, 1, 17),                            // 15: UDP -> accept, else drop
+        (RET_K, 0, 0, 0x40000),                       // 16: accept
+        (RET_K, 0, 0, 0),                             // 17: drop
     ]
 };
 
@@ -388,6 +476,7 @@ impl Datalink {
             plan: None,
             failed: None,
             sockrx: needs.sockrx,
+            frames: needs.tx,
             keys: Vec::new(),
         })
     }
@@ -405,7 +494,7 @@ impl Datalink {
                 return Ticket::Failed(format!("rtsock_parsemsg: {e}"), code);
             }
         };
-        if !needs.tx {
+        if !needs.tx && !needs.resolve {
             return Ticket::Ready(Plan {
                 ifindex: route.ifindex,
                 dst: None,
@@ -487,7 +576,7 @@ impl Datalink {
             if sh.keys.is_empty() {
                 None
             } else {
-                sh.keys.get(&probe.key).copied().flatten()
+                sh.keys.get(&probe.key).and_then(|u| u.plan)
             }
         };
         let Some(Plan {
@@ -591,8 +680,11 @@ impl Datalink {
             dispatch::reply_key(&rx)
         };
         let Some(key) = key else { return };
-        if !self.shared.lock().keys.contains_key(&key) {
-            return;
+        {
+            let sh = self.shared.lock();
+            if !sh.keys.contains_key(&key) || !sh.listens_on(f.ifindex) {
+                return;
+            }
         }
         let from = if f.outbound {
             FROM_LINK_OUT
@@ -730,7 +822,7 @@ mod tests {
     fn filter_passes_what_datalink_tasks_need() {
         let mut v4 = vec![0x45u8; 40];
         let mut v6 = vec![0x60u8; 60];
-        for (proto, want) in [(1u8, true), (6, false), (17, false)] {
+        for (proto, want) in [(1u8, true), (6, true), (17, true), (47, false)] {
             v4[9] = proto;
             assert_eq!(
                 run_filter(ETH_P_IP, false, &v4),
@@ -739,7 +831,7 @@ mod tests {
             );
             assert!(run_filter(ETH_P_IP, true, &v4), "outbound v4 proto {proto}");
         }
-        for (nh, want) in [(58u8, true), (44, true), (6, false), (17, false)] {
+        for (nh, want) in [(58u8, true), (44, true), (6, true), (17, true), (0, false)] {
             v6[6] = nh;
             assert_eq!(
                 run_filter(ETH_P_IPV6, false, &v6),
@@ -761,10 +853,21 @@ mod tests {
 
     /// A ping task in a [`LinkTask`] whose next-hop look-up is in state `ticket`.
     fn link_ping(args: &str, ticket: Ticket) -> (LinkTask, Arc<Shared>) {
+        link_ping_in(Arc::new(Shared::default()), 1, args, ticket)
+    }
+
+    /// The same, with the engine's shared state `shared` and ticket number `n`.
+    fn link_ping_in(
+        shared: Arc<Shared>,
+        n: u64,
+        args: &str,
+        ticket: Ticket,
+    ) -> (LinkTask, Arc<Shared>) {
         let Command::Ping(opts) = crate::command::parse(&format!("ping {args}")).unwrap() else {
             panic!("not a ping")
         };
         let sockrx = opts.flags & scamper_warts::ping::flags::SOCKRX != 0;
+        let frames = opts.sends_frames();
         let list = Arc::new(scamper_warts::List::default());
         let env = crate::task::TaskEnv {
             src: ip("192.0.2.1"),
@@ -780,16 +883,16 @@ mod tests {
             stop_sets: Default::default(),
             ifnames: Default::default(),
         };
-        let shared = Arc::new(Shared::default());
-        shared.lock().tickets.insert(1, ticket);
-        shared.lock().active = 1;
+        shared.lock().tickets.insert(n, ticket);
+        shared.lock().active += 1;
         let t = LinkTask {
             inner: crate::ping::new_task(opts, env),
             shared: shared.clone(),
-            ticket: 1,
+            ticket: n,
             plan: None,
             failed: None,
             sockrx,
+            frames,
             keys: Vec::new(),
         };
         (t, shared)
@@ -846,7 +949,10 @@ mod tests {
         let Action::Send(p) = t.poll(T0) else {
             panic!("no probe")
         };
-        assert_eq!(shared.lock().keys.get(&p.key), Some(&Some(plan)));
+        assert_eq!(
+            shared.lock().keys.get(&p.key).map(|u| u.plan),
+            Some(Some(plan))
+        );
         // A receive-only task registers its keys without a frame destination.
         let rx_only = Plan {
             ifindex: 2,
@@ -856,7 +962,7 @@ mod tests {
         let Action::Send(p) = t.poll(T0) else {
             panic!("no probe")
         };
-        assert_eq!(shared.lock().keys.get(&p.key), Some(&None));
+        assert_eq!(shared.lock().keys.get(&p.key).map(|u| u.plan), Some(None));
     }
 
     #[test]
@@ -893,69 +999,173 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_key_shared_by_two_tasks_outlives_the_first_to_finish() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: Some(([2, 0, 0, 0, 0, 2], 6)),
+        };
+        let shared = Arc::new(Shared::default());
+        let args = "-c 2 -P tcp-syn -F 40007 198.51.100.1";
+        let (mut a, _) = link_ping_in(shared.clone(), 1, args, Ticket::Ready(plan));
+        let (mut b, _) = link_ping_in(shared.clone(), 2, args, Ticket::Ready(plan));
+        let Action::Send(p) = a.poll(T0) else {
+            panic!("no probe")
+        };
+        assert!(matches!(b.poll(T0), Action::Send(_)));
+        Box::new(a).finish(T0);
+        assert_eq!(
+            shared.lock().keys.get(&p.key),
+            Some(&KeyUse {
+                tasks: 1,
+                plan: Some(plan)
+            })
+        );
+        Box::new(b).finish(T0);
+        assert!(shared.lock().keys.is_empty());
+    }
+
+    #[test]
+    fn packets_are_seen_on_the_interfaces_of_running_tasks_only() {
+        let on = |i| Plan {
+            ifindex: i,
+            dst: None,
+        };
+        let shared = Arc::new(Shared::default());
+        let args = "-c 1 -O dl 198.51.100.1";
+        let (mut a, _) = link_ping_in(shared.clone(), 1, args, Ticket::Ready(on(2)));
+        let (mut b, _) = link_ping_in(shared.clone(), 2, args, Ticket::Ready(on(3)));
+        let (mut c, _) = link_ping_in(shared.clone(), 3, args, Ticket::Ready(on(2)));
+        // Not before the task knows its route.
+        assert!(!shared.lock().listens_on(2));
+        for t in [&mut a, &mut b, &mut c] {
+            assert!(matches!(t.poll(T0), Action::Send(_)));
+        }
+        let listening = |sh: &Arc<Shared>| (1..5).filter(|&i| sh.lock().listens_on(i)).count();
+        assert!(shared.lock().listens_on(2) && shared.lock().listens_on(3));
+        assert_eq!(listening(&shared), 2);
+        Box::new(b).finish(T0);
+        assert!(!shared.lock().listens_on(3));
+        Box::new(a).finish(T0);
+        assert!(shared.lock().listens_on(2), "c still runs there");
+        Box::new(c).finish(T0);
+        assert_eq!(listening(&shared), 0);
+    }
+
+    #[test]
+    fn tcp_replies_are_taken_from_this_socket_only() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: None,
+        };
+        for args in [
+            "-c 1 -P tcp-syn -O raw 198.51.100.1",
+            "-c 1 -P tcp-syn -O dl -O sockrx 198.51.100.1",
+        ] {
+            let (mut t, shared) = link_ping(args, Ticket::Ready(plan));
+            let Action::Send(p) = t.poll(T0) else {
+                panic!("no probe")
+            };
+            let mut reply = scamper_packet::parse_ip(&p.packet).unwrap();
+            std::mem::swap(&mut reply.src, &mut reply.dst);
+            // The engine's datalink socket saw it too: that copy is not used.
+            shared.from.store(FROM_SOCKET, Ordering::Relaxed);
+            assert!(!t.wanted(&reply), "{args}");
+            shared.from.store(FROM_LINK_IN, Ordering::Relaxed);
+            assert!(t.wanted(&reply), "{args}");
+        }
+    }
+
     fn needs_of(line: &str) -> Option<Needs> {
         needs(&crate::command::parse(line).unwrap())
     }
 
+    /// (tx, resolve, sockrx) of a command that uses the datalink.
+    fn how(line: &str) -> (bool, bool, bool) {
+        let n = needs_of(line).unwrap_or_else(|| panic!("{line}: no datalink"));
+        (n.tx, n.resolve, n.sockrx)
+    }
+
     #[test]
     fn which_commands_use_the_datalink() {
-        assert_eq!(needs_of("ping 192.0.2.1"), None);
-        assert_eq!(needs_of("ping -O sockrx 192.0.2.1"), None);
+        // Not at all: plain ICMP and UDP pings and traces, -O sockrx alone.
+        for line in [
+            "ping 192.0.2.1",
+            "ping -O sockrx 192.0.2.1",
+            "ping -P udp 192.0.2.1",
+            "ping -P icmp-time 192.0.2.1",
+            "trace 192.0.2.1",
+            "trace -P icmp-paris 2001:db8::1",
+            "trace -P udp-paris -O const-payload 2001:db8::1",
+        ] {
+            assert_eq!(needs_of(line), None, "{line}");
+        }
+        // scamper_ping_do.c: -O dl opens the datalink only to read (route look-up, no frame
+        // header); ping_dltx (-r, -M, -O dltx, -O spoof) and TCP methods without -O raw send
+        // frames, whose header needs the next hop's address.
+        let ping = [
+            ("ping -O dl 192.0.2.1", (false, false, false)),
+            ("ping -O dl -O sockrx 192.0.2.1", (false, false, true)),
+            ("ping -P udp -O dl 192.0.2.1", (false, false, false)),
+            ("ping -O dltx 192.0.2.1", (true, true, false)),
+            ("ping -r 192.0.2.2 192.0.2.1", (true, true, false)),
+            ("ping -s 1300 -M 1280 192.0.2.1", (true, true, false)),
+            (
+                "ping -O tbt -M 1280 -s 1300 2001:db8::1",
+                (true, true, false),
+            ),
+            ("ping -O spoof -S 192.0.2.9 192.0.2.1", (true, true, false)),
+            ("ping -P tcp-syn 192.0.2.1", (true, true, false)),
+            ("ping -P tcp-ack-sport 2001:db8::1", (true, true, false)),
+            ("ping -P tcp-syn -O raw 192.0.2.1", (false, false, false)),
+        ];
+        // scamper_trace_do.c: -O dl and -M resolve the next hop without sending frames;
+        // -r, -o and TCP without -O raw send frames; TCP with -O raw only reads.
+        let trace = [
+            ("trace -O dl 192.0.2.1", (false, true, false)),
+            ("trace -M 192.0.2.1", (false, true, false)),
+            ("trace -r 192.0.2.2 192.0.2.1", (true, true, false)),
+            ("trace -o 8 -P icmp 2001:db8::1", (true, true, false)),
+            ("trace -P tcp 192.0.2.1", (true, true, false)),
+            ("trace -P tcp-ack 2001:db8::1", (true, true, false)),
+            ("trace -P tcp -O raw 192.0.2.1", (false, false, false)),
+            (
+                "trace -O dl -P udp-paris -O const-payload 2001:db8::1",
+                (true, true, false),
+            ),
+            (
+                "trace -O dl -P udp-paris -O const-payload 192.0.2.1",
+                (false, true, false),
+            ),
+        ];
+        for (line, want) in ping.into_iter().chain(trace) {
+            assert_eq!(how(line), want, "{line}");
+        }
         assert_eq!(
-            needs_of("ping -O dl 192.0.2.1"),
-            Some(Needs {
-                tx: false,
-                rtr: None,
-                sockrx: false
-            })
+            needs_of("ping -r 192.0.2.2 192.0.2.1").and_then(|n| n.rtr),
+            Some(ip("192.0.2.2"))
         );
+    }
+
+    #[test]
+    fn a_resolved_next_hop_is_used_only_by_frame_tasks() {
+        let plan = Plan {
+            ifindex: 2,
+            dst: Some(([2, 0, 0, 0, 0, 2], 6)),
+        };
+        // As trace -O dl: the next hop is known, but probes still leave by socket.
+        let (mut t, shared) = link_ping("-c 1 -O dl 198.51.100.1", Ticket::Ready(plan));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
+        assert_eq!(shared.lock().keys.get(&p.key).map(|u| u.plan), Some(None));
+        let (mut t, shared) = link_ping("-c 1 -P tcp-syn 198.51.100.1", Ticket::Ready(plan));
+        let Action::Send(p) = t.poll(T0) else {
+            panic!("no probe")
+        };
         assert_eq!(
-            needs_of("ping -O dl -O sockrx 192.0.2.1"),
-            Some(Needs {
-                tx: false,
-                rtr: None,
-                sockrx: true
-            })
-        );
-        assert_eq!(
-            needs_of("ping -O dltx 192.0.2.1"),
-            Some(Needs {
-                tx: true,
-                rtr: None,
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("ping -r 192.0.2.2 192.0.2.1"),
-            Some(Needs {
-                tx: true,
-                rtr: Some(ip("192.0.2.2")),
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("ping -O tbt -M 1280 -s 1300 2001:db8::1"),
-            Some(Needs {
-                tx: true,
-                rtr: None,
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("trace -O dl 192.0.2.1"),
-            Some(Needs {
-                tx: false,
-                rtr: None,
-                sockrx: false
-            })
-        );
-        assert_eq!(
-            needs_of("trace -r 192.0.2.2 192.0.2.1"),
-            Some(Needs {
-                tx: true,
-                rtr: Some(ip("192.0.2.2")),
-                sockrx: false
-            })
+            shared.lock().keys.get(&p.key).map(|u| u.plan),
+            Some(Some(plan))
         );
     }
 }

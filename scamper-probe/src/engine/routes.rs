@@ -27,13 +27,14 @@ use nix::sys::socket::{
     bind, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
     SockProtocol, SockType,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 
+use super::core::{FastHash, FastMap};
 use super::netlink::{self as nl, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_REQUEST};
 
 // rtnetlink message types and attributes (linux/rtnetlink.h, linux/fib_rules.h,
@@ -101,41 +102,42 @@ fn bits_of(a: IpAddr) -> (bool, u128) {
     }
 }
 
-/// The relevant prefixes of one family, by length, for longest-prefix lookups in at most
-/// 33 / 129 probes of a hash set.
+/// The relevant prefixes of one family, for longest-prefix lookups in at most 33 / 129 probes
+/// of one hash set (one table rather than one per length: an IPv6 host address alone brings
+/// up to 129 lengths, and this is built at every start).
 #[derive(Debug, Default)]
 struct PrefixSet {
     v6: bool,
-    /// Lengths present, longest first, with the masked prefixes of that length.
-    by_len: Vec<(u8, HashSet<u128>)>,
+    /// Lengths present, longest first.
+    lens: Vec<u8>,
+    /// (length, masked prefix).
+    set: HashSet<(u8, u128), FastHash>,
 }
 
 impl PrefixSet {
     fn new(v6: bool) -> PrefixSet {
         PrefixSet {
             v6,
-            by_len: Vec::new(),
+            lens: Vec::new(),
+            set: HashSet::default(),
         }
     }
 
     fn insert(&mut self, bits: u128, len: u8) {
         let len = len.min(width(self.v6));
-        let bits = bits & mask(self.v6, len);
-        match self.by_len.binary_search_by(|(l, _)| len.cmp(l)) {
-            Ok(i) => {
-                self.by_len[i].1.insert(bits);
-            }
-            Err(i) => self.by_len.insert(i, (len, HashSet::from([bits]))),
+        if let Err(i) = self.lens.binary_search_by(|l| len.cmp(l)) {
+            self.lens.insert(i, len);
         }
+        self.set.insert((len, bits & mask(self.v6, len)));
     }
 
     fn longest(&self, bits: u128) -> Option<Class> {
-        self.by_len.iter().find_map(|(len, set)| {
-            let p = bits & mask(self.v6, *len);
-            set.contains(&p).then_some(Class {
+        self.lens.iter().find_map(|&len| {
+            let p = bits & mask(self.v6, len);
+            self.set.contains(&(len, p)).then_some(Class {
                 v6: self.v6,
                 bits: p,
-                len: *len,
+                len,
             })
         })
     }
@@ -204,7 +206,7 @@ impl Family {
 pub struct Classes {
     v4: Family,
     v6: Family,
-    cache: HashMap<Class, IpAddr>,
+    cache: FastMap<Class, IpAddr>,
 }
 
 impl Classes {
@@ -235,7 +237,7 @@ impl Classes {
         let mut c = Classes {
             v4: Family::new(false),
             v6: Family::new(true),
-            cache: HashMap::new(),
+            cache: FastMap::default(),
         };
         let mut seen = HashSet::new();
         for (ty, body) in msgs {

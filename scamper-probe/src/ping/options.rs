@@ -289,16 +289,22 @@ fn parse_t(v: &str) -> Result<TimestampOption, PingOptionsError> {
 }
 
 impl PingOptions {
-    /// Does this ping use the datalink (`-O dl`, `-O dltx`, `-r`, `-O tbt`)? Its replies then
-    /// come from the datalink (ICMP ones from the socket with `-O sockrx`).
+    /// Does this ping use the datalink? scamper opens one on the route's interface for
+    /// `-O dl`, every TCP method, and whatever it sends as frames (`-O dltx`, `-r`, `-M`,
+    /// `-O spoof`). Its replies then come from the datalink (ICMP ones from the socket with
+    /// `-O sockrx`), and only then are UDP replies seen at all.
     pub fn uses_datalink(&self) -> bool {
-        self.flags & (flags::DL | flags::DLTX | flags::TBT) != 0 || self.rtr.is_some()
+        self.flags & flags::DL != 0 || self.method.is_tcp() || self.sends_frames()
     }
 
-    /// Are its probes sent as frames (`-O dltx`, `-r`, and `-O tbt`, which scamper sends
-    /// through the datalink like every pseudo-MTU ping)?
+    /// Are its probes sent as frames? scamper does so for `-O dltx`, `-r`, `-M` (with or
+    /// without `-O tbt`), `-O spoof`, and TCP methods unless `-O raw` sends them with a raw
+    /// socket.
     pub fn sends_frames(&self) -> bool {
-        self.flags & (flags::DLTX | flags::TBT) != 0 || self.rtr.is_some()
+        self.flags & (flags::DLTX | flags::TBT | flags::SPOOF) != 0
+            || self.rtr.is_some()
+            || self.pmtu != 0
+            || (self.method.is_tcp() && self.flags & flags::RAW == 0)
     }
 
     /// Parse the words after `ping`: options, then exactly one destination address.
@@ -832,6 +838,19 @@ mod tests {
             );
         }
         assert_eq!(err("-P icmp 192.0.2.1"), "-P icmp: unknown method");
+    }
+
+    #[test]
+    fn times_as_the_python_module_writes_them() {
+        // ScamperCtrl.do_ping(wait_probe=0.2, wait_timeout=1) sends exactly this.
+        let o = ok("-c 3 -i 0.2s -W 1.0s 198.51.100.1");
+        assert_eq!(o.wait_probe, Duration::from_millis(200));
+        assert_eq!(o.wait_timeout, Duration::from_secs(1));
+        assert_eq!(
+            ok("-i 500ms 192.0.2.1").wait_probe,
+            Duration::from_millis(500)
+        );
+        assert_eq!(err("-i 0.5us 192.0.2.1"), "-i 0.5us: not a time in seconds");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - ICMP errors quoting fixed-port probes: the IPv4 IP-ID (unique per probe) or, for IPv6, the
 //!   flow label (probe index + 1).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -150,6 +151,24 @@ pub fn real_src_len(opts: &PingOptions) -> usize {
     }
 }
 
+/// Zero bytes for the payload of probes without a pattern, borrowed instead of allocated.
+static ZEROS: [u8; 1500] = [0; 1500];
+
+/// The payload of every probe ([`PingOptions::payload_bytes`]), borrowed when the probe
+/// carries it unchanged (no embedded source address): the common case needs no allocation.
+fn payload(opts: &PingOptions, embed: usize) -> Cow<'_, [u8]> {
+    if embed == 0 {
+        if opts.has_payload() {
+            return Cow::Borrowed(&opts.data);
+        }
+        let n = usize::from(opts.payload_len);
+        if opts.data.is_empty() && n <= ZEROS.len() {
+            return Cow::Borrowed(&ZEROS[..n]);
+        }
+    }
+    Cow::Owned(opts.payload_bytes())
+}
+
 /// Build the complete IP packet of a probe from `src`, at time `now` (ICMP timestamps).
 /// `real_src`, the address the kernel would have used, goes into the payload when
 /// [`embeds_real_src`].
@@ -175,9 +194,10 @@ pub fn build(
             TimestampOption::Prespec(a) => TsOption::TsPrespec(a.clone()),
         }));
     }
-    let mut payload = opts.payload_bytes();
     let embed = real_src_len(opts);
+    let mut payload = payload(opts, embed);
     if embed > 0 {
+        let payload = payload.to_mut();
         let octets = match real_src {
             IpAddr::V4(a) => a.octets().to_vec(),
             IpAddr::V6(a) => a.octets().to_vec(),
@@ -220,7 +240,7 @@ pub fn build(
             flags: tcp_flags(m),
             window: TCP_WINDOW,
             mss: (opts.tcp_mss != 0).then_some(opts.tcp_mss),
-            payload,
+            payload: payload.into_owned(),
         };
         build_tcp(&ip, &t)
     }

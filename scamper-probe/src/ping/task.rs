@@ -210,13 +210,20 @@ impl PingTask {
             reply_ipid: pkt.ip_id,
             rtt: Timeval::from(rtt),
             // Where the reply arrived, as scamper records it.
-            ifname: self.env.ifnames.name(pkt.ifindex).map(|n| n.to_string()),
+            ifname: self
+                .env
+                .ifnames
+                .name(pkt.ifindex)
+                .map(|n| String::from(&*n)),
             ..PingReply::default()
         };
         // IPv6 has an identification only in a fragment header.
         if !v6 || pkt.ip_id != 0 || pkt.frag_offset != 0 || pkt.more_frags {
             r.flags |= reply_flags::REPLY_IPID;
         }
+        // scamper records ICMP timestamp values and IPv4 options only for replies read from
+        // the ICMP socket (do_ping_handle_icmp); do_ping_handle_dl records neither.
+        let from_link = r.flags & reply_flags::DLRX != 0;
         match &pkt.transport {
             RxTransport::Icmp(i) => {
                 r.reply_proto = if v6 {
@@ -229,12 +236,15 @@ impl PingTask {
                 if i.is_ptb() {
                     r.icmp_nhmtu = i.next_hop_mtu.unwrap_or(0);
                 }
-                if let IcmpKind::TimestampReply {
-                    originate,
-                    receive,
-                    transmit,
-                    ..
-                } = i.kind
+                if let (
+                    false,
+                    IcmpKind::TimestampReply {
+                        originate,
+                        receive,
+                        transmit,
+                        ..
+                    },
+                ) = (from_link, i.kind)
                 {
                     r.tsreply = Some(PingTsReply {
                         originate,
@@ -250,7 +260,7 @@ impl PingTask {
             RxTransport::Udp(_) => r.reply_proto = scamper_packet::IPPROTO_UDP,
             RxTransport::Other { proto } => r.reply_proto = *proto,
         }
-        for o in &pkt.options {
+        for o in pkt.options.iter().filter(|_| !from_link) {
             match o {
                 RxIpOption::RecordRoute { addrs, .. } if self.opts.flags & flags::V4RR != 0 => {
                     r.v4rr = Some(addrs.iter().map(|a| Addr::V4(*a)).collect());
@@ -278,35 +288,37 @@ impl PingTask {
         r
     }
 
-    fn build_record(self, now: Time) -> Ping {
+    /// The record; takes the probes and the error message out of the task, which is not used
+    /// afterwards (by reference: moving the whole task out of its box cost a large copy).
+    fn build_record(&mut self, now: Time) -> Ping {
         let o = &self.opts;
         let stop = self.stop.unwrap_or(PingStop::HALTED);
         let v4 = o.dst.is_ipv4();
-        let probes = self
-            .sent
-            .into_iter()
-            .map(|s| {
-                let mut fl = if v4 { reply_flags::PROBE_IPID } else { 0 };
-                if s.dltx {
-                    fl |= reply_flags::DLTX;
-                }
-                // Halted before its timeout: the probe may still have been answered.
-                if stop != PingStop::DONE && s.tx + o.wait_timeout > now {
-                    fl |= reply_flags::PENDING;
-                }
-                Some(PingProbe {
-                    tx: Timeval::from(s.tx),
-                    sport: if o.method.varies_sport() {
-                        s.fields.sport
-                    } else {
-                        0
-                    },
-                    ipid: if v4 { s.fields.ip_id } else { 0 },
-                    flags: fl,
-                    replies: s.replies,
-                })
+        let sent = std::mem::take(&mut self.sent);
+        // Collected into a new exact-size vector: collecting in place into the probes'
+        // allocation shrank it with a realloc (a copy) for every record.
+        let mut probes = Vec::with_capacity(sent.len());
+        probes.extend(sent.into_iter().map(|s| {
+            let mut fl = if v4 { reply_flags::PROBE_IPID } else { 0 };
+            if s.dltx {
+                fl |= reply_flags::DLTX;
+            }
+            // Halted before its timeout: the probe may still have been answered.
+            if stop != PingStop::DONE && s.tx + o.wait_timeout > now {
+                fl |= reply_flags::PENDING;
+            }
+            Some(PingProbe {
+                tx: Timeval::from(s.tx),
+                sport: if o.method.varies_sport() {
+                    s.fields.sport
+                } else {
+                    0
+                },
+                ipid: if v4 { s.fields.ip_id } else { 0 },
+                flags: fl,
+                replies: s.replies,
             })
-            .collect::<Vec<_>>();
+        }));
         Ping {
             list: Some(self.env.list.clone()),
             cycle: Some(self.env.cycle.clone()),
@@ -317,7 +329,7 @@ impl PingTask {
             start: Timeval::from(self.env.start),
             stop_reason: stop,
             stop_data: 0,
-            errmsg: self.errmsg,
+            errmsg: self.errmsg.take(),
             data: o.data.clone(),
             probe_count: o.probe_count,
             probe_size: o.probe_size,
@@ -456,7 +468,7 @@ impl Task for PingTask {
         Some(Record::Ping(Box::new(copy.build_record(now))))
     }
 
-    fn finish(self: Box<Self>, now: Time) -> Record {
+    fn finish(mut self: Box<Self>, now: Time) -> Record {
         Record::Ping(Box::new(self.build_record(now)))
     }
 }
@@ -548,6 +560,11 @@ impl PingTask {
         }
         if self.uses_datalink() && self.is_own_probe(pkt) {
             self.datalink_tx(pkt, rx);
+            return None;
+        }
+        // scamper's ping reads UDP replies only from a datalink (do_ping_handle_dl has the
+        // only UDP match): without one it never records them.
+        if !self.uses_datalink() && matches!(pkt.transport, RxTransport::Udp(_)) {
             return None;
         }
         let i = self.match_reply(pkt)?;
@@ -1163,21 +1180,36 @@ mod tests {
 
     #[test]
     fn udp_ipv6_matched_by_quoted_flow_label_and_udp_reply() {
-        let mut t = task("-c 3 -P udp 2001:db8::1");
-        let p = send_all(&mut t);
-        t.on_response(&icmp_error(&p[0], DST6, 1, 4, 1232), T0 + ms(2500));
-        // a UDP answer from the service itself
-        let pr = parse_ip(&p[2].packet).unwrap();
-        let u = pr.udp().unwrap();
-        let back = build_udp(&IpParams::new(pr.dst, pr.src), u.dport, u.sport, b"hi").unwrap();
-        t.on_response(&parse_ip(&back).unwrap(), T0 + ms(2010));
-        let r = record(t, T0 + ms(3000));
-        let x0 = &r.probes[0].as_ref().unwrap().replies[0];
-        assert_eq!((x0.icmp_type, x0.icmp_code, x0.reply_proto), (1, 4, 58));
-        assert!(r.probes[1].as_ref().unwrap().replies.is_empty());
-        let x2 = &r.probes[2].as_ref().unwrap().replies[0];
-        assert_eq!((x2.reply_proto, x2.rtt), (17, Timeval::new(0, 10_000)));
-        assert!(json(&r).contains("\"replies\":2,"));
+        // UDP answers from the service itself are seen only with a datalink (-O dl), as in
+        // scamper's do_ping_handle_dl; the ICMP error is seen either way.
+        for (args, udp_seen) in [
+            ("-c 3 -P udp 2001:db8::1", false),
+            ("-c 3 -P udp -O dl 2001:db8::1", true),
+        ] {
+            let mut t = task(args);
+            let p = send_all(&mut t);
+            t.on_response(&icmp_error(&p[0], DST6, 1, 4, 1232), T0 + ms(2500));
+            let pr = parse_ip(&p[2].packet).unwrap();
+            let u = pr.udp().unwrap();
+            let back = build_udp(&IpParams::new(pr.dst, pr.src), u.dport, u.sport, b"hi").unwrap();
+            t.on_response(&parse_ip(&back).unwrap(), T0 + ms(2010));
+            let r = record(t, T0 + ms(3000));
+            let x0 = &r.probes[0].as_ref().unwrap().replies[0];
+            assert_eq!((x0.icmp_type, x0.icmp_code, x0.reply_proto), (1, 4, 58));
+            assert!(r.probes[1].as_ref().unwrap().replies.is_empty());
+            let r2 = &r.probes[2].as_ref().unwrap().replies;
+            if udp_seen {
+                assert_eq!(
+                    (r2[0].reply_proto, r2[0].rtt),
+                    (17, Timeval::new(0, 10_000))
+                );
+                assert_eq!(r2[0].flags & reply_flags::DLRX, reply_flags::DLRX);
+                assert!(json(&r).contains("\"replies\":2,"));
+            } else {
+                assert!(r2.is_empty(), "{args}");
+                assert!(json(&r).contains("\"replies\":1,"));
+            }
+        }
     }
 
     #[test]
@@ -1321,6 +1353,19 @@ mod tests {
             js.contains("\"RR\":[\"192.0.2.10\",\"198.51.100.1\",\"192.0.2.1\"]"),
             "{js}"
         );
+        // Read from the datalink, the reply keeps no options (scamper's do_ping_handle_dl).
+        let mut t = task("-c 1 -R -O dl 192.0.2.1");
+        let p = send(&mut t, T0);
+        let mut rx = echo_reply(&p, 64, 1);
+        rx.options = vec![RxIpOption::RecordRoute {
+            pointer: 16,
+            addrs: hops.iter().map(|a| a.parse().unwrap()).collect(),
+        }];
+        t.on_response(&rx, T0 + ms(1));
+        let r = record(t, T0 + ms(1000));
+        let x = &r.probes[0].as_ref().unwrap().replies[0];
+        assert_eq!(x.v4rr, None);
+        assert_eq!(x.flags & reply_flags::DLRX, reply_flags::DLRX);
 
         for (opt, want) in [
             ("tsonly", "\"tsonly\":[10900464,10900465]"),
@@ -1347,34 +1392,40 @@ mod tests {
 
     #[test]
     fn icmp_timestamp_replies() {
-        let mut t = task("-c 1 -P icmp-time 192.0.2.1");
-        let p = send(&mut t, T0);
-        let mut rx = parse_ip(&p.packet).unwrap();
-        std::mem::swap(&mut rx.src, &mut rx.dst);
-        let RxTransport::Icmp(i) = &mut rx.transport else {
-            panic!()
-        };
-        i.icmp_type = 14;
-        i.kind = IcmpKind::TimestampReply {
-            id: SPORT,
-            seq: 0,
-            originate: 1,
-            receive: 2,
-            transmit: 3,
-        };
-        t.on_response(&rx, T0 + ms(7));
-        let r = record(t, T0 + ms(1000));
-        let x = &r.probes[0].as_ref().unwrap().replies[0];
-        assert_eq!(
-            x.tsreply,
-            Some(PingTsReply {
+        // The timestamp values are recorded from the ICMP socket's copy only (scamper's
+        // do_ping_handle_icmp); a reply read from the datalink (-O dl) has none.
+        for (args, values) in [
+            ("-c 1 -P icmp-time 192.0.2.1", true),
+            ("-c 1 -P icmp-time -O dl -O sockrx 192.0.2.1", true),
+            ("-c 1 -P icmp-time -O dl 192.0.2.1", false),
+        ] {
+            let mut t = task(args);
+            let p = send(&mut t, T0);
+            let mut rx = parse_ip(&p.packet).unwrap();
+            std::mem::swap(&mut rx.src, &mut rx.dst);
+            let RxTransport::Icmp(i) = &mut rx.transport else {
+                panic!()
+            };
+            i.icmp_type = 14;
+            i.kind = IcmpKind::TimestampReply {
+                id: SPORT,
+                seq: 0,
                 originate: 1,
                 receive: 2,
-                transmit: 3
-            })
-        );
-        assert_eq!(x.icmp_type, 14);
-        assert!(text(&r).contains("1 packets received"));
+                transmit: 3,
+            };
+            t.on_response(&rx, T0 + ms(7));
+            let r = record(t, T0 + ms(1000));
+            let x = &r.probes[0].as_ref().unwrap().replies[0];
+            let want = values.then_some(PingTsReply {
+                originate: 1,
+                receive: 2,
+                transmit: 3,
+            });
+            assert_eq!(x.tsreply, want, "{args}");
+            assert_eq!(x.icmp_type, 14);
+            assert!(text(&r).contains("1 packets received"));
+        }
     }
 
     #[test]

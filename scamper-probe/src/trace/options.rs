@@ -7,7 +7,9 @@ use std::time::Duration;
 use scamper_warts::trace::{flags, TraceMethod};
 
 use super::confidence::Level;
-use crate::cmdline::{addr, hex, num, seconds, Arg, OptionSpec, ScanError, Scanner, ValueError};
+use crate::cmdline::{
+    addr, hex, num, seconds, time, Arg, OptionSpec, ScanError, Scanner, TimeUnit, ValueError,
+};
 
 /// Default attempts per hop (`-q`).
 pub const DEFAULT_ATTEMPTS: u8 = 2;
@@ -332,10 +334,27 @@ impl TraceOptions {
                 'S' => raw.src = Some(addr(opt, v)?),
                 't' => raw.tos = Some(num(opt, v, 0, 255)?),
                 'U' => raw.userid = Some(num(opt, v, 0, u32::MAX.into())?),
-                'w' => raw.wait_timeout = Some(Duration::from_secs(num(opt, v, 1, MAX_WAIT_SECS)?)),
+                // Times may carry a unit suffix (`-w 2.0s`, `-W 50ms`), as the Python module
+                // writes them.
+                'w' => {
+                    let d = seconds(opt, v)?;
+                    if d.subsec_nanos() != 0 {
+                        return Err(bad(opt, v, "must be whole seconds"));
+                    }
+                    if !(1..=MAX_WAIT_SECS).contains(&d.as_secs()) {
+                        return Err(bad(opt, v, format!("must be 1..{MAX_WAIT_SECS}")));
+                    }
+                    raw.wait_timeout = Some(d);
+                }
                 'W' => {
-                    let cs: u64 = num(opt, v, 0, MAX_WAIT_PROBE_CS)?;
-                    raw.wait_probe = Some(Duration::from_millis(cs * 10));
+                    let d = time(opt, v, TimeUnit::Centiseconds)?;
+                    if d.as_micros() % 10_000 != 0 {
+                        return Err(bad(opt, v, "must be a multiple of 10 ms"));
+                    }
+                    if d.as_micros() / 10_000 > u128::from(MAX_WAIT_PROBE_CS) {
+                        return Err(bad(opt, v, format!("must be 0..{MAX_WAIT_PROBE_CS}")));
+                    }
+                    raw.wait_probe = Some(d);
                 }
                 'y' => raw.stream = Some(num(opt, v, 0, 65535)?),
                 'z' => raw.gss_entry = Some(addr(opt, v)?),
@@ -723,6 +742,11 @@ mod tests {
             ("-w 0 192.0.2.1", "-w 0: must be 1..10"),
             ("-w 11 192.0.2.1", "-w 11: must be 1..10"),
             ("-W 256 192.0.2.1", "-W 256: must be 0..255"),
+            ("-w 2.5s 192.0.2.1", "-w 2.5s: must be whole seconds"),
+            ("-w 11.0s 192.0.2.1", "-w 11.0s: must be 1..10"),
+            ("-W 15ms 192.0.2.1", "-W 15ms: must be a multiple of 10 ms"),
+            ("-W 2.56s 192.0.2.1", "-W 2.56s: must be 0..255"),
+            ("-W x 192.0.2.1", "-W x: not a time in centiseconds"),
             ("-H 2.5 192.0.2.1", "-H 2.5: must be at most 2 seconds"),
             ("-f 0 192.0.2.1", "-f 0: must be 1..255"),
             ("-m 0 192.0.2.1", "-m 0: must be 1..255"),
@@ -855,6 +879,21 @@ mod tests {
             let again = p(&o.to_string()).unwrap();
             assert_eq!(o, again, "{cmd} -> {o}");
         }
+    }
+
+    #[test]
+    fn times_as_the_python_module_writes_them() {
+        // ScamperCtrl.do_trace(wait_timeout=2, wait_probe=0.1) sends exactly this.
+        let o = p("-w 2.0s -W 0.1s 198.51.100.1").unwrap();
+        assert_eq!(o.wait_timeout, Duration::from_secs(2));
+        assert_eq!(o.wait_probe, Duration::from_millis(100));
+        let o = p("-W 30ms -w 5s 192.0.2.1").unwrap();
+        assert_eq!(o.wait_probe, Duration::from_millis(30));
+        assert_eq!(o.wait_timeout, Duration::from_secs(5));
+        assert_eq!(
+            p("-W 7 192.0.2.1").unwrap().wait_probe,
+            Duration::from_millis(70)
+        );
     }
 
     #[test]

@@ -28,9 +28,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use scamper_packet::ipv4::Ipv4Packet;
+use scamper_packet::ipv6::{self, Ipv6Packet};
 use scamper_packet::tcp::{TH_ACK, TH_SYN};
 use scamper_packet::{
-    build_icmp_echo, build_tcp, build_udp, fix_payload_for_icmp_checksum,
+    build_icmp_echo, build_tcp, build_udp, checksum, fix_payload_for_icmp_checksum,
     fix_payload_for_udp_checksum, BuildError, IpParams, TcpParams, IPPROTO_ICMP, IPPROTO_ICMPV6,
     IPPROTO_TCP, IPPROTO_UDP,
 };
@@ -258,6 +260,133 @@ fn build_with(
     }
 }
 
+/// The packet of a trace's first probe, from which the later ones are made: probes of one trace
+/// differ only in TTL, IPv4 IP-ID and the per-index transport field (UDP destination port,
+/// ICMP sequence, TCP sequence/acknowledgement) with the checksums that follow from them, so a
+/// copy with those rewritten is the packet a full build would give, without building the
+/// headers and payload again for every probe. Fragment probes (`-o`) and path-MTU probes
+/// (other sizes) are still built in full.
+#[derive(Debug, Clone)]
+pub struct ProbeTemplate {
+    pkt: Vec<u8>,
+    /// Offset of the transport header.
+    at: usize,
+    v6: bool,
+    method: TraceMethod,
+    /// Unfolded pseudo-header sum of the transport checksum (0 for ICMPv4, which has none).
+    pseudo: u64,
+}
+
+impl ProbeTemplate {
+    /// The template for the trace of `opts` from `src`, given the full build `pkt` of one of
+    /// its probes; `None` if its probes are not made from a template.
+    pub fn new(opts: &TraceOptions, src: IpAddr, pkt: &[u8]) -> Option<ProbeTemplate> {
+        if fragment_probes(opts) {
+            return None;
+        }
+        let v6 = opts.dst.is_ipv6();
+        let at = if v6 {
+            ipv6::HEADER_LEN
+        } else {
+            Ipv4Packet::new_unchecked(pkt).header_len()
+        };
+        let len = u32::try_from(pkt.len().checked_sub(at)?).ok()?;
+        let proto = probe_proto(opts);
+        let pseudo = if proto == IPPROTO_ICMP {
+            0
+        } else {
+            checksum::pseudo_header_sum(src, opts.dst, proto, len)
+        };
+        // Every field rewritten below must lie inside the packet.
+        if pkt.len() < at + if opts.method.is_tcp() { 18 } else { 8 } {
+            return None;
+        }
+        Some(ProbeTemplate {
+            pkt: pkt.to_vec(),
+            at,
+            v6,
+            method: opts.method,
+            pseudo,
+        })
+    }
+
+    /// The packet of probe `f`: the same bytes as [`build`] gives.
+    pub fn make(&self, f: &ProbeFields) -> Result<Vec<u8>, BuildError> {
+        let mut p = self.pkt.clone();
+        if self.v6 {
+            Ipv6Packet::new_unchecked(&mut p[..]).set_hop_limit(f.ttl);
+        } else {
+            let mut ip = Ipv4Packet::new_unchecked(&mut p[..]);
+            ip.set_ttl(f.ttl);
+            ip.set_ident(f.ip_id);
+            ip.fill_checksum();
+        }
+        let t = self.at;
+        let m = self.method;
+        if is_icmp(m) {
+            p[t + 6..t + 8].copy_from_slice(&f.icmp_seq.to_be_bytes());
+            match f.checksum {
+                Some(sum) if !self.force_checksum(&mut p, 2, sum, false) => {
+                    fix_payload_for_icmp_checksum(&mut p, 0, sum)?
+                }
+                Some(_) => {}
+                None => self.fill_checksum(&mut p, 2, false),
+            }
+        } else if m.is_udp() {
+            p[t + 2..t + 4].copy_from_slice(&f.dport.to_be_bytes());
+            match f.checksum {
+                Some(sum) if !self.force_checksum(&mut p, 6, sum, true) => {
+                    fix_payload_for_udp_checksum(&mut p, 0, sum)?
+                }
+                Some(_) => {}
+                None => self.fill_checksum(&mut p, 6, true),
+            }
+        } else {
+            p[t + 4..t + 8].copy_from_slice(&f.tcp_seq.to_be_bytes());
+            p[t + 8..t + 12].copy_from_slice(&f.tcp_ack.to_be_bytes());
+            self.fill_checksum(&mut p, 16, false);
+        }
+        Ok(p)
+    }
+
+    /// Paris probes: choose the first two payload bytes (right after the 8-byte UDP or ICMP
+    /// header) so that the checksum comes out as `want`, as scamper-packet's
+    /// `fix_payload_for_*_checksum` do, but with the pseudo-header sum and offsets known.
+    /// False if it did not come out (`want` unreachable, or 0 for UDP): the caller then asks
+    /// scamper-packet, which reports why.
+    fn force_checksum(&self, p: &mut [u8], cks: usize, want: u16, udp: bool) -> bool {
+        let (t, off) = (self.at, self.at + 8);
+        if p.len() < off + 2 || (udp && want == 0) {
+            return false;
+        }
+        p[off..off + 2].fill(0);
+        p[t + cks..t + cks + 2].fill(0);
+        // A transmitted UDP 0xffff is a computed 0.
+        let target = if udp && want == 0xffff { 0 } else { want };
+        let s = checksum::fold(self.pseudo + checksum::sum(&p[t..]));
+        let x = checksum::ones_add(!target, !s);
+        p[off..off + 2].copy_from_slice(&x.to_be_bytes());
+        let mut c = !checksum::fold(self.pseudo + checksum::sum(&p[t..]));
+        if udp && c == 0 {
+            c = 0xffff;
+        }
+        p[t + cks..t + cks + 2].copy_from_slice(&c.to_be_bytes());
+        c == want
+    }
+
+    /// Recompute the transport checksum stored `cks` bytes into the transport header; UDP
+    /// sends a computed 0 as 0xffff (0 means "no checksum").
+    fn fill_checksum(&self, p: &mut [u8], cks: usize, udp: bool) {
+        let at = self.at + cks;
+        p[at..at + 2].fill(0);
+        let mut c = !checksum::fold(self.pseudo + checksum::sum(&p[self.at..]));
+        if udp && c == 0 {
+            c = 0xffff;
+        }
+        p[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
 /// The ICMP checksum of an echo probe packet (at the start of the ICMP header).
 pub fn icmp_checksum_of(pkt: &[u8], v6: bool) -> u16 {
     let at = if v6 {
@@ -419,6 +548,49 @@ mod tests {
         let o = opts("-P udp 192.0.2.1");
         let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &ids(&o), 0, 1)).unwrap();
         assert_eq!(parse_ip(&pkt).unwrap().frag_offset, 0);
+    }
+
+    #[test]
+    fn template_probes_are_the_bytes_of_a_full_build() {
+        let mut checked = 0;
+        for method in ["udp-paris", "udp", "icmp", "icmp-paris", "tcp", "tcp-ack"] {
+            for (extra, dport) in [
+                ("", None),
+                ("-O const-payload", None),
+                ("-p 00ff1234abcd", None),
+                ("-t 46 -s 65535", Some(65535)),
+                ("-s 1", Some(1)),
+                ("-q 3 -O const-payload -p 0102", Some(0)),
+            ] {
+                // ICMP probes take no -d.
+                let extra = match dport {
+                    Some(d) if !method.starts_with("icmp") => format!("{extra} -d {d}"),
+                    _ => extra.to_string(),
+                };
+                for (dst, src) in [("192.0.2.1", SRC4), ("2001:db8::1", SRC6)] {
+                    let cmd = format!("-P {method} {extra} {dst}");
+                    let w: Vec<&str> = cmd.split_whitespace().collect();
+                    let o = TraceOptions::parse(&w).expect(&cmd);
+                    let src: IpAddr = src.parse().unwrap();
+                    let i = ids(&o);
+                    let first = build(&o, src, &fields(&o, &i, 0, 1)).unwrap();
+                    let t = ProbeTemplate::new(&o, src, &first).expect(&cmd);
+                    let indexes = (0..300u16).chain((65000..=65535).step_by(7)).chain([65535]);
+                    for (n, index) in indexes.enumerate() {
+                        let f = fields(&o, &i, index, 1 + (n % 255) as u8);
+                        // Errors too: udp-paris has no probe 65535 (its checksum would be 0).
+                        assert_eq!(t.make(&f), build(&o, src, &f), "{cmd} {f:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // 6 methods, 6 option sets, 2 families, 378 probes each.
+        assert_eq!(checked, 72 * 378);
+        // Fragment probes are built in full.
+        let o = opts("-o 8 -P udp 192.0.2.1");
+        let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &ids(&o), 0, 1)).unwrap();
+        assert!(ProbeTemplate::new(&o, SRC4.parse().unwrap(), &pkt).is_none());
     }
 
     #[test]

@@ -55,7 +55,7 @@ use super::confidence::{self, Level};
 use super::dtree::{ip_of, Back, Dtree};
 use super::options::{is_icmp, TraceOptions, GAPACTION_LASTDITCH};
 use super::pmtud::{self, Answer, Pmtud};
-use super::probe::{self, ProbeFields, TraceIds};
+use super::probe::{self, ProbeFields, ProbeTemplate, TraceIds};
 use crate::task::{Action, MatchKey, Probe, Task, TaskEnv, Time};
 
 mod datalink;
@@ -104,6 +104,13 @@ enum Verdict {
     Stop(TraceStop, u8),
 }
 
+/// The replies to the probes in `sent` that went out with `ttl`.
+fn replies_at(sent: &[Sent], ttl: u8) -> impl Iterator<Item = &TraceReply> {
+    sent.iter()
+        .filter(move |s| s.fields.ttl == ttl)
+        .flat_map(|s| s.replies.iter())
+}
+
 /// One traceroute in progress.
 #[derive(Debug)]
 pub struct TraceTask {
@@ -138,6 +145,8 @@ pub struct TraceTask {
     pmtud_first: usize,
     /// `-O dl` / `-r`: probes whose transmit time came from the datalink.
     dltx: std::collections::BTreeSet<usize>,
+    /// The first probe's packet, from which the later ones are made.
+    template: Option<ProbeTemplate>,
 }
 
 impl TraceTask {
@@ -171,6 +180,7 @@ impl TraceTask {
             done: false,
             errmsg: None,
             dltx: Default::default(),
+            template: None,
         }
     }
 
@@ -503,10 +513,15 @@ impl TraceTask {
     /// the distinct addresses that replied.
     fn hop_over<'a>(&self, probes: impl Iterator<Item = &'a Sent>, newest_settled: bool) -> bool {
         let (mut n, mut replied) = (0usize, false);
+        // Distinct addresses, for -c only (no allocation per poll otherwise).
+        let level = self.confidence();
         let mut interfaces: Vec<&Addr> = Vec::new();
         for s in probes {
             n += 1;
             replied |= !s.replies.is_empty();
+            if level.is_none() {
+                continue;
+            }
             for a in s.replies.iter().filter_map(|r| r.addr.as_ref()) {
                 if !interfaces.contains(&a) {
                     interfaces.push(a);
@@ -516,7 +531,7 @@ impl TraceTask {
         if n == 0 {
             return false;
         }
-        match self.confidence() {
+        match level {
             Some(level) => confidence::hop_over(level, n, interfaces.len(), newest_settled),
             None => {
                 (replied && !self.opts.all_attempts())
@@ -537,12 +552,8 @@ impl TraceTask {
     fn end_hop(&mut self) {
         let ttl = self.ttl;
         // As hop_probes, borrowing only `sent`: the state below changes.
-        let replies: Vec<&TraceReply> = self.sent[self.hop_first..]
-            .iter()
-            .filter(|s| s.fields.ttl == ttl)
-            .flat_map(|s| s.replies.iter())
-            .collect();
-        if replies.is_empty() {
+        let first = self.hop_first;
+        if replies_at(&self.sent[first..], ttl).next().is_none() {
             self.dtree_first = false;
             self.gap = self.gap.saturating_add(1);
             if self.opts.gaplimit != 0 && self.gap >= self.opts.gaplimit {
@@ -557,7 +568,7 @@ impl TraceTask {
             }
         } else {
             self.gap = 0;
-            let stop = replies.iter().find_map(|r| match self.verdict(r) {
+            let stop = replies_at(&self.sent[first..], ttl).find_map(|r| match self.verdict(r) {
                 Verdict::Stop(reason, data) => Some((reason, data)),
                 Verdict::Hop => None,
             });
@@ -575,8 +586,7 @@ impl TraceTask {
             }
             self.dtree_first = false;
             if let Some(d) = self.dtree.as_mut() {
-                let routers: Vec<IpAddr> = replies
-                    .iter()
+                let routers: Vec<IpAddr> = replies_at(&self.sent[first..], ttl)
                     .filter_map(|r| r.addr.as_ref().and_then(ip_of))
                     .collect();
                 if d.forward_hit(&routers).is_some() {
@@ -587,7 +597,7 @@ impl TraceTask {
             // Each address of the hop that came back from further up counts once, as in
             // scamper: a hop enumerated with -c (or -Q) may show several.
             let mut looped: Vec<&Addr> = Vec::new();
-            for a in replies.iter().filter_map(|r| r.addr.as_ref()) {
+            for a in replies_at(&self.sent[first..], ttl).filter_map(|r| r.addr.as_ref()) {
                 if !looped.contains(&a) && self.seen_before(a, ttl) {
                     looped.push(a);
                 }
@@ -629,7 +639,11 @@ impl TraceTask {
             return Action::Done;
         };
         let f = probe::fields(&self.opts, &self.ids, index, ttl);
-        let packet = match probe::build(&self.opts, self.env.src, &f) {
+        let built = match &self.template {
+            Some(t) => t.make(&f),
+            None => probe::build(&self.opts, self.env.src, &f),
+        };
+        let packet = match built {
             Ok(p) => p,
             Err(e) => {
                 self.errmsg = Some(format!("could not build probe: {e}"));
@@ -637,6 +651,9 @@ impl TraceTask {
                 return Action::Done;
             }
         };
+        if self.template.is_none() {
+            self.template = ProbeTemplate::new(&self.opts, self.env.src, &packet);
+        }
         let attempt = (self.hop_probes(ttl).count() + 1) as u8;
         self.sent.push(Sent {
             fields: f,
@@ -726,7 +743,35 @@ impl TraceTask {
         })
     }
 
-    fn build_record(&self) -> Trace {
+    /// The record so far. `take` moves the hop replies into it (the final record, after which
+    /// the task is dropped) instead of copying them (`-y` snapshots).
+    fn build_record(&mut self, take: bool) -> Trace {
+        // PMTUD probes are not taken: pmtud_record copies them.
+        let pmtud = self.pmtud_record();
+        let mut probes: Vec<TraceProbe> = Vec::with_capacity(self.sent.len());
+        let mut lastditch: Vec<TraceProbe> = Vec::new();
+        for s in self.sent.iter_mut().filter(|s| !s.pmtud) {
+            let p = TraceProbe {
+                ttl: s.fields.ttl,
+                id: s.attempt,
+                size: s.size,
+                tx: Timeval::from(s.tx),
+                replies: if take {
+                    std::mem::take(&mut s.replies)
+                } else {
+                    s.replies.clone()
+                },
+            };
+            if s.lastditch {
+                lastditch.push(p);
+            } else {
+                probes.push(p);
+            }
+        }
+        // Warts needs TTL order; each TTL's probes stay in send order.
+        if !probes.is_sorted_by_key(|p| p.ttl) {
+            probes.sort_by_key(|p| p.ttl);
+        }
         let o = &self.opts;
         // Stopped by the engine before a stop condition (possibly during last-ditch probing
         // after the gap limit): halted. Backwards probing comes after the forward phase has
@@ -735,29 +780,7 @@ impl TraceTask {
             Some(stop) if self.done || self.phase == Phase::Back => stop,
             _ => (TraceStop::HALTED, 0),
         };
-        let to_probe = |s: &Sent| TraceProbe {
-            ttl: s.fields.ttl,
-            id: s.attempt,
-            size: s.size,
-            tx: Timeval::from(s.tx),
-            replies: s.replies.clone(),
-        };
-        let mut probes: Vec<TraceProbe> = self
-            .sent
-            .iter()
-            .filter(|s| !s.lastditch && !s.pmtud)
-            .map(to_probe)
-            .collect();
-        // Warts needs TTL order; each TTL's probes stay in send order.
-        probes.sort_by_key(|p| p.ttl);
-        let lastditch: Vec<TraceProbe> = self
-            .sent
-            .iter()
-            .filter(|s| s.lastditch)
-            .map(to_probe)
-            .collect();
         let hop_count = probes.iter().map(|p| u16::from(p.ttl)).max().unwrap_or(0);
-        let pmtud = self.pmtud_record();
         let dport = if o.method == TraceMethod::ICMP_ECHO_PARIS {
             self.ids.icmp_sum
         } else {
@@ -913,6 +936,7 @@ impl TraceTask {
             return;
         };
         let reply = self.reply_record(pkt, rx.saturating_sub(self.sent[i].tx));
+        let reply = self.datalink_reply(i, reply);
         let answer = if reply.is_ptb() {
             Answer::TooBig(reply.icmp_nhmtu)
         } else {
@@ -1050,7 +1074,7 @@ impl Task for TraceTask {
     }
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
-        if self.datalink_tx(pkt, rx) {
+        if self.datalink_tx(pkt, rx) || self.unseen_without_datalink(pkt) {
             return;
         }
         if self.done {
@@ -1064,6 +1088,11 @@ impl Task for TraceTask {
         let reply = self.datalink_reply(i, reply);
         let verdict = self.verdict(&reply);
         let s = &mut self.sent[i];
+        // Most probes get one reply: room for one, not Vec's first four, while the trace and
+        // its record wait to be written.
+        if s.replies.is_empty() {
+            s.replies.reserve_exact(1);
+        }
         s.replies.push(reply);
         // A late reply to an earlier hop that ends the path stops the trace at that hop.
         // With -N above 1 the run holds several hops; those below the current one are over.
@@ -1084,16 +1113,16 @@ impl Task for TraceTask {
         if every == 0 || self.sent.is_empty() || !self.sent.len().is_multiple_of(every) {
             return None;
         }
-        let mut tr = self.build_record();
+        let mut tr = self.build_record(false);
         (tr.stop_reason, tr.stop_data) = (TraceStop::INPROGRESS, 0);
         Some(Record::Trace(Box::new(tr)))
     }
 
-    fn finish(self: Box<Self>, _now: Time) -> Record {
+    fn finish(mut self: Box<Self>, _now: Time) -> Record {
         if let Some(d) = &self.dtree {
             d.learn_forward(self.forward_routers());
         }
-        Record::Trace(Box::new(self.build_record()))
+        Record::Trace(Box::new(self.build_record(true)))
     }
 }
 
@@ -1680,7 +1709,8 @@ mod tests {
             (
                 TH_RST | TH_ACK,
                 61,
-                reply_flags::REPLY_TTL | reply_flags::TS_SOCK_RX | reply_flags::TCP
+                // TCP replies come only from the datalink (scamper_trace_do.c trace_dl_hop).
+                reply_flags::REPLY_TTL | reply_flags::TS_DL_RX | reply_flags::TCP
             )
         );
         assert_eq!((tr.probes[2].ttl, tr.probes[2].id), (2, 1));

@@ -305,12 +305,19 @@ impl<R: Read> Iterator for WartsReader<R> {
 pub(crate) struct WriteState {
     lists: Vec<Arc<List>>,
     cycles: Vec<(Arc<Cycle>, bool)>,
+    /// Reused buffer for the list/cycle objects a measurement needs written before it.
+    side: Vec<u8>,
 }
 
 impl WriteState {
     /// Warts id of `l`, emitting a list object into `side` if it was not written yet.
     pub fn list_id(&mut self, l: &Arc<List>, side: &mut Vec<u8>) -> Result<u32> {
-        if let Some(i) = self.lists.iter().rposition(|x| **x == **l) {
+        // The same Arc nearly always: skip comparing the strings.
+        if let Some(i) = self
+            .lists
+            .iter()
+            .rposition(|x| Arc::ptr_eq(x, l) || **x == **l)
+        {
             return Ok(i as u32 + 1);
         }
         self.emit_list(l, side)
@@ -325,7 +332,11 @@ impl WriteState {
 
     /// Warts id of `c`, emitting a cycle definition (and its list) if needed.
     pub fn cycle_id(&mut self, c: &Arc<Cycle>, side: &mut Vec<u8>) -> Result<u32> {
-        if let Some(i) = self.cycles.iter().rposition(|(x, _)| x.same_cycle(c)) {
+        if let Some(i) = self
+            .cycles
+            .iter()
+            .rposition(|(x, _)| Arc::ptr_eq(x, c) || x.same_cycle(c))
+        {
             return Ok(i as u32 + 1);
         }
         self.emit_cycle(c, obj::CYCLE_DEF, side)
@@ -416,21 +427,28 @@ pub(crate) fn encode(st: &mut WriteState, rec: &Record, out: &mut Vec<u8>) -> Re
 }
 
 /// Encode a measurement body with `f` (which may emit list/cycle objects into `side`), then
-/// append the side objects and the framed measurement to `out`.
+/// append the side objects and the framed measurement to `out`. The body goes straight into
+/// `out` behind its header; the side objects (only before a file's first records) are moved
+/// in front of it afterwards.
 fn measurement(
     st: &mut WriteState,
     kind: u16,
     out: &mut Vec<u8>,
     f: impl FnOnce(&mut WriteState, &mut Vec<u8>, &mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
-    let mut side = Vec::new();
-    let mut body = Vec::new();
-    f(st, &mut side, &mut body)?;
-    out.extend_from_slice(&side);
-    frame(out, kind, |b| {
-        b.extend_from_slice(&body);
-        Ok(())
-    })
+    let start = out.len();
+    let mut side = std::mem::take(&mut st.side);
+    side.clear();
+    let res = frame(out, kind, |b| f(st, &mut side, b));
+    match res {
+        Ok(()) if !side.is_empty() => {
+            out.splice(start..start, side.drain(..));
+        }
+        Ok(()) => {}
+        Err(_) => out.truncate(start),
+    }
+    st.side = side;
+    res
 }
 
 /// Warts writer over any byte sink; each object goes out in a single `write_all`.

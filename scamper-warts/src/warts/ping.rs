@@ -305,20 +305,21 @@ pub(crate) fn write(
     }
     pa.finish(out)?;
 
-    let mut replies = Vec::new();
+    // The reply count comes first: written as 0 and filled in after the replies.
+    let count_at = out.len();
+    out.put_u16(0);
     let mut count = 0usize;
     for (i, probe) in p.probes.iter().enumerate() {
         let Some(probe) = probe else { continue };
         let id =
             u16::try_from(i).map_err(|_| Error::Encode("more than 65536 ping probes".into()))?;
         for r in &probe.replies {
-            write_reply(p, id, probe, r, &mut at, &mut it, &mut replies)?;
+            write_reply(p, id, probe, r, &mut at, &mut it, out)?;
             count += 1;
         }
     }
     let count = u16::try_from(count).map_err(|_| Error::Encode(format!("{count} ping replies")))?;
-    out.put_u16(count);
-    out.extend_from_slice(&replies);
+    out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
     Ok(())
 }
 

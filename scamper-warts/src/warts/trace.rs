@@ -379,10 +379,15 @@ pub(crate) fn write(
             p.ttl, t.hop_count
         )));
     }
-    // Hop records go out by TTL, each TTL's probes in send order.
-    let mut sorted: Vec<&TraceProbe> = t.probes.iter().collect();
-    sorted.sort_by_key(|p| p.ttl);
-    write_hops(out, sorted, t.probe_size, &mut at)?;
+    // Hop records go out by TTL, each TTL's probes in send order (a stable sort, needed only
+    // when the probes are not in TTL order already).
+    if t.probes.is_sorted_by_key(|p| p.ttl) {
+        write_hops(out, t.probes.iter(), t.probe_size, &mut at)?;
+    } else {
+        let mut sorted: Vec<&TraceProbe> = t.probes.iter().collect();
+        sorted.sort_by_key(|p| p.ttl);
+        write_hops(out, sorted, t.probe_size, &mut at)?;
+    }
 
     if let Some(pm) = &t.pmtud {
         let mut b = Vec::new();
@@ -404,7 +409,7 @@ pub(crate) fn write(
             );
         }
         pa.finish(&mut b)?;
-        write_hops(&mut b, pm.probes.iter().collect(), t.probe_size, &mut at)?;
+        write_hops(&mut b, &pm.probes, t.probe_size, &mut at)?;
         for n in &pm.notes {
             let mut pa = ParamsOut::new();
             if n.kind != 0 {
@@ -422,7 +427,7 @@ pub(crate) fn write(
     }
     if let Some(ld) = &t.lastditch {
         let mut b = vec![0u8];
-        write_hops(&mut b, ld.iter().collect(), t.probe_size, &mut at)?;
+        write_hops(&mut b, ld, t.probe_size, &mut at)?;
         put_attr(out, ATTR_LASTDITCH, &b)?;
     }
     if let Some(d) = &t.dtree {
@@ -461,20 +466,24 @@ fn put_attr(out: &mut Vec<u8>, kind: u16, body: &[u8]) -> Result<()> {
 }
 
 /// u16 record count then one record per (probe, reply).
-fn write_hops(
+fn write_hops<'a>(
     out: &mut Vec<u8>,
-    probes: Vec<&TraceProbe>,
+    probes: impl IntoIterator<Item = &'a TraceProbe>,
     trace_size: u16,
     at: &mut AddrOut,
 ) -> Result<()> {
-    let n: usize = probes.iter().map(|p| p.replies.len()).sum();
-    let n = u16::try_from(n).map_err(|_| Error::Encode(format!("{n} trace hop records")))?;
-    out.put_u16(n);
+    // The count comes first: written as 0 and filled in after the hop records.
+    let count_at = out.len();
+    out.put_u16(0);
+    let mut n = 0usize;
     for p in probes {
         for r in &p.replies {
             write_hop(out, p, r, trace_size, at)?;
+            n += 1;
         }
     }
+    let n = u16::try_from(n).map_err(|_| Error::Encode(format!("{n} trace hop records")))?;
+    out[count_at..count_at + 2].copy_from_slice(&n.to_be_bytes());
     Ok(())
 }
 

@@ -162,9 +162,24 @@ impl PutExt for Vec<u8> {
         self.push(0);
     }
     fn put_addr_static(&mut self, a: &Addr) {
-        let o = a.octets();
-        self.push(o.len() as u8);
-        self.push(a.type_code());
-        self.extend_from_slice(&o);
+        // Length, type and bytes as one fixed-size copy per address type.
+        match a {
+            Addr::V4(v) => {
+                let o = v.octets();
+                self.extend_from_slice(&[4, 1, o[0], o[1], o[2], o[3]]);
+            }
+            Addr::V6(v) => {
+                self.extend_from_slice(&[16, 2]);
+                self.extend_from_slice(&v.octets());
+            }
+            Addr::Ethernet(e) => {
+                self.extend_from_slice(&[6, 3]);
+                self.extend_from_slice(e);
+            }
+            Addr::Firewire(f) => {
+                self.extend_from_slice(&[8, 4]);
+                self.extend_from_slice(f);
+            }
+        }
     }
 }

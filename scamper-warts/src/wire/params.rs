@@ -62,12 +62,76 @@ impl<'a> ParamsIn<'a> {
     }
 }
 
+/// Flag bytes a [`ParamsOut`] holds inline: 7 ids each, far beyond the highest id any object
+/// type defines (34).
+const FLAG_BYTES: usize = 16;
+
+/// Value buffers of finished [`ParamsOut`]s, reused by the next ones on this thread: a record
+/// has one params block per reply or hop, and a fresh buffer for each grew through several
+/// reallocations.
+mod spare {
+    use std::cell::RefCell;
+
+    const KEEP: usize = 8;
+    const MAX_CAPACITY: usize = 4096;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub fn take() -> Vec<u8> {
+        SPARE
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    pub fn give(mut v: Vec<u8>) {
+        if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
+            return;
+        }
+        v.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < KEEP {
+                    s.push(v);
+                }
+            }
+        });
+    }
+}
+
 /// Builds a params block; values must be added in ascending flag id order.
-#[derive(Default)]
 pub(crate) struct ParamsOut {
-    flags: Vec<u8>,
+    /// Flag bits by byte (7 a byte).
+    flags: [u8; FLAG_BYTES],
+    /// Flag bytes in use (up to the one holding the highest id set).
+    nflags: usize,
     vals: Vec<u8>,
+    #[cfg(debug_assertions)]
     last: u16,
+    /// An id beyond `FLAG_BYTES * 7` was set (a bug in a writer): `finish` reports it.
+    overflow: Option<u16>,
+}
+
+impl Default for ParamsOut {
+    fn default() -> Self {
+        ParamsOut {
+            flags: [0; FLAG_BYTES],
+            nflags: 0,
+            vals: spare::take(),
+            #[cfg(debug_assertions)]
+            last: 0,
+            overflow: None,
+        }
+    }
+}
+
+impl Drop for ParamsOut {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.vals));
+    }
 }
 
 impl ParamsOut {
@@ -75,17 +139,24 @@ impl ParamsOut {
         Self::default()
     }
 
+    #[inline]
     fn set(&mut self, id: u16) -> &mut Vec<u8> {
-        debug_assert!(
-            id > self.last,
-            "params must be written in ascending flag order"
-        );
-        self.last = id;
-        let (i, b) = (usize::from(id - 1) / 7, (id - 1) % 7);
-        if self.flags.len() <= i {
-            self.flags.resize(i + 1, 0);
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                id > self.last,
+                "params must be written in ascending flag order"
+            );
+            self.last = id;
         }
-        self.flags[i] |= 1 << b;
+        let (i, b) = (usize::from(id.wrapping_sub(1)) / 7, id.wrapping_sub(1) % 7);
+        match self.flags.get_mut(i) {
+            Some(f) => {
+                *f |= 1 << b;
+                self.nflags = self.nflags.max(i + 1);
+            }
+            None => self.overflow = Some(id),
+        }
         &mut self.vals
     }
 
@@ -126,17 +197,25 @@ impl ParamsOut {
 
     /// Append flag bytes, length and values to `out`.
     pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
-        if self.flags.is_empty() {
+        if let Some(id) = self.overflow {
+            return Err(Error::Encode(format!("params flag id {id} out of range")));
+        }
+        let n = self.nflags;
+        if n == 0 {
             out.push(0);
             return Ok(());
         }
-        let n = self.flags.len();
-        for (i, f) in self.flags.iter().enumerate() {
-            out.push(if i + 1 < n { f | 0x80 } else { *f });
-        }
         let len = u16::try_from(self.vals.len())
             .map_err(|_| Error::Encode(format!("params block of {} bytes", self.vals.len())))?;
-        out.put_u16(len);
+        // Flag bytes (all but the last marked "another follows") and the length, in one copy.
+        let mut head = [0u8; FLAG_BYTES + 2];
+        for (h, f) in head.iter_mut().zip(&self.flags[..n]) {
+            *h = f | 0x80;
+        }
+        head[n - 1] &= 0x7f;
+        head[n..n + 2].copy_from_slice(&len.to_be_bytes());
+        out.reserve(n + 2 + self.vals.len());
+        out.extend_from_slice(&head[..n + 2]);
         out.extend_from_slice(&self.vals);
         Ok(())
     }
@@ -179,6 +258,30 @@ mod tests {
         assert_eq!(p.v.u8().unwrap(), 7);
         assert_eq!(p.next(), None);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn value_buffers_are_reused_empty_and_ids_out_of_range_are_errors() {
+        let mut out = Vec::new();
+        for round in 0..3u8 {
+            let mut p = ParamsOut::new();
+            p.u8(2, round);
+            p.u16(3, 0x0102);
+            p.finish(&mut out).unwrap();
+        }
+        assert_eq!(
+            out,
+            [
+                [0x06, 0, 3, 0, 1, 2],
+                [0x06, 0, 3, 1, 1, 2],
+                [0x06, 0, 3, 2, 1, 2]
+            ]
+            .concat()
+        );
+        let mut p = ParamsOut::new();
+        p.u8(1, 1);
+        p.u8(FLAG_BYTES as u16 * 7 + 1, 1);
+        assert!(p.finish(&mut Vec::new()).is_err());
     }
 
     #[test]

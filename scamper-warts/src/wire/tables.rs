@@ -52,22 +52,52 @@ impl<'g> AddrIn<'g> {
     }
 }
 
-/// Writer side: first occurrence is a definition, later ones references.
-#[derive(Default)]
+/// Addresses an object's table keeps inline: a ping record has two or three, a trace a few
+/// dozen at most; beyond that a hash map takes the rest.
+const ADDR_INLINE: usize = 16;
+
+/// Writer side: first occurrence is a definition, later ones references. Small tables are
+/// searched linearly without allocating (one per record written); large ones (tracelb, long
+/// traces) spill into a hash map.
 pub(crate) struct AddrOut {
-    ids: HashMap<Addr, u32>,
+    inline: [Addr; ADDR_INLINE],
+    len: usize,
+    more: Option<HashMap<Addr, u32>>,
+}
+
+impl Default for AddrOut {
+    fn default() -> Self {
+        AddrOut {
+            inline: [Addr::V4(std::net::Ipv4Addr::UNSPECIFIED); ADDR_INLINE],
+            len: 0,
+            more: None,
+        }
+    }
 }
 
 impl AddrOut {
+    fn find(&self, a: &Addr) -> Option<u32> {
+        let n = self.len.min(ADDR_INLINE);
+        if let Some(i) = self.inline[..n].iter().position(|x| x == a) {
+            return Some(i as u32);
+        }
+        self.more.as_ref().and_then(|m| m.get(a).copied())
+    }
+
     pub fn put(&mut self, out: &mut Vec<u8>, a: &Addr) {
-        if let Some(&id) = self.ids.get(a) {
+        if let Some(id) = self.find(a) {
             out.put_u8(0);
             out.put_u32(id);
-        } else {
-            let id = self.ids.len() as u32;
-            self.ids.insert(*a, id);
-            out.put_addr_static(a);
+            return;
         }
+        let id = self.len as u32;
+        if self.len < ADDR_INLINE {
+            self.inline[self.len] = *a;
+        } else {
+            self.more.get_or_insert_with(HashMap::new).insert(*a, id);
+        }
+        self.len += 1;
+        out.put_addr_static(a);
     }
 }
 
@@ -98,23 +128,152 @@ impl IfnameIn {
     }
 }
 
+/// Interface names kept inline by [`IfnameOut`]: a record names one or two interfaces.
+const IFNAME_INLINE: usize = 4;
+/// Longest name kept inline (Linux names are at most 15 bytes).
+const IFNAME_INLINE_LEN: usize = 16;
+
+/// Writer side of the interface-name table: ids 1..=254 in order of first use, 0 (the name
+/// itself, every time) once they run out. The first few short names live inline, so a
+/// record with a named interface allocates nothing for the table.
 #[derive(Default)]
 pub(crate) struct IfnameOut {
-    ids: HashMap<String, u8>,
+    /// Name bytes and length of ids 1..; a length of `u8::MAX` means the name is in `more`.
+    inline: [([u8; IFNAME_INLINE_LEN], u8); IFNAME_INLINE],
+    /// Names too long for their inline slot, or past the inline ones, with their ids.
+    more: Vec<(String, u8)>,
+    count: usize,
 }
 
 impl IfnameOut {
+    fn find(&self, s: &str) -> Option<u8> {
+        let b = s.as_bytes();
+        let n = self.count.min(IFNAME_INLINE);
+        for (i, (name, len)) in self.inline[..n].iter().enumerate() {
+            let len = usize::from(*len);
+            if len <= IFNAME_INLINE_LEN && &name[..len] == b {
+                return Some(i as u8 + 1);
+            }
+        }
+        self.more.iter().find(|(m, _)| m == s).map(|&(_, id)| id)
+    }
+
     pub fn put(&mut self, out: &mut Vec<u8>, s: &str) {
-        if let Some(&id) = self.ids.get(s) {
+        if let Some(id) = self.find(s) {
             out.put_u8(id);
-        } else if self.ids.len() < 254 {
-            let id = self.ids.len() as u8 + 1;
-            self.ids.insert(s.to_string(), id);
+        } else if self.count < 254 {
+            let id = self.count as u8 + 1;
+            let b = s.as_bytes();
+            match self.inline.get_mut(self.count) {
+                Some(slot) if b.len() <= IFNAME_INLINE_LEN => {
+                    slot.0[..b.len()].copy_from_slice(b);
+                    slot.1 = b.len() as u8;
+                }
+                slot => {
+                    if let Some(slot) = slot {
+                        slot.1 = u8::MAX;
+                    }
+                    self.more.push((s.to_string(), id));
+                }
+            }
+            self.count += 1;
             out.put_u8(id);
             out.put_str(s);
         } else {
             out.put_u8(0);
             out.put_str(s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The tables as first written (hash maps), to check the inline ones byte for byte.
+    #[derive(Default)]
+    struct RefAddrOut(HashMap<Addr, u32>);
+
+    impl RefAddrOut {
+        fn put(&mut self, out: &mut Vec<u8>, a: &Addr) {
+            if let Some(&id) = self.0.get(a) {
+                out.put_u8(0);
+                out.put_u32(id);
+            } else {
+                let id = self.0.len() as u32;
+                self.0.insert(*a, id);
+                out.put_addr_static(a);
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct RefIfnameOut(HashMap<String, u8>);
+
+    impl RefIfnameOut {
+        fn put(&mut self, out: &mut Vec<u8>, s: &str) {
+            if let Some(&id) = self.0.get(s) {
+                out.put_u8(id);
+            } else if self.0.len() < 254 {
+                let id = self.0.len() as u8 + 1;
+                self.0.insert(s.to_string(), id);
+                out.put_u8(id);
+                out.put_str(s);
+            } else {
+                out.put_u8(0);
+                out.put_str(s);
+            }
+        }
+    }
+
+    /// Deterministic pseudo-random numbers (no test flakes, no dependency).
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *seed >> 33
+    }
+
+    #[test]
+    fn address_table_matches_the_hash_map_one_beyond_the_inline_part() {
+        let mut seed = 7;
+        for distinct in [1u64, 3, 16, 17, 40, 300] {
+            let (mut a, mut b) = (AddrOut::default(), RefAddrOut::default());
+            let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+            for _ in 0..2000 {
+                let n = lcg(&mut seed) % distinct;
+                let addr = match n % 4 {
+                    0 => Addr::V4(Ipv4Addr::from(0xc000_0200 + n as u32)),
+                    1 => Addr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(n))),
+                    2 => Addr::Ethernet([2, 0, 0, 0, 0, n as u8]),
+                    _ => Addr::Firewire([1, 0, 0, 0, 0, 0, (n >> 8) as u8, n as u8]),
+                };
+                a.put(&mut out_a, &addr);
+                b.put(&mut out_b, &addr);
+            }
+            assert_eq!(out_a, out_b, "{distinct} distinct addresses");
+        }
+    }
+
+    #[test]
+    fn ifname_table_matches_the_hash_map_one_with_long_names_and_overflow() {
+        let mut seed = 11;
+        for distinct in [1u64, 4, 5, 20, 400] {
+            let (mut a, mut b) = (IfnameOut::default(), RefIfnameOut::default());
+            let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+            for _ in 0..3000 {
+                let n = lcg(&mut seed) % distinct;
+                // Some names longer than the inline slots, one with the longest inline length.
+                let name = match n % 3 {
+                    0 => format!("eth{n}"),
+                    1 => format!("a-rather-long-interface-name-{n}"),
+                    _ => format!("{:0>16}", n),
+                };
+                a.put(&mut out_a, &name);
+                b.put(&mut out_b, &name);
+            }
+            assert_eq!(out_a, out_b, "{distinct} distinct names");
         }
     }
 }

@@ -1,13 +1,23 @@
-//! trace `-O dl` and `-r`: timestamps from the datalink. The engine delivers the probes'
-//! outbound copies seen on the datalink, whose times replace the user-space transmit times
-//! (replies already recorded get shorter round trips and TS_DL_TX), and replies from the
-//! datalink rather than the ICMP socket, recorded with TS_DL_RX instead of TS_SOCK_RX.
+//! Timestamps from the datalink, for the traces scamper opens one for (`-O dl`, `-M`, TCP
+//! methods, `-o`, `-r`: [`crate::engine::datalink::trace_uses_datalink`]). The engine
+//! delivers the probes' outbound copies seen on the datalink, whose times replace the
+//! user-space transmit times (replies already recorded get shorter round trips and TS_DL_TX),
+//! and replies from the datalink rather than the ICMP socket, recorded with TS_DL_RX instead
+//! of TS_SOCK_RX. Probes sent as frames have no outbound copy (Linux does not loop a packet
+//! socket's frames back to it), so only their replies carry datalink times.
 
 use super::{flags, reply_flags, Rx, Time, Timeval, TraceReply, TraceTask};
+use scamper_packet::RxTransport;
 
 impl TraceTask {
     pub(super) fn uses_datalink(&self) -> bool {
-        self.opts.flags & flags::DL != 0 || self.opts.rtr.is_some()
+        crate::engine::datalink::trace_uses_datalink(&self.opts)
+    }
+
+    /// A UDP reply reaches scamper's trace only through a datalink (do_trace_handle_dl): a
+    /// trace without one never records it, whatever socket of ours saw it.
+    pub(super) fn unseen_without_datalink(&self, pkt: &Rx) -> bool {
+        !self.uses_datalink() && matches!(pkt.transport, RxTransport::Udp(_))
     }
 
     /// If `pkt` is one of our probes on its way out, take its datalink transmit time and
@@ -27,6 +37,11 @@ impl TraceTask {
         }) else {
             return true;
         };
+        // scamper applies transmit times only in its trace, last-ditch and parallel modes
+        // (do_trace_handle_dl's dlout_func), not to doubletree probes.
+        if self.opts.flags & flags::DOUBLETREE != 0 && !self.sent[i].lastditch {
+            return true;
+        }
         self.dltx.insert(i);
         let s = &mut self.sent[i];
         let diff = Timeval::from(at - s.tx);
@@ -40,7 +55,10 @@ impl TraceTask {
         true
     }
 
-    /// The timestamp flags of a reply to probe `i` when the datalink is in use.
+    /// The timestamp flags of a reply to probe `i` when the datalink is in use. scamper reads
+    /// its datalink before the ICMP socket (the packet tap runs first), and a probe whose
+    /// datalink receive time is known gets it whatever its mode (trace_icmp_hop), so PMTUD
+    /// and doubletree replies carry TS_DL_RX too.
     pub(super) fn datalink_reply(&self, i: usize, mut r: TraceReply) -> TraceReply {
         if self.uses_datalink() {
             r.flags = (r.flags & !reply_flags::TS_SOCK_RX) | reply_flags::TS_DL_RX;
@@ -120,6 +138,16 @@ mod tests {
         };
         let h = &r.probes[0].replies[0];
         (h.flags, Duration::from(h.rtt))
+    }
+
+    #[test]
+    fn doubletree_probes_take_no_datalink_transmit_time() {
+        let (f, rtt) = one_hop(
+            "-O dl -O dtree-noback -q 1 -f 1 -m 1 198.51.100.1",
+            Some(Duration::from_millis(2)),
+        );
+        assert_eq!(f, reply_flags::REPLY_TTL | reply_flags::TS_DL_RX);
+        assert_eq!(rtt, Duration::from_millis(10));
     }
 
     #[test]
