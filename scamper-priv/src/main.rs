@@ -71,6 +71,9 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Most of the binary is code this process never runs; map only what it does run (see
+    // scamper_sys::lazy_code). The prober is a fork and starts its own.
+    let lazy_code = scamper_sys::lazy_code::LazyCode::start();
     let confinement = confinement_from_env();
     startup::sanitise_environment();
     if let Err(e) = startup::ensure_std_fds() {
@@ -105,7 +108,7 @@ fn main() -> ExitCode {
             return fail(format!("{c}: {e}"));
         }
     }
-    match run(id, opts, confinement) {
+    match run(id, opts, confinement, lazy_code) {
         Ok(code) => code,
         Err(e) => fail(e),
     }
@@ -127,7 +130,13 @@ fn refuse_unimplemented(opts: &RunOptions) -> Result<(), String> {
     Ok(())
 }
 
-fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitCode, String> {
+fn run(
+    id: Identity,
+    opts: RunOptions,
+    confinement: Confinement,
+    lazy_code: scamper_sys::lazy_code::LazyCode,
+) -> Result<ExitCode, String> {
+    let mut lazy_code = lazy_code;
     if opts.daemon {
         // Without a syslog daemon (containers, minimal systems) a daemon still runs; it then
         // logs only to the -d debug file, if any.
@@ -136,18 +145,19 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
             scamper_probe::log::quiet_stderr();
         }
         nix::unistd::daemon(true, false).map_err(|e| format!("daemon: {e}"))?;
+        // daemon() forked: this child has its own address space to register.
+        lazy_code = scamper_sys::lazy_code::LazyCode::start();
     }
 
     // Everything the user named is opened now, with the user's rights.
     let output: Box<dyn std::io::Write + Send> = match &opts.outfile {
         OutFile::Stdout => Box::new(std::io::stdout()),
-        // Buffered: one write per record would be one system call per result. The engine
-        // flushes at least once a second.
-        OutFile::Path(p) => Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
+        // Not buffered here: the engine buffers whatever it is given (a second 64 KiB buffer
+        // would only cost memory and a copy).
+        OutFile::Path(p) => Box::new(
             startup::open_output(&id, p, false)
                 .map_err(|e| format!("could not open {}: {e}", p.display()))?,
-        )),
+        ),
     };
     if let Some(p) = &opts.debug_file {
         let f = startup::open_output(&id, p, opts.extra.debugfile_append)
@@ -266,6 +276,8 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
 
     match scamper_sys::fork_single_threaded().map_err(|e| format!("fork: {e}"))? {
         scamper_sys::Forked::Child => {
+            // First: that descriptor acts on the helper's address space, not on ours.
+            drop(lazy_code);
             drop(helper_end);
             drop(pidfile);
             let code = prober(
@@ -311,6 +323,8 @@ fn run(id: Identity, opts: RunOptions, confinement: Confinement) -> Result<ExitC
                 signals,
                 notify::Notifier::from_env(),
             );
+            // Start-up is over: the loop that remains needs little of what it ran.
+            lazy_code.drop_resident();
             let ending = helper.run();
             if let Some(p) = unix_path {
                 let _ = id.as_real_user(|| std::fs::remove_file(&p));
@@ -350,6 +364,10 @@ fn prober(
     remote: Option<remote::RemoteConfig>,
     nameserver: Option<std::net::SocketAddr>,
 ) -> i32 {
+    // A child of a fork does not inherit the parent's registration (scamper_sys::lazy_code):
+    // from here on, map the binary page by page instead of 16 pages per fault. Kept until the
+    // engine returns, as closing it would bring back the kernel's fault-around.
+    let lazy_code = scamper_sys::lazy_code::LazyCode::start();
     scamper_probe::log::set_pid(std::process::id());
     let default_sport = options::default_sport(std::process::id());
     let report = match sandbox::enter(&spec) {
@@ -373,5 +391,7 @@ fn prober(
         remote,
         sandbox_note: report.landlock,
     };
+    // Confinement is done: its code pages go.
+    lazy_code.drop_resident();
     scamper_probe::engine::run(params)
 }

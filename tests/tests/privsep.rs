@@ -47,6 +47,16 @@ fn children(parent: u32) -> Vec<u32> {
     out
 }
 
+/// Number of userfaultfd descriptors `pid` holds.
+fn userfaultfds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|l| l.to_string_lossy().contains("userfaultfd"))
+        .count()
+}
+
 #[test]
 fn prober_is_confined_and_the_helper_relays_signals() {
     if !Lab::require_root() {
@@ -128,6 +138,13 @@ fn prober_is_confined_and_the_helper_relays_signals() {
             "{cap}"
         );
     }
+    // A userfaultfd acts on the memory of the process that created it: the helper's
+    // (scamper_sys::lazy_code) must not stay open in the prober, which may hold only its own.
+    assert!(
+        userfaultfds(prober) <= 1,
+        "prober holds the helper's userfaultfd"
+    );
+    assert!(userfaultfds(helper) <= 1);
     let root = std::fs::read_link(format!("/proc/{prober}/root")).unwrap();
     assert_eq!(root, std::path::Path::new("/var/empty"));
     assert_eq!(
