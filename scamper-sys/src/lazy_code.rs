@@ -308,19 +308,6 @@ mod tests {
     use super::*;
     use std::io::{Read, Seek, SeekFrom, Write};
 
-    fn tempfile_for_test() -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("scamper-sys-lazy-{}", std::process::id()));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        std::fs::remove_file(&path).unwrap();
-        f
-    }
-
     const PAGE: usize = 4096;
 
     fn seg(start: usize, len: usize, writable: bool) -> Segment {
@@ -490,7 +477,7 @@ mod tests {
         // The kernel itself reading a dropped page (here: write(2) from it) faults it back in.
         let c = base + 20 * PAGE;
         assert!(!resident(c));
-        let mut f = tempfile_for_test();
+        let mut f = crate::tests::tempfile_with(&[]);
         f.write_all(&PAGES[20 * PAGE..21 * PAGE]).unwrap();
         f.rewind().unwrap();
         let mut back = Vec::new();

@@ -252,8 +252,13 @@ mod tests {
         assert!(fork_single_threaded().is_err());
     }
 
-    fn tempfile_with(content: &[u8]) -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("scamper-sys-test-{}", std::process::id()));
+    /// An unlinked read-write temporary file holding `content` (also used by other modules' tests).
+    pub(crate) fn tempfile_with(content: &[u8]) -> std::fs::File {
+        // Tests run in parallel threads of one process: each call gets its own name.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("scamper-sys-test-{}-{n}", std::process::id());
+        let path = std::env::temp_dir().join(name);
         let mut f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)

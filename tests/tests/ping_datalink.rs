@@ -27,6 +27,28 @@ fn lab() -> Option<Lab> {
     Some(Lab::build(LabSpec::single_path()).unwrap())
 }
 
+/// A firewall rule on the vantage point's output path (below it, frames are not filtered).
+fn drop_on_output(lab: &Lab, rule: &str) {
+    lab.nft(
+        Role::Vp,
+        &format!(
+            "table inet scrs_dl {{\n chain out {{\n  type filter hook output priority 0;\n  {rule}\n }}\n}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Plain pings to `dst` are dropped on the output path; datalink frames are not.
+fn drop_echo_requests_on_output(lab: &Lab, fam: Family, dst: IpAddr) {
+    drop_on_output(
+        lab,
+        &match fam {
+            Family::V4 => format!("ip daddr {dst} icmp type echo-request drop"),
+            Family::V6 => format!("ip6 daddr {dst} icmpv6 type echo-request drop"),
+        },
+    );
+}
+
 /// Run one ping command per line (`-I`), return the records in command order (matched by
 /// the user id each command is given with `-U`; `-F` gives each its own ICMP id, so they run
 /// side by side).
@@ -269,17 +291,7 @@ fn rtr_without_neighbour_ipv6() {
 fn frames_bypass_the_ip_stack(fam: Family) {
     let Some(lab) = lab() else { return };
     let dst = target(fam);
-    let rule = match fam {
-        Family::V4 => format!("ip daddr {dst} icmp type echo-request drop"),
-        Family::V6 => format!("ip6 daddr {dst} icmpv6 type echo-request drop"),
-    };
-    lab.nft(
-        Role::Vp,
-        &format!(
-            "table inet scrs_dl {{\n chain out {{\n  type filter hook output priority 0;\n  {rule}\n }}\n}}\n"
-        ),
-    )
-    .unwrap();
+    drop_echo_requests_on_output(&lab, fam, dst);
     let r1 = lab.addr(Role::Router(1), fam);
     let cmds = [
         format!("ping -c 2 -i 0.2 -W 1 -F 41031 -U 31 {dst}"),
@@ -473,13 +485,9 @@ fn assert_reply_flags(what: &str, ping: &Value, count: usize, from: IpAddr, flag
 fn tcp_methods(fam: Family) {
     let Some(lab) = lab() else { return };
     let dst = target(fam);
-    lab.nft(
-        Role::Vp,
-        // Only the SYNs: the stack's resets to the SYN/ACKs must leave, or the target
-        // retransmits its SYN/ACKs and scamper records them as duplicates.
-        "table inet scrs_dl {\n chain out {\n  type filter hook output priority 0;\n  tcp dport 80 tcp flags & (syn | ack) == syn drop\n }\n}\n",
-    )
-    .unwrap();
+    // Only the SYNs: the stack's resets to the SYN/ACKs must leave, or the target
+    // retransmits its SYN/ACKs and scamper records them as duplicates.
+    drop_on_output(&lab, "tcp dport 80 tcp flags & (syn | ack) == syn drop");
     let mut cmds = vec![
         format!("ping -c 2 -i 0.2 -P tcp-syn -d 80 -F 41161 -U 61 {dst}"),
         format!("ping -c 2 -i 0.2 -P tcp-ack -d 81 -F 41261 -U 62 {dst}"),
@@ -525,17 +533,7 @@ fn tcp_methods_ipv6() {
 fn pmtu_and_spoof_send_frames(fam: Family) {
     let Some(lab) = lab() else { return };
     let dst = target(fam);
-    let rule = match fam {
-        Family::V4 => format!("ip daddr {dst} icmp type echo-request drop"),
-        Family::V6 => format!("ip6 daddr {dst} icmpv6 type echo-request drop"),
-    };
-    lab.nft(
-        Role::Vp,
-        &format!(
-            "table inet scrs_dl {{\n chain out {{\n  type filter hook output priority 0;\n  {rule}\n }}\n}}\n"
-        ),
-    )
-    .unwrap();
+    drop_echo_requests_on_output(&lab, fam, dst);
     let alt = lab.vp_addrs(fam)[1];
     let cmds = [
         format!("ping -c 2 -i 0.5 -s 1300 -M 1280 -F 41071 -U 71 {dst}"),
