@@ -326,6 +326,7 @@ fn run(
             // Start-up is over: the loop that remains needs little of what it ran.
             lazy_code.drop_resident();
             let ending = helper.run();
+            lazy_code.keep_until_exit();
             if let Some(p) = unix_path {
                 let _ = id.as_real_user(|| std::fs::remove_file(&p));
             }
@@ -365,8 +366,8 @@ fn prober(
     nameserver: Option<std::net::SocketAddr>,
 ) -> i32 {
     // A child of a fork does not inherit the parent's registration (scamper_sys::lazy_code):
-    // from here on, map the binary page by page instead of 16 pages per fault. Kept until the
-    // engine returns, as closing it would bring back the kernel's fault-around.
+    // from here on, map the binary page by page instead of 16 pages per fault. Kept through
+    // the exit path, as closing it would bring back the kernel's fault-around.
     let lazy_code = scamper_sys::lazy_code::LazyCode::start();
     scamper_probe::log::set_pid(std::process::id());
     let default_sport = options::default_sport(std::process::id());
@@ -393,5 +394,7 @@ fn prober(
     };
     // Confinement is done: its code pages go.
     lazy_code.drop_resident();
-    scamper_probe::engine::run(params)
+    let code = scamper_probe::engine::run(params);
+    lazy_code.keep_until_exit();
+    code
 }

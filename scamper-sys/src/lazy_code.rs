@@ -128,6 +128,14 @@ impl LazyCode {
         visit_loaded_objects(None).dropped
     }
 
+    /// Keeps the registration for the rest of the process's life, exit path included. Closing
+    /// the descriptor earlier would bring back fault-around for the code that runs at exit
+    /// (raising the resident set at the very end) and make the kernel unregister every range
+    /// one by one; at exit it is closed after the address space is gone, which skips that.
+    pub fn keep_until_exit(self) {
+        std::mem::forget(self);
+    }
+
     /// Whether faults in these ranges now map a single page (the kernel accepted the
     /// userfaultfd registration).
     pub fn single_page_faults(&self) -> bool {
