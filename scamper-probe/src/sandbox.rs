@@ -58,6 +58,9 @@ pub fn prepare_chroot_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Drop everything. Must run while the process is still root and single-threaded.
 pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
+    // Opened while /proc is still reachable, read once everything is dropped: one read shows
+    // every capability set (instead of one system call per capability and set).
+    let status = std::fs::File::open("/proc/self/status").ok();
     chroot(&spec.chroot_dir).map_err(|e| err("chroot", e))?;
     chdir("/").map_err(|e| err("chdir", e))?;
 
@@ -87,6 +90,52 @@ pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
     for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
         caps::clear(None, set).map_err(|e| err("clearing capabilities", e))?;
     }
+    match status {
+        Some(f) => check_status_caps(&f)?,
+        None => check_caps()?,
+    }
+    // A change of credentials resets dumpability, so this comes after setresuid.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| err("PR_SET_DUMPABLE", e))?;
+
+    Ok(SandboxReport {
+        landlock: restrict_filesystem(),
+    })
+}
+
+/// The capability sets, from /proc/self/status opened before the chroot: every `Cap*` line must
+/// be present and zero.
+fn check_status_caps(f: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    // Read from the start, so the kernel writes the current values (the file is ~1.5 KiB).
+    let mut text = vec![0u8; 8192];
+    let mut len = 0;
+    while len < text.len() {
+        match f.read_at(&mut text[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err("reading /proc/self/status", e)),
+        }
+    }
+    let text = String::from_utf8_lossy(&text[..len]);
+    for name in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .ok_or_else(|| err("privilege drop", format!("no {name} line to check")))?;
+        if value.is_empty() || value.bytes().any(|b| b != b'0') {
+            return Err(err(
+                "privilege drop",
+                format!("capabilities remain: {name} {value}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The capability sets, one query at a time (where /proc is not mounted).
+fn check_caps() -> std::io::Result<()> {
     for set in [
         CapSet::Effective,
         CapSet::Permitted,
@@ -102,12 +151,7 @@ pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
             ));
         }
     }
-    // A change of credentials resets dumpability, so this comes after setresuid.
-    nix::sys::prctl::set_dumpable(false).map_err(|e| err("PR_SET_DUMPABLE", e))?;
-
-    Ok(SandboxReport {
-        landlock: restrict_filesystem(),
-    })
+    Ok(())
 }
 
 /// Deny all filesystem access with landlock, as far as this kernel supports it.

@@ -19,7 +19,14 @@ pub enum Forked {
 
 /// Number of threads in this process, from /proc/self/status.
 fn thread_count() -> std::io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    use std::io::Read;
+    // One read into a buffer large enough for the whole file (~1.5 KiB), rather than
+    // read_to_string's growing reads of a file that reports no size.
+    let mut buf = Vec::with_capacity(8192);
+    std::fs::File::open("/proc/self/status")?
+        .take(8192)
+        .read_to_end(&mut buf)?;
+    let status = String::from_utf8_lossy(&buf);
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
@@ -103,6 +110,32 @@ pub fn recv_with_fds(
         return Err(std::io::Error::other("control message truncated"));
     }
     Ok((n, fds))
+}
+
+/// Receive one message from `sock` into the spare capacity of `buf`, which is cleared first and
+/// then holds exactly the bytes received. Unlike reading into a zero-filled buffer, only the
+/// pages the kernel writes are touched: a large buffer that usually receives small messages
+/// costs neither the zeroing nor resident memory for its unused part.
+pub fn recv_into_spare(sock: BorrowedFd<'_>, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.clear();
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the pointer and length describe `spare`, writable memory owned by `buf` that
+    // outlives the call; the kernel writes at most that many bytes into it.
+    let n = unsafe {
+        libc::recv(
+            sock.as_raw_fd(),
+            spare.as_mut_ptr().cast::<libc::c_void>(),
+            spare.len(),
+            0,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: recv initialised the first n bytes of the spare capacity (n <= its length).
+    unsafe { buf.set_len(n) };
+    Ok(n)
 }
 
 /// Bind an AF_PACKET socket to one interface (ifindex 0 = every interface) for `protocol`

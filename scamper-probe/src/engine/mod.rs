@@ -186,7 +186,8 @@ struct Engine {
     /// `shutdown now`.
     exit_now: bool,
     sources_of: net::SourceFinder,
-    /// Receive buffer of the datalink measurements' socket.
+    /// Receive buffer of the datalink measurements' socket: empty until one is used, as most
+    /// runs never need it.
     rx_buf: Vec<u8>,
     /// When buffered file output is next pushed out.
     next_flush: Time,
@@ -371,7 +372,7 @@ impl Engine {
             exit_when_done: false,
             exit_now: false,
             sources_of: net::SourceFinder::new(),
-            rx_buf: vec![0u8; 65536],
+            rx_buf: Vec::new(),
             next_flush: start,
             stop_sets: Default::default(),
             ifnames: Default::default(),
@@ -753,7 +754,12 @@ impl Engine {
                     let ok = self.reload().await;
                     let _ = self.helper.request(Request::Reloaded { ok }).await;
                 }
-                Event::Link => self.link.drain(&mut self.core, &mut self.rx_buf).await,
+                Event::Link => {
+                    if self.rx_buf.is_empty() {
+                        self.rx_buf = vec![0u8; 65536];
+                    }
+                    self.link.drain(&mut self.core, &mut self.rx_buf).await
+                }
                 Event::Named(f) => {
                     self.naming -= 1;
                     self.write_result(f);

@@ -29,7 +29,7 @@ use nix::sys::socket::{
 };
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
@@ -388,7 +388,8 @@ fn dump() -> std::io::Result<Vec<(u16, Vec<u8>)>> {
         &nix::sys::time::TimeVal::new(1, 0),
     )?;
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 1 << 16];
+    // Not zero-filled: a dump message is usually far smaller than the buffer.
+    let mut buf = Vec::with_capacity(1 << 16);
     let queries: [(u16, &[u8]); 6] = [
         (RTM_GETROUTE, &[AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         (RTM_GETROUTE, &[AF_INET6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
@@ -404,11 +405,11 @@ fn dump() -> std::io::Result<Vec<(u16, Vec<u8>)>> {
         send(fd.as_raw_fd(), &req, MsgFlags::empty())?;
         // A dump of a full routing table is large but finite; this bounds a misbehaving one.
         'dump: for _ in 0..1_000_000 {
-            let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+            let n = scamper_sys::recv_into_spare(fd.as_fd(), &mut buf)?;
             if n == 0 {
                 return Err(std::io::Error::other("netlink: empty read"));
             }
-            for m in nl::messages(&buf[..n]) {
+            for m in nl::messages(&buf) {
                 let m = m.map_err(|_| std::io::Error::other("netlink: malformed reply"))?;
                 match m.ty {
                     NLMSG_DONE => break 'dump,
