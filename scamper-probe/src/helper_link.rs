@@ -78,6 +78,10 @@ pub async fn start(
     Ok((Privileged { tx: req_tx }, notice_rx))
 }
 
+/// Requests sent and not yet answered, at most: the helper reads at most a few frames per
+/// poll, and the start-up batch is smaller than this.
+const MAX_IN_FLIGHT: usize = 8;
+
 struct Link {
     fd: AsyncFd<OwnedFd>,
     frames: FrameBuf,
@@ -150,25 +154,29 @@ impl Link {
         mut requests: mpsc::UnboundedReceiver<(Request, oneshot::Sender<Reply>)>,
         notices: mpsc::UnboundedSender<Notice>,
     ) {
-        // Requests are strictly one at a time, so a reply always answers the oldest waiter.
-        let mut waiting: Option<(Request, oneshot::Sender<Reply>)> = None;
+        // Requests may be pipelined (start-up sends several at once, saving a round trip
+        // each); the helper answers in order, so a reply always answers the oldest waiter.
+        let mut waiting: VecDeque<(Request, oneshot::Sender<Reply>)> = VecDeque::new();
         loop {
             tokio::select! {
-                req = requests.recv(), if waiting.is_none() => {
+                req = requests.recv(), if waiting.len() < MAX_IN_FLIGHT => {
                     let Some((req, reply)) = req else { return };
                     if self.send(&req).await.is_err() {
                         let _ = reply.send(Err(LinkError::Gone));
                         let _ = notices.send(Notice::Exit);
                         return;
                     }
-                    waiting = Some((req, reply));
+                    waiting.push_back((req, reply));
                 }
                 msg = self.next() => {
                     let (msg, fd) = match msg {
                         Ok(m) => m,
                         Err(e) => {
-                            if let Some((_, reply)) = waiting.take() {
-                                let _ = reply.send(Err(e));
+                            for (_, reply) in waiting.drain(..) {
+                                let _ = reply.send(Err(match &e {
+                                    LinkError::Protocol(why) => LinkError::Protocol(why.clone()),
+                                    _ => LinkError::Gone,
+                                }));
                             }
                             let _ = notices.send(Notice::Exit);
                             return;
@@ -182,7 +190,7 @@ impl Link {
                             return;
                         }
                         FromHelper::Done | FromHelper::Refused(_) => {
-                            let Some((req, reply)) = waiting.take() else {
+                            let Some((req, reply)) = waiting.pop_front() else {
                                 let _ = notices.send(Notice::Exit);
                                 return;
                             };
