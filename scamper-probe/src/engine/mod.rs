@@ -120,7 +120,9 @@ fn line_feed(p: &mut EngineParams, wake: Arc<Notify>) -> Result<Option<LineFeed>
     Ok(Some(LineFeed::Channel(rx)))
 }
 
-/// Run the prober until its work is done or the helper says exit. Returns the exit status.
+/// Run the prober until its work is done or the helper says exit. Returns the exit status,
+/// which the caller passes to `std::process::exit` at once: everything the engine holds is left
+/// to the kernel to release (output is flushed and files finished before this returns).
 pub fn run(p: EngineParams) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -132,15 +134,25 @@ pub fn run(p: EngineParams) -> i32 {
             return 1;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         match Engine::start(p).await {
-            Ok(engine) => engine.main_loop().await,
+            Ok(mut engine) => {
+                let code = engine.main_loop().await;
+                // The process exits next (the caller's promise, see above): the kernel closes
+                // the sockets and frees the memory at once, so the engine's destructors (and
+                // the code pages they would fault in) are skipped.
+                std::mem::forget(engine);
+                code
+            }
             Err(e) => {
                 log::error(&e);
                 1
             }
         }
-    })
+    });
+    // Likewise the runtime and its drivers.
+    std::mem::forget(rt);
+    code
 }
 
 /// The tag the core carries for a task: its source and its id within the source.
@@ -693,7 +705,7 @@ impl Engine {
         Ok(buf)
     }
 
-    async fn main_loop(mut self) -> i32 {
+    async fn main_loop(&mut self) -> i32 {
         let mut exit = false;
         loop {
             // Replies that arrived while the loop slept.
