@@ -3,6 +3,7 @@
 //! Everything else in the workspace is `#![forbid(unsafe_code)]`.
 
 pub mod alloc_cache;
+pub mod caps;
 pub mod lazy_code;
 pub mod packet_outgoing;
 pub mod recv_batch;
