@@ -288,7 +288,7 @@ fn run(
             let code = prober(
                 spec, prober_end, opts, output, input, config, dnp, remote, nameserver,
             );
-            std::process::exit(code);
+            exit_now(code)
         }
         scamper_sys::Forked::Parent { child } => {
             drop(prober_end);
@@ -336,23 +336,31 @@ fn run(
             if let Some(p) = pidfile {
                 p.remove(&id);
             }
-            Ok(match ending {
-                Ending::ProberExited(0) => ExitCode::SUCCESS,
+            let code = match ending {
+                Ending::ProberExited(0) => 0,
                 Ending::ProberExited(code) => {
                     log::error(&format!("prober exited with status {code}"));
-                    ExitCode::from(code.clamp(1, 255) as u8)
+                    code.clamp(1, 255)
                 }
                 Ending::ProberKilled(sig) => {
                     log::error(&format!("prober was killed by {sig}"));
-                    ExitCode::from(EXIT_STARTUP)
+                    i32::from(EXIT_STARTUP)
                 }
                 Ending::ProtocolViolation(why) => {
                     log::error(&format!("stopped serving the prober: {why}"));
-                    ExitCode::from(EXIT_STARTUP)
+                    i32::from(EXIT_STARTUP)
                 }
-            })
+            };
+            exit_now(code)
         }
     }
+}
+
+/// End the process once its work is done and its output written: the runtime's and libc's exit
+/// handlers, unmapping and closing are left to the kernel, which does them anyway and without
+/// faulting in the code the handlers would run.
+fn exit_now(code: i32) -> ! {
+    scamper_sys::exit_now(code)
 }
 
 /// The child: confine, then run the engine. Returns the exit status.

@@ -35,6 +35,17 @@ fn thread_count() -> std::io::Result<usize> {
         .ok_or_else(|| std::io::Error::other("no Threads: line in /proc/self/status"))
 }
 
+/// End the process now with `code`: stdout is flushed, and everything else (exit handlers,
+/// destructors, unmapping, closing descriptors) is left to the kernel. For a process whose work
+/// is done and whose files are written; buffered writers other than stdout must be flushed
+/// first.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: _exit(2) takes an integer and does not return; no memory of ours is involved.
+    unsafe { libc::_exit(code) }
+}
+
 /// fork(2), refused unless the process has exactly one thread.
 ///
 /// After a fork in a multi-threaded process the child may only call async-signal-safe
