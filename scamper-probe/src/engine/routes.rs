@@ -116,10 +116,13 @@ struct PrefixSet {
 
 impl PrefixSet {
     fn new(v6: bool) -> PrefixSet {
+        // Sized for the special prefixes (IPv6: 256 multicast scopes and a few more) and a
+        // small table, so building them does not grow the set step by step.
+        let capacity = if v6 { 320 } else { 32 };
         PrefixSet {
             v6,
             lens: Vec::new(),
-            set: HashSet::default(),
+            set: HashSet::with_capacity_and_hasher(capacity, FastHash::default()),
         }
     }
 

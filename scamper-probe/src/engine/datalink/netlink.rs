@@ -266,7 +266,8 @@ impl RouteSocket {
         Ok(RouteSocket {
             sock,
             seq: 0,
-            buf: vec![0; 65536],
+            // Not zero-filled: answers are usually far smaller (see recv_into_spare).
+            buf: Vec::with_capacity(65536),
         })
     }
 
@@ -275,17 +276,17 @@ impl RouteSocket {
         make: impl FnOnce(u32) -> Vec<u8>,
         mut parse: impl FnMut(&[u8], u32) -> Result<Step<T>, NlError>,
     ) -> Result<T, NlError> {
-        use std::io::Read;
+        use std::os::fd::AsFd;
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let io = |e: std::io::Error| NlError::Io(e.to_string());
         self.sock.send(&make(seq)).map_err(io)?;
         for _ in 0..MAX_DATAGRAMS {
-            let n = (&self.sock).read(&mut self.buf).map_err(io)?;
+            let n = scamper_sys::recv_into_spare(self.sock.as_fd(), &mut self.buf).map_err(io)?;
             if n == 0 {
                 break;
             }
-            if let Step::Done(v) = parse(&self.buf[..n], seq)? {
+            if let Step::Done(v) = parse(&self.buf, seq)? {
                 return Ok(v);
             }
         }
