@@ -104,12 +104,11 @@ impl RxSocket {
             }
         }
         let data = r.data;
-        let addr = r.addr.as_ref();
         let rx_time = ts.unwrap_or_else(now);
         let (parsed, ifindex) = match self.kind {
             RxKind::Icmp4 => (scamper_packet::parse_ipv4(data).ok(), ifindex4),
             RxKind::Icmp6 => {
-                let src = addr.and_then(|a| a.as_sockaddr_in6()).map(|a| a.ip());
+                let src = r.addr().and_then(|a| a.as_sockaddr_in6().map(|a| a.ip()));
                 let parsed = match (src, pktinfo6) {
                     (Some(src), Some((dst, _))) => {
                         scamper_packet::parse_icmp6_socket(src, dst, hlim, tclass, data).ok()
