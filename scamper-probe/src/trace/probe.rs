@@ -266,6 +266,9 @@ fn build_with(
 /// copy with those rewritten is the packet a full build would give, without building the
 /// headers and payload again for every probe. Fragment probes (`-o`) and path-MTU probes
 /// (other sizes) are still built in full.
+///
+/// The checksums are updated, not recomputed: the sums of everything that stays the same are
+/// taken once here, and each probe adds the few 16-bit words it changes.
 #[derive(Debug, Clone)]
 pub struct ProbeTemplate {
     pkt: Vec<u8>,
@@ -273,9 +276,29 @@ pub struct ProbeTemplate {
     at: usize,
     v6: bool,
     method: TraceMethod,
-    /// Unfolded pseudo-header sum of the transport checksum (0 for ICMPv4, which has none).
-    pseudo: u64,
+    /// Unfolded sum of the transport checksum's pseudo-header (none for ICMPv4) and of the
+    /// transport bytes, with the checksum field, the per-probe field(s) and the first two
+    /// payload bytes (which paris probes choose) counted as zero.
+    base: u64,
+    /// The first two payload bytes of the template as a word (0 if there are fewer).
+    payload_word: u64,
+    /// IPv4: unfolded sum of the header with TTL, IP-ID and checksum counted as zero.
+    ip_base: u64,
 }
+
+/// Offsets into the transport header of the bytes a probe changes (its index field(s) and the
+/// checksum): TCP sequence, acknowledgement and checksum; ICMP checksum and sequence, or UDP
+/// destination port and checksum (the same offsets).
+fn varying(method: TraceMethod) -> &'static [std::ops::Range<usize>] {
+    if method.is_tcp() {
+        &[4..12, 16..18]
+    } else {
+        &[2..4, 6..8]
+    }
+}
+
+/// The first two payload bytes (after the 8-byte UDP or ICMP header) as a word, and their range.
+const PAYLOAD_FIX: std::ops::Range<usize> = 8..10;
 
 impl ProbeTemplate {
     /// The template for the trace of `opts` from `src`, given the full build `pkt` of one of
@@ -301,12 +324,34 @@ impl ProbeTemplate {
         if pkt.len() < at + if opts.method.is_tcp() { 18 } else { 8 } {
             return None;
         }
+        let mut t = pkt[at..].to_vec();
+        for r in varying(opts.method) {
+            t[r.clone()].fill(0);
+        }
+        let mut payload_word = 0;
+        if !opts.method.is_tcp() {
+            if let Some(b) = t.get_mut(PAYLOAD_FIX) {
+                payload_word = u64::from(u16::from_be_bytes([b[0], b[1]]));
+                b.fill(0);
+            }
+        }
+        let ip_base = if v6 {
+            0
+        } else {
+            let mut h = pkt[..at].to_vec();
+            for i in [4, 5, 8, 10, 11] {
+                h[i] = 0;
+            }
+            checksum::sum(&h)
+        };
         Some(ProbeTemplate {
             pkt: pkt.to_vec(),
             at,
             v6,
             method: opts.method,
-            pseudo,
+            base: pseudo + checksum::sum(&t),
+            payload_word,
+            ip_base,
         })
     }
 
@@ -319,54 +364,60 @@ impl ProbeTemplate {
             let mut ip = Ipv4Packet::new_unchecked(&mut p[..]);
             ip.set_ttl(f.ttl);
             ip.set_ident(f.ip_id);
-            ip.fill_checksum();
+            let var = u64::from(f.ip_id) + (u64::from(f.ttl) << 8);
+            ip.set_checksum(!checksum::fold(self.ip_base + var));
         }
         let t = self.at;
         let m = self.method;
         if is_icmp(m) {
             p[t + 6..t + 8].copy_from_slice(&f.icmp_seq.to_be_bytes());
+            let var = u64::from(f.icmp_seq);
             match f.checksum {
-                Some(sum) if !self.force_checksum(&mut p, 2, sum, false) => {
+                Some(sum) if !self.force_checksum(&mut p, 2, var, sum, false) => {
                     fix_payload_for_icmp_checksum(&mut p, 0, sum)?
                 }
                 Some(_) => {}
-                None => self.fill_checksum(&mut p, 2, false),
+                None => self.fill_checksum(&mut p, 2, var, false),
             }
         } else if m.is_udp() {
             p[t + 2..t + 4].copy_from_slice(&f.dport.to_be_bytes());
+            let var = u64::from(f.dport);
             match f.checksum {
-                Some(sum) if !self.force_checksum(&mut p, 6, sum, true) => {
+                Some(sum) if !self.force_checksum(&mut p, 6, var, sum, true) => {
                     fix_payload_for_udp_checksum(&mut p, 0, sum)?
                 }
                 Some(_) => {}
-                None => self.fill_checksum(&mut p, 6, true),
+                None => self.fill_checksum(&mut p, 6, var, true),
             }
         } else {
             p[t + 4..t + 8].copy_from_slice(&f.tcp_seq.to_be_bytes());
             p[t + 8..t + 12].copy_from_slice(&f.tcp_ack.to_be_bytes());
-            self.fill_checksum(&mut p, 16, false);
+            let var = u64::from(f.tcp_seq >> 16)
+                + u64::from(f.tcp_seq & 0xffff)
+                + u64::from(f.tcp_ack >> 16)
+                + u64::from(f.tcp_ack & 0xffff);
+            // TCP payloads are never chosen: the template's bytes count as they are.
+            self.fill_checksum(&mut p, 16, var, false);
         }
         Ok(p)
     }
 
     /// Paris probes: choose the first two payload bytes (right after the 8-byte UDP or ICMP
     /// header) so that the checksum comes out as `want`, as scamper-packet's
-    /// `fix_payload_for_*_checksum` do, but with the pseudo-header sum and offsets known.
-    /// False if it did not come out (`want` unreachable, or 0 for UDP): the caller then asks
-    /// scamper-packet, which reports why.
-    fn force_checksum(&self, p: &mut [u8], cks: usize, want: u16, udp: bool) -> bool {
-        let (t, off) = (self.at, self.at + 8);
+    /// `fix_payload_for_*_checksum` do, but from the template's sums (`var`: the sum of the
+    /// probe's own field words). False if it did not come out (`want` unreachable, or 0 for
+    /// UDP): the caller then asks scamper-packet, which reports why.
+    fn force_checksum(&self, p: &mut [u8], cks: usize, var: u64, want: u16, udp: bool) -> bool {
+        let (t, off) = (self.at, self.at + PAYLOAD_FIX.start);
         if p.len() < off + 2 || (udp && want == 0) {
             return false;
         }
-        p[off..off + 2].fill(0);
-        p[t + cks..t + cks + 2].fill(0);
         // A transmitted UDP 0xffff is a computed 0.
         let target = if udp && want == 0xffff { 0 } else { want };
-        let s = checksum::fold(self.pseudo + checksum::sum(&p[t..]));
+        let s = checksum::fold(self.base + var);
         let x = checksum::ones_add(!target, !s);
         p[off..off + 2].copy_from_slice(&x.to_be_bytes());
-        let mut c = !checksum::fold(self.pseudo + checksum::sum(&p[t..]));
+        let mut c = !checksum::fold(self.base + var + u64::from(x));
         if udp && c == 0 {
             c = 0xffff;
         }
@@ -374,12 +425,11 @@ impl ProbeTemplate {
         c == want
     }
 
-    /// Recompute the transport checksum stored `cks` bytes into the transport header; UDP
-    /// sends a computed 0 as 0xffff (0 means "no checksum").
-    fn fill_checksum(&self, p: &mut [u8], cks: usize, udp: bool) {
+    /// Store the transport checksum `cks` bytes into the transport header, for the template's
+    /// payload; UDP sends a computed 0 as 0xffff (0 means "no checksum").
+    fn fill_checksum(&self, p: &mut [u8], cks: usize, var: u64, udp: bool) {
         let at = self.at + cks;
-        p[at..at + 2].fill(0);
-        let mut c = !checksum::fold(self.pseudo + checksum::sum(&p[self.at..]));
+        let mut c = !checksum::fold(self.base + var + self.payload_word);
         if udp && c == 0 {
             c = 0xffff;
         }
