@@ -25,6 +25,7 @@
 //! The paris checksums are not forced then: routers cannot see the transport header of a
 //! non-first fragment, so it cannot steer load balancing.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -276,10 +277,13 @@ pub struct ProbeTemplate {
     at: usize,
     v6: bool,
     method: TraceMethod,
-    /// Unfolded sum of the transport checksum's pseudo-header (none for ICMPv4) and of the
-    /// transport bytes, with the checksum field, the per-probe field(s) and the first two
-    /// payload bytes (which paris probes choose) counted as zero.
-    base: u64,
+    /// Transport protocol (for the pseudo-header).
+    proto: u8,
+    /// Unfolded sum of the transport checksum's pseudo-header (0 for ICMPv4, which has none).
+    pseudo: u64,
+    /// Unfolded sum of the transport bytes, with the checksum field, the per-probe field(s)
+    /// and the first two payload bytes (which paris probes choose) counted as zero.
+    tbase: u64,
     /// The first two payload bytes of the template as a word (0 if there are fewer).
     payload_word: u64,
     /// IPv4: unfolded sum of the header with TTL, IP-ID and checksum counted as zero.
@@ -297,8 +301,18 @@ fn varying(method: TraceMethod) -> &'static [std::ops::Range<usize>] {
     }
 }
 
-/// The first two payload bytes (after the 8-byte UDP or ICMP header) as a word, and their range.
+/// Where the first two payload bytes are (after the 8-byte UDP or ICMP header).
 const PAYLOAD_FIX: std::ops::Range<usize> = 8..10;
+
+/// The plain sum of the 16-bit words of `b` (even length, at an even offset), to take out of a
+/// [`checksum::sum`] that covered them: there each word counts as itself or, inside a 32-bit
+/// half, as itself times 2^16, so the difference cannot underflow, and as 2^16 is 1 modulo
+/// 0xffff it folds as the sum of the remaining words does.
+fn words(b: &[u8]) -> u64 {
+    b.chunks_exact(2)
+        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum()
+}
 
 impl ProbeTemplate {
     /// The template for the trace of `opts` from `src`, given the full build `pkt` of one of
@@ -313,46 +327,66 @@ impl ProbeTemplate {
         } else {
             Ipv4Packet::new_unchecked(pkt).header_len()
         };
-        let len = u32::try_from(pkt.len().checked_sub(at)?).ok()?;
-        let proto = probe_proto(opts);
-        let pseudo = if proto == IPPROTO_ICMP {
-            0
-        } else {
-            checksum::pseudo_header_sum(src, opts.dst, proto, len)
-        };
+        pkt.len().checked_sub(at)?;
         // Every field rewritten below must lie inside the packet.
         if pkt.len() < at + if opts.method.is_tcp() { 18 } else { 8 } {
             return None;
         }
-        let mut t = pkt[at..].to_vec();
+        let t = &pkt[at..];
+        let mut tbase = checksum::sum(t);
         for r in varying(opts.method) {
-            t[r.clone()].fill(0);
+            tbase -= words(&t[r.clone()]);
         }
         let mut payload_word = 0;
         if !opts.method.is_tcp() {
-            if let Some(b) = t.get_mut(PAYLOAD_FIX) {
-                payload_word = u64::from(u16::from_be_bytes([b[0], b[1]]));
-                b.fill(0);
+            if let Some(b) = t.get(PAYLOAD_FIX) {
+                payload_word = words(b);
+                tbase -= payload_word;
             }
         }
-        let ip_base = if v6 {
-            0
-        } else {
-            let mut h = pkt[..at].to_vec();
-            for i in [4, 5, 8, 10, 11] {
-                h[i] = 0;
-            }
-            checksum::sum(&h)
-        };
-        Some(ProbeTemplate {
+        let mut tpl = ProbeTemplate {
             pkt: pkt.to_vec(),
             at,
             v6,
             method: opts.method,
-            base: pseudo + checksum::sum(&t),
+            proto: probe_proto(opts),
+            pseudo: 0,
+            tbase,
             payload_word,
-            ip_base,
-        })
+            ip_base: 0,
+        };
+        tpl.set_dst_sums(src, opts.dst)?;
+        Some(tpl)
+    }
+
+    /// The same template for the probes of a trace to `dst` (with the same options and
+    /// source): only the destination address and the sums over it change.
+    pub fn for_dst(&self, src: IpAddr, dst: IpAddr) -> Option<ProbeTemplate> {
+        let mut t = self.clone();
+        match dst {
+            IpAddr::V4(a) if !self.v6 => t.pkt.get_mut(16..20)?.copy_from_slice(&a.octets()),
+            IpAddr::V6(a) if self.v6 => t.pkt.get_mut(24..40)?.copy_from_slice(&a.octets()),
+            _ => return None,
+        }
+        t.set_dst_sums(src, dst)?;
+        Some(t)
+    }
+
+    /// The pseudo-header and IPv4 header sums for the addresses now in the packet.
+    fn set_dst_sums(&mut self, src: IpAddr, dst: IpAddr) -> Option<()> {
+        let len = u32::try_from(self.pkt.len() - self.at).ok()?;
+        self.pseudo = if self.proto == IPPROTO_ICMP {
+            0
+        } else {
+            checksum::pseudo_header_sum(src, dst, self.proto, len)
+        };
+        if !self.v6 {
+            let h = &self.pkt[..self.at];
+            // Less the IP-ID, TTL (the high byte of its word) and checksum.
+            self.ip_base =
+                checksum::sum(h) - words(&h[4..6]) - (u64::from(h[8]) << 8) - words(&h[10..12]);
+        }
+        Some(())
     }
 
     /// The packet of probe `f`: the same bytes as [`build`] gives.
@@ -414,10 +448,11 @@ impl ProbeTemplate {
         }
         // A transmitted UDP 0xffff is a computed 0.
         let target = if udp && want == 0xffff { 0 } else { want };
-        let s = checksum::fold(self.base + var);
+        let base = self.pseudo + self.tbase;
+        let s = checksum::fold(base + var);
         let x = checksum::ones_add(!target, !s);
         p[off..off + 2].copy_from_slice(&x.to_be_bytes());
-        let mut c = !checksum::fold(self.base + var + u64::from(x));
+        let mut c = !checksum::fold(base + var + u64::from(x));
         if udp && c == 0 {
             c = 0xffff;
         }
@@ -429,12 +464,64 @@ impl ProbeTemplate {
     /// payload; UDP sends a computed 0 as 0xffff (0 means "no checksum").
     fn fill_checksum(&self, p: &mut [u8], cks: usize, var: u64, udp: bool) {
         let at = self.at + cks;
-        let mut c = !checksum::fold(self.base + var + self.payload_word);
+        let mut c = !checksum::fold(self.pseudo + self.tbase + var + self.payload_word);
         if udp && c == 0 {
             c = 0xffff;
         }
         p[at..at + 2].copy_from_slice(&c.to_be_bytes());
     }
+}
+
+/// The template of the last trace that made one, for the next trace with the same options
+/// from the same source: with `-c` and a list of addresses every trace runs the same command,
+/// and its template is the last one's with another destination (a full build of a trace's
+/// first probe cost more than making all its other probes). Per thread: tasks run on the
+/// engine's.
+struct LastTemplate {
+    opts: TraceOptions,
+    src: IpAddr,
+    sport: u16,
+    template: ProbeTemplate,
+}
+
+thread_local! {
+    static LAST_TEMPLATE: RefCell<Option<LastTemplate>> = const { RefCell::new(None) };
+}
+
+/// A template for a trace of `opts` from `src` with source port (ICMP id) `sport`, made from
+/// the last remembered one if that trace had the same options but for the destination.
+pub fn reuse_template(opts: &TraceOptions, src: IpAddr, sport: u16) -> Option<ProbeTemplate> {
+    LAST_TEMPLATE
+        .try_with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            let l = last.as_mut()?;
+            if l.src != src || l.sport != sport {
+                return None;
+            }
+            // Every option may shape the probes, so all are compared but the destination (the
+            // template knows its own).
+            l.opts.dst = opts.dst;
+            if l.opts != *opts {
+                return None;
+            }
+            l.template.for_dst(src, opts.dst)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keep `t` for [`reuse_template`].
+pub fn remember_template(opts: &TraceOptions, src: IpAddr, sport: u16, t: &ProbeTemplate) {
+    let _ = LAST_TEMPLATE.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some(LastTemplate {
+                opts: opts.clone(),
+                src,
+                sport,
+                template: t.clone(),
+            });
+        }
+    });
 }
 
 /// The ICMP checksum of an echo probe packet (at the start of the ICMP header).
@@ -641,6 +728,50 @@ mod tests {
         let o = opts("-o 8 -P udp 192.0.2.1");
         let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &ids(&o), 0, 1)).unwrap();
         assert!(ProbeTemplate::new(&o, SRC4.parse().unwrap(), &pkt).is_none());
+    }
+
+    #[test]
+    fn templates_moved_to_another_destination_make_its_full_builds() {
+        let mut checked = 0;
+        for method in ["udp-paris", "udp", "icmp", "icmp-paris", "tcp", "tcp-ack"] {
+            for extra in ["", "-O const-payload", "-p 00ff1234abcd", "-t 46", "-s 1"] {
+                for (a, b, src) in [
+                    ("192.0.2.1", "198.18.7.200", SRC4),
+                    ("2001:db8::1", "2001:db8:ffff::1234", SRC6),
+                ] {
+                    let parse = |dst: &str| {
+                        let cmd = format!("-P {method} {extra} {dst}");
+                        let w: Vec<&str> = cmd.split_whitespace().collect();
+                        TraceOptions::parse(&w).expect(&cmd)
+                    };
+                    let (oa, ob) = (parse(a), parse(b));
+                    let src: IpAddr = src.parse().unwrap();
+                    let first = build(&oa, src, &fields(&oa, &ids(&oa), 0, 1)).unwrap();
+                    let ta = ProbeTemplate::new(&oa, src, &first).unwrap();
+                    remember_template(&oa, src, ids(&oa).sport, &ta);
+                    let tb = reuse_template(&ob, src, ids(&ob).sport).expect(b);
+                    let i = ids(&ob);
+                    for index in (0..40u16).chain([65534, 65535]) {
+                        let f = fields(&ob, &i, index, 1 + (index % 255) as u8);
+                        assert_eq!(tb.make(&f), build(&ob, src, &f), "{method} {extra} {b}");
+                        checked += 1;
+                    }
+                    // Not for other options, sources, ports or families.
+                    let oc = parse(&format!("-q 3 {b}"));
+                    assert!(reuse_template(&oc, src, i.sport).is_none());
+                    assert!(reuse_template(&ob, src, i.sport.wrapping_add(1)).is_none());
+                    let other: IpAddr = if src.is_ipv4() { SRC6 } else { SRC4 }.parse().unwrap();
+                    assert!(reuse_template(&ob, other, i.sport).is_none());
+                }
+            }
+        }
+        assert_eq!(checked, 6 * 5 * 2 * 42);
+        let o4 = opts("-P udp 192.0.2.1");
+        let o6 = opts("-P udp 2001:db8::1");
+        let src: IpAddr = SRC4.parse().unwrap();
+        let t = ProbeTemplate::new(&o4, src, &build(&o4, src, &fields(&o4, &ids(&o4), 0, 1)).unwrap())
+            .unwrap();
+        assert!(t.for_dst(src, o6.dst).is_none());
     }
 
     #[test]

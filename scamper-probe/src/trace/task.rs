@@ -639,6 +639,9 @@ impl TraceTask {
             return Action::Done;
         };
         let f = probe::fields(&self.opts, &self.ids, index, ttl);
+        if self.template.is_none() && self.sent.is_empty() {
+            self.template = probe::reuse_template(&self.opts, self.env.src, self.ids.sport);
+        }
         let built = match &self.template {
             Some(t) => t.make(&f),
             None => probe::build(&self.opts, self.env.src, &f),
@@ -653,6 +656,9 @@ impl TraceTask {
         };
         if self.template.is_none() {
             self.template = ProbeTemplate::new(&self.opts, self.env.src, &packet);
+            if let Some(t) = &self.template {
+                probe::remember_template(&self.opts, self.env.src, self.ids.sport, t);
+            }
         }
         let attempt = (self.hop_probes(ttl).count() + 1) as u8;
         self.sent.push(Sent {
