@@ -37,11 +37,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, Notify};
 
-/// Wall-clock time now.
+/// Wall-clock time now. Read as a timespec and made a `Duration` directly: taken for every
+/// probe sent, and `SystemTime::duration_since` costs more than the clock read itself.
 pub fn now() -> Time {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME) {
+        Ok(t) => match (u64::try_from(t.tv_sec()), u32::try_from(t.tv_nsec())) {
+            (Ok(sec), Ok(nsec)) if nsec < 1_000_000_000 => Duration::new(sec, nsec),
+            _ => Duration::ZERO,
+        },
+        Err(_) => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    }
 }
 
 /// Where commands come from.
