@@ -742,13 +742,18 @@ impl Engine {
                 }
             }
             let want_input = self.window_allows(now());
+            // Channels that nothing can be sending on are not polled: every poll of a branch
+            // costs, twice a loop turn (names come only while look-ups run, clients only in
+            // control mode).
+            let naming = self.naming > 0;
+            let control = matches!(self.opts.mode, Mode::Control(_));
             let which = tokio::select! {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
                 _ = self.wake.notified(), if want_input => Event::Work,
-                Some(f) = self.named.recv() => Event::Named(f),
-                Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
-                Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
+                Some(f) = self.named.recv(), if naming => Event::Named(f),
+                Some(conn) = self.new_clients.recv(), if control => Event::NewClient(conn),
+                Some((id, ev)) = self.client_events.recv(), if control => Event::Client(id, ev),
                 _ = self.rx.readable() => Event::Readable,
                 _ = self.link.readable() => Event::Link,
                 _ = std::future::ready(()), if backlog => Event::Timer,
