@@ -120,7 +120,9 @@ impl Timers {
                     .push((id, gen));
             }
             _ => {
-                let mut bucket = self.spare.pop().unwrap_or_default();
+                // A new bucket starts with room for a few timers: growing from empty takes the
+                // slow path of Vec's growth, once per millisecond.
+                let mut bucket = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(8));
                 bucket.push((id, gen));
                 self.queue.push_back((tick, bucket));
             }

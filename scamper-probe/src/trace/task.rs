@@ -1096,8 +1096,9 @@ impl Task for TraceTask {
         let s = &mut self.sent[i];
         // Most probes get one reply: room for one, not Vec's first four, while the trace and
         // its record wait to be written.
-        if s.replies.is_empty() {
-            s.replies.reserve_exact(1);
+        if s.replies.capacity() == 0 {
+            // (Allocated directly: reserve_exact on an empty Vec takes the slower growth path.)
+            s.replies = Vec::with_capacity(1);
         }
         s.replies.push(reply);
         // A late reply to an earlier hop that ends the path stops the trace at that hop.

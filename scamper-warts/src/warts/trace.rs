@@ -476,9 +476,10 @@ fn write_hops<'a>(
     let count_at = out.len();
     out.put_u16(0);
     let mut n = 0usize;
+    let mut pa = ParamsOut::new();
     for p in probes {
         for r in &p.replies {
-            write_hop(out, p, r, trace_size, at)?;
+            write_hop(&mut pa, out, p, r, trace_size, at)?;
             n += 1;
         }
     }
@@ -487,14 +488,15 @@ fn write_hops<'a>(
     Ok(())
 }
 
+/// One hop record; `pa` is empty, and is left empty for the next.
 fn write_hop(
+    pa: &mut ParamsOut,
     out: &mut Vec<u8>,
     p: &TraceProbe,
     r: &TraceReply,
     trace_size: u16,
     at: &mut AddrOut,
 ) -> Result<()> {
-    let mut pa = ParamsOut::new();
     pa.u8(2, p.ttl);
     pa.u8(3, r.reply_ttl);
     pa.u8(4, r.flags);
@@ -539,5 +541,5 @@ fn write_hop(
     if let Some(n) = &r.name {
         pa.str(20, n);
     }
-    pa.finish(out)
+    pa.finish_and_clear(out)
 }
