@@ -101,6 +101,9 @@ pub trait Task: Send {
     fn poll(&mut self, now: Time) -> Action;
     /// The probe last returned by `poll` left at `tx` (kernel or user-space timestamp).
     fn on_sent(&mut self, tx: Time);
+    /// The sent probe's packet buffer, handed back before [`Task::on_sent`] so that a task
+    /// can build its next probe in it instead of allocating one; by default it is dropped.
+    fn recycle(&mut self, _packet: Vec<u8>) {}
     /// A parsed packet that matched one of this task's keys, received at `rx`.
     fn on_response(&mut self, pkt: &Rx, rx: Time);
     /// The same, with the packet's bytes as received (the IP header included), for tasks

@@ -365,7 +365,13 @@ pub struct Core {
     snapshots: Vec<Finished>,
     sent: u64,
     next_sweep: Time,
+    /// Boxes of sent probes, for the next pending ones (an allocation less per probe).
+    spare_probes: Vec<Box<Probe>>,
 }
+
+/// Spare probe boxes kept at most: one per task whose probe waits at the same time would be
+/// the most that is ever needed at once, a few suffice for the common pattern.
+const SPARE_PROBES: usize = 32;
 
 /// How long to recheck a probe whose signature another live task holds.
 const CONFLICT_RETRY: Duration = Duration::from_millis(100);
@@ -385,6 +391,7 @@ impl Core {
             snapshots: Vec::new(),
             sent: 0,
             next_sweep: now,
+            spare_probes: Vec::new(),
         }
     }
 
@@ -544,6 +551,11 @@ impl Core {
             if !slot.keys.contains(&probe.key) {
                 slot.keys.push(probe.key);
             }
+            let mut probe = probe;
+            slot.task.recycle(std::mem::take(&mut probe.packet));
+            if self.spare_probes.len() < SPARE_PROBES {
+                self.spare_probes.push(probe);
+            }
             slot.task.on_sent(tx);
             if let Some(record) = slot.task.snapshot(tx) {
                 self.snapshots.push(Finished {
@@ -551,7 +563,14 @@ impl Core {
                     tag: slot.tag,
                 });
             }
-            if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
+            if Self::poll_slot(
+                slot,
+                id,
+                now,
+                &mut self.ready,
+                &mut self.timers,
+                &mut self.spare_probes,
+            ) {
                 self.complete(id, now);
             }
         }
@@ -561,7 +580,14 @@ impl Core {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
-        if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
+        if Self::poll_slot(
+            slot,
+            id,
+            now,
+            &mut self.ready,
+            &mut self.timers,
+            &mut self.spare_probes,
+        ) {
             self.complete(id, now);
         }
     }
@@ -574,6 +600,7 @@ impl Core {
         now: Time,
         ready: &mut VecDeque<TaskId>,
         timers: &mut Timers,
+        spare: &mut Vec<Box<Probe>>,
     ) -> bool {
         if slot.pending.is_some() {
             ready.push_back(id);
@@ -581,7 +608,13 @@ impl Core {
         }
         match slot.task.poll(now) {
             Action::Send(probe) => {
-                slot.pending = Some(Box::new(probe));
+                slot.pending = Some(match spare.pop() {
+                    Some(mut b) => {
+                        *b = probe;
+                        b
+                    }
+                    None => Box::new(probe),
+                });
                 ready.push_back(id);
                 false
             }

@@ -391,7 +391,15 @@ impl ProbeTemplate {
 
     /// The packet of probe `f`: the same bytes as [`build`] gives.
     pub fn make(&self, f: &ProbeFields) -> Result<Vec<u8>, BuildError> {
-        let mut p = self.pkt.clone();
+        self.make_in(f, Vec::new())
+    }
+
+    /// [`ProbeTemplate::make`] in `buf` (whatever it holds is replaced), reusing its
+    /// allocation.
+    pub fn make_in(&self, f: &ProbeFields, buf: Vec<u8>) -> Result<Vec<u8>, BuildError> {
+        let mut p = buf;
+        p.clear();
+        p.extend_from_slice(&self.pkt);
         if self.v6 {
             Ipv6Packet::new_unchecked(&mut p[..]).set_hop_limit(f.ttl);
         } else {

@@ -147,6 +147,8 @@ pub struct TraceTask {
     dltx: std::collections::BTreeSet<usize>,
     /// The first probe's packet, from which the later ones are made.
     template: Option<ProbeTemplate>,
+    /// The last sent probe's buffer, for the next one (see [`Task::recycle`]).
+    spare_packet: Vec<u8>,
 }
 
 impl TraceTask {
@@ -181,6 +183,7 @@ impl TraceTask {
             errmsg: None,
             dltx: Default::default(),
             template: None,
+            spare_packet: Vec::new(),
         }
     }
 
@@ -643,7 +646,7 @@ impl TraceTask {
             self.template = probe::reuse_template(&self.opts, self.env.src, self.ids.sport);
         }
         let built = match &self.template {
-            Some(t) => t.make(&f),
+            Some(t) => t.make_in(&f, std::mem::take(&mut self.spare_packet)),
             None => probe::build(&self.opts, self.env.src, &f),
         };
         let packet = match built {
@@ -1077,6 +1080,10 @@ impl Task for TraceTask {
         if let Some(s) = self.sent.last_mut() {
             s.tx = tx;
         }
+    }
+
+    fn recycle(&mut self, packet: Vec<u8>) {
+        self.spare_packet = packet;
     }
 
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
