@@ -777,8 +777,12 @@ mod tests {
         let o4 = opts("-P udp 192.0.2.1");
         let o6 = opts("-P udp 2001:db8::1");
         let src: IpAddr = SRC4.parse().unwrap();
-        let t = ProbeTemplate::new(&o4, src, &build(&o4, src, &fields(&o4, &ids(&o4), 0, 1)).unwrap())
-            .unwrap();
+        let t = ProbeTemplate::new(
+            &o4,
+            src,
+            &build(&o4, src, &fields(&o4, &ids(&o4), 0, 1)).unwrap(),
+        )
+        .unwrap();
         assert!(t.for_dst(src, o6.dst).is_none());
     }
 
