@@ -365,7 +365,9 @@ pub struct Core {
     snapshots: Vec<Finished>,
     sent: u64,
     next_sweep: Time,
-    /// Boxes of sent probes, for the next pending ones (an allocation less per probe).
+    /// Boxes of sent probes, for the next pending ones (an allocation less per probe): the
+    /// boxes themselves are what is kept.
+    #[allow(clippy::vec_box)]
     spare_probes: Vec<Box<Probe>>,
 }
 
@@ -594,6 +596,7 @@ impl Core {
 
     /// Poll the task in `slot` (already looked up: no second map operation) and queue its
     /// probe or set its timer. True if the task is done (the caller completes it).
+    #[allow(clippy::vec_box)] // see `spare_probes`
     fn poll_slot(
         slot: &mut Slot,
         id: TaskId,

@@ -13,6 +13,7 @@ mod receive;
 mod routes;
 pub mod sink;
 pub mod sources;
+mod wakeup;
 
 use crate::command::{self, Command, DefaultCommand};
 use crate::config_file::Config;
@@ -211,6 +212,8 @@ struct Engine {
     new_clients_tx: mpsc::Sender<ClientConn>,
     /// Datalink measurements (ping -O dl / dltx / -r, trace -O dl / -r).
     link: datalink::Datalink,
+    /// The loop's sleep until its next deadline.
+    wakeup: wakeup::Wakeup,
 }
 
 /// One outbound connection to a controller.
@@ -389,6 +392,7 @@ impl Engine {
             named_tx,
             named,
             link,
+            wakeup: wakeup::Wakeup::new(),
         })
     }
 
@@ -757,7 +761,7 @@ impl Engine {
                 _ = self.rx.readable() => Event::Readable,
                 _ = self.link.readable() => Event::Link,
                 _ = std::future::ready(()), if backlog => Event::Timer,
-                _ = tokio::time::sleep(sleep) => Event::Timer,
+                _ = self.wakeup.sleep(sleep) => Event::Timer,
             };
             match which {
                 Event::Notice(Notice::Exit) => exit = true,
