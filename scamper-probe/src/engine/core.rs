@@ -565,7 +565,12 @@ impl Core {
                     tag: slot.tag,
                 });
             }
-            if Self::poll_slot(
+            // What the poll after a send nearly always says (wait for the reply or the
+            // timeout), when the task can tell without one.
+            if let Some(t) = slot.task.wait_after_send(now) {
+                slot.gen += 1;
+                self.timers.push(nanos(t.max(now)), id, slot.gen);
+            } else if Self::poll_slot(
                 slot,
                 id,
                 now,

@@ -1086,6 +1086,22 @@ impl Task for TraceTask {
         self.spare_packet = packet;
     }
 
+    /// The common case of [`TraceTask::poll`] after a send: probing hop by hop without `-N`
+    /// or `-c`, no reply in the hop yet and the new probe not timed out, so the hop is not over
+    /// and the poll would wait for that probe's timeout.
+    fn wait_after_send(&mut self, now: Time) -> Option<Time> {
+        if self.done
+            || self.phase != Phase::Hops
+            || self.opts.squeries > 1
+            || self.confidence().is_some()
+        {
+            return None;
+        }
+        let hop = &self.sent[self.hop_first..];
+        let deadline = hop.last()?.tx + self.opts.wait_timeout;
+        (now < deadline && hop.iter().all(|s| s.replies.is_empty())).then_some(deadline)
+    }
+
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
         if self.datalink_tx(pkt, rx) || self.unseen_without_datalink(pkt) {
             return;
@@ -1342,6 +1358,8 @@ mod tests {
         pending: Vec<(Time, Vec<u8>)>,
         /// In-progress records (`-y`), asked for after each send as the engine does.
         snaps: Vec<Trace>,
+        /// Sends after which `wait_after_send` stood in for a poll.
+        shortcuts: usize,
     }
 
     impl Sim {
@@ -1356,6 +1374,7 @@ mod tests {
                 sent: Vec::new(),
                 pending: Vec::new(),
                 snaps: Vec::new(),
+                shortcuts: 0,
             }
         }
 
@@ -1370,6 +1389,12 @@ mod tests {
                         self.t.on_sent(self.now);
                         if let Some(Record::Trace(tr)) = self.t.snapshot(self.now) {
                             self.snaps.push(*tr);
+                        }
+                        // The engine takes this instead of a poll: it must be what a poll
+                        // says (every trace of these tests checks it).
+                        if let Some(t) = self.t.wait_after_send(self.now) {
+                            assert_eq!(self.t.poll(self.now), Action::WaitUntil(t));
+                            self.shortcuts += 1;
                         }
                         if let Some((r, d)) = net(&p.packet, self.sent.len()) {
                             self.pending.push((self.now + d, r));
@@ -1459,6 +1484,8 @@ mod tests {
                 let what = format!("{m} {dst}");
                 assert_eq!(tr.stop_reason, TraceStop::COMPLETED, "{what}");
                 assert_eq!((tr.hop_count, tr.probec, tr.stop_hop), (4, 4, 0), "{what}");
+                // After every send the shortcut applied (run checks it against a poll).
+                assert_eq!(sim.shortcuts, 4, "{what}");
                 assert_eq!(
                     addrs(&tr),
                     vec![
