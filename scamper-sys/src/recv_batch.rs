@@ -169,6 +169,7 @@ impl<'a> Received<'a> {
     }
 
     /// The control messages as (level, type, data), in the order the kernel wrote them.
+    #[inline]
     pub fn cmsgs(&self) -> Cmsgs<'a> {
         Cmsgs { rest: self.cmsg }
     }
@@ -191,6 +192,7 @@ fn align(n: usize) -> usize {
 impl<'a> Iterator for Cmsgs<'a> {
     type Item = (i32, i32, &'a [u8]);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.rest;
         if r.len() < CMSG_HDR {
