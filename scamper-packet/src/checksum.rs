@@ -30,6 +30,7 @@ pub fn sum(data: &[u8]) -> u64 {
 }
 
 /// Fold carries back in (end-around carry), giving the 16-bit one's-complement sum.
+#[inline]
 pub fn fold(mut acc: u64) -> u16 {
     while acc > 0xffff {
         acc = (acc & 0xffff) + (acc >> 16);
@@ -48,6 +49,7 @@ pub fn verify(data: &[u8]) -> bool {
 }
 
 /// One's-complement addition of two 16-bit values.
+#[inline]
 pub fn ones_add(a: u16, b: u16) -> u16 {
     fold(u64::from(a) + u64::from(b))
 }

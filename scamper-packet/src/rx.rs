@@ -247,7 +247,11 @@ pub fn parse_ipv4(bytes: &[u8]) -> Result<Rx, ParseError> {
     let p = Ipv4Packet::new_checked(bytes)?;
     p.check_total_len()?;
     let hl = p.header_len();
-    let options = ipopt::parse_options(p.options(), crate::ipv4::HEADER_LEN)?;
+    // Nearly every packet has no options: no call for them.
+    let options = match p.options() {
+        [] => Vec::new(),
+        o => ipopt::parse_options(o, crate::ipv4::HEADER_LEN)?,
+    };
     let transport = if p.frag_offset() != 0 {
         RxTransport::Other {
             proto: p.protocol(),

@@ -101,6 +101,15 @@ pub trait Task: Send {
     fn poll(&mut self, now: Time) -> Action;
     /// The probe last returned by `poll` left at `tx` (kernel or user-space timestamp).
     fn on_sent(&mut self, tx: Time);
+    /// Right after [`Task::on_sent`]: `Some(t)` if a poll at `now` would only answer
+    /// `WaitUntil(t)`, which a task can often tell for much less than a poll costs; `None`
+    /// (the default) makes the engine poll.
+    fn wait_after_send(&mut self, _now: Time) -> Option<Time> {
+        None
+    }
+    /// The sent probe's packet buffer, handed back before [`Task::on_sent`] so that a task
+    /// can build its next probe in it instead of allocating one; by default it is dropped.
+    fn recycle(&mut self, _packet: Vec<u8>) {}
     /// A parsed packet that matched one of this task's keys, received at `rx`.
     fn on_response(&mut self, pkt: &Rx, rx: Time);
     /// The same, with the packet's bytes as received (the IP header included), for tasks

@@ -55,6 +55,7 @@ impl Addr {
 }
 
 impl From<IpAddr> for Addr {
+    #[inline]
     fn from(a: IpAddr) -> Self {
         match a {
             IpAddr::V4(a) => Addr::V4(a),

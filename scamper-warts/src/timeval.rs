@@ -20,6 +20,7 @@ impl Timeval {
     }
 
     /// The warts "rtt" encoding: microseconds in a wrapping u32.
+    #[inline]
     pub fn as_usec32(&self) -> u32 {
         self.sec.wrapping_mul(1_000_000).wrapping_add(self.usec)
     }
@@ -69,6 +70,7 @@ impl From<SystemTime> for Timeval {
 }
 
 impl From<Duration> for Timeval {
+    #[inline]
     fn from(d: Duration) -> Self {
         Timeval {
             sec: d.as_secs() as u32,

@@ -32,9 +32,11 @@ impl TraceMethod {
             .checked_sub(1)
             .and_then(|i| n.get(i).copied())
     }
+    #[inline]
     pub fn is_udp(&self) -> bool {
         matches!(self.0, 2 | 5)
     }
+    #[inline]
     pub fn is_tcp(&self) -> bool {
         matches!(self.0, 3 | 6)
     }
@@ -210,10 +212,12 @@ impl TraceReply {
     pub fn is_udp(&self) -> bool {
         self.flags & reply_flags::UDP != 0
     }
+    #[inline]
     pub fn is_icmp(&self) -> bool {
         !self.is_tcp() && !self.is_udp()
     }
     /// ICMP error that quotes the probe (v4 unreach/time-exceeded, v6 types 1..3).
+    #[inline]
     pub fn has_quotation(&self) -> bool {
         self.is_icmp()
             && match self.addr {
@@ -222,6 +226,7 @@ impl TraceReply {
                 _ => false,
             }
     }
+    #[inline]
     pub fn is_ptb(&self) -> bool {
         self.is_icmp()
             && match self.addr {

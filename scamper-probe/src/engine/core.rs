@@ -120,7 +120,9 @@ impl Timers {
                     .push((id, gen));
             }
             _ => {
-                let mut bucket = self.spare.pop().unwrap_or_default();
+                // A new bucket starts with room for a few timers: growing from empty takes the
+                // slow path of Vec's growth, once per millisecond.
+                let mut bucket = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(8));
                 bucket.push((id, gen));
                 self.queue.push_back((tick, bucket));
             }
@@ -363,7 +365,15 @@ pub struct Core {
     snapshots: Vec<Finished>,
     sent: u64,
     next_sweep: Time,
+    /// Boxes of sent probes, for the next pending ones (an allocation less per probe): the
+    /// boxes themselves are what is kept.
+    #[allow(clippy::vec_box)]
+    spare_probes: Vec<Box<Probe>>,
 }
+
+/// Spare probe boxes kept at most: one per task whose probe waits at the same time would be
+/// the most that is ever needed at once, a few suffice for the common pattern.
+const SPARE_PROBES: usize = 32;
 
 /// How long to recheck a probe whose signature another live task holds.
 const CONFLICT_RETRY: Duration = Duration::from_millis(100);
@@ -383,6 +393,7 @@ impl Core {
             snapshots: Vec::new(),
             sent: 0,
             next_sweep: now,
+            spare_probes: Vec::new(),
         }
     }
 
@@ -542,6 +553,11 @@ impl Core {
             if !slot.keys.contains(&probe.key) {
                 slot.keys.push(probe.key);
             }
+            let mut probe = probe;
+            slot.task.recycle(std::mem::take(&mut probe.packet));
+            if self.spare_probes.len() < SPARE_PROBES {
+                self.spare_probes.push(probe);
+            }
             slot.task.on_sent(tx);
             if let Some(record) = slot.task.snapshot(tx) {
                 self.snapshots.push(Finished {
@@ -549,7 +565,19 @@ impl Core {
                     tag: slot.tag,
                 });
             }
-            if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
+            // What the poll after a send nearly always says (wait for the reply or the
+            // timeout), when the task can tell without one.
+            if let Some(t) = slot.task.wait_after_send(now) {
+                slot.gen += 1;
+                self.timers.push(nanos(t.max(now)), id, slot.gen);
+            } else if Self::poll_slot(
+                slot,
+                id,
+                now,
+                &mut self.ready,
+                &mut self.timers,
+                &mut self.spare_probes,
+            ) {
                 self.complete(id, now);
             }
         }
@@ -559,19 +587,28 @@ impl Core {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
-        if Self::poll_slot(slot, id, now, &mut self.ready, &mut self.timers) {
+        if Self::poll_slot(
+            slot,
+            id,
+            now,
+            &mut self.ready,
+            &mut self.timers,
+            &mut self.spare_probes,
+        ) {
             self.complete(id, now);
         }
     }
 
     /// Poll the task in `slot` (already looked up: no second map operation) and queue its
     /// probe or set its timer. True if the task is done (the caller completes it).
+    #[allow(clippy::vec_box)] // see `spare_probes`
     fn poll_slot(
         slot: &mut Slot,
         id: TaskId,
         now: Time,
         ready: &mut VecDeque<TaskId>,
         timers: &mut Timers,
+        spare: &mut Vec<Box<Probe>>,
     ) -> bool {
         if slot.pending.is_some() {
             ready.push_back(id);
@@ -579,7 +616,13 @@ impl Core {
         }
         match slot.task.poll(now) {
             Action::Send(probe) => {
-                slot.pending = Some(Box::new(probe));
+                slot.pending = Some(match spare.pop() {
+                    Some(mut b) => {
+                        *b = probe;
+                        b
+                    }
+                    None => Box::new(probe),
+                });
                 ready.push_back(id);
                 false
             }

@@ -275,6 +275,10 @@ impl Task for LinkTask {
         self.inner.on_sent(tx)
     }
 
+    fn recycle(&mut self, packet: Vec<u8>) {
+        self.inner.recycle(packet)
+    }
+
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
         if self.wanted(pkt) {
             self.inner.on_response(pkt, rx)

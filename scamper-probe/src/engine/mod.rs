@@ -13,6 +13,7 @@ mod receive;
 mod routes;
 pub mod sink;
 pub mod sources;
+mod wakeup;
 
 use crate::command::{self, Command, DefaultCommand};
 use crate::config_file::Config;
@@ -37,11 +38,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, Notify};
 
-/// Wall-clock time now.
+/// Wall-clock time now. Read as a timespec and made a `Duration` directly: taken for every
+/// probe sent, and `SystemTime::duration_since` costs more than the clock read itself.
 pub fn now() -> Time {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME) {
+        Ok(t) => match (u64::try_from(t.tv_sec()), u32::try_from(t.tv_nsec())) {
+            (Ok(sec), Ok(nsec)) if nsec < 1_000_000_000 => Duration::new(sec, nsec),
+            _ => Duration::ZERO,
+        },
+        Err(_) => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    }
 }
 
 /// Where commands come from.
@@ -217,6 +225,8 @@ struct Engine {
     new_clients_tx: mpsc::Sender<ClientConn>,
     /// Datalink measurements (ping -O dl / dltx / -r, trace -O dl / -r).
     link: datalink::Datalink,
+    /// The loop's sleep until its next deadline.
+    wakeup: wakeup::Wakeup,
 }
 
 /// One outbound connection to a controller.
@@ -410,6 +420,7 @@ impl Engine {
             named_tx,
             named,
             link,
+            wakeup: wakeup::Wakeup::new(),
         })
     }
 
@@ -763,17 +774,22 @@ impl Engine {
                 }
             }
             let want_input = self.window_allows(now());
+            // Channels that nothing can be sending on are not polled: every poll of a branch
+            // costs, twice a loop turn (names come only while look-ups run, clients only in
+            // control mode).
+            let naming = self.naming > 0;
+            let control = matches!(self.opts.mode, Mode::Control(_));
             let which = tokio::select! {
                 biased;
                 n = self.notices.recv() => Event::Notice(n.unwrap_or(Notice::Exit)),
                 _ = self.wake.notified(), if want_input => Event::Work,
-                Some(f) = self.named.recv() => Event::Named(f),
-                Some(conn) = self.new_clients.recv() => Event::NewClient(conn),
-                Some((id, ev)) = self.client_events.recv() => Event::Client(id, ev),
+                Some(f) = self.named.recv(), if naming => Event::Named(f),
+                Some(conn) = self.new_clients.recv(), if control => Event::NewClient(conn),
+                Some((id, ev)) = self.client_events.recv(), if control => Event::Client(id, ev),
                 _ = self.rx.readable() => Event::Readable,
                 _ = self.link.readable() => Event::Link,
                 _ = std::future::ready(()), if backlog => Event::Timer,
-                _ = tokio::time::sleep(sleep) => Event::Timer,
+                _ = self.wakeup.sleep(sleep) => Event::Timer,
             };
             match which {
                 Event::Notice(Notice::Exit) => exit = true,

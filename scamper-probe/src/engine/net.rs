@@ -71,7 +71,14 @@ impl RxSocket {
     /// Make sense of one received datagram: `None` for one we cannot use (unparsable or
     /// truncated bytes). The time is the kernel's receive timestamp, so it does not depend on
     /// when the loop got round to reading the packet.
+    #[cfg(test)]
     pub fn decode(&self, r: &Received<'_>) -> Option<(Rx, Time)> {
+        self.decode_with(r, |p, t| (p.clone(), t))
+    }
+
+    /// [`RxSocket::decode`], handing the packet to `f` where it was parsed: a parsed packet is
+    /// a few hundred bytes, and returning it took several copies per packet.
+    pub fn decode_with<T>(&self, r: &Received<'_>, f: impl FnOnce(&Rx, Time) -> T) -> Option<T> {
         if r.truncated {
             return None;
         }
@@ -104,25 +111,27 @@ impl RxSocket {
             }
         }
         let data = r.data;
-        let addr = r.addr.as_ref();
         let rx_time = ts.unwrap_or_else(now);
-        let (parsed, ifindex) = match self.kind {
-            RxKind::Icmp4 => (scamper_packet::parse_ipv4(data).ok(), ifindex4),
+        let ifindex = match self.kind {
+            RxKind::Icmp4 => ifindex4,
+            RxKind::Icmp6 => pktinfo6.map_or(0, |p| p.1),
+        };
+        let mut parsed = match self.kind {
+            RxKind::Icmp4 => scamper_packet::parse_ipv4(data),
             RxKind::Icmp6 => {
-                let src = addr.and_then(|a| a.as_sockaddr_in6()).map(|a| a.ip());
-                let parsed = match (src, pktinfo6) {
-                    (Some(src), Some((dst, _))) => {
-                        scamper_packet::parse_icmp6_socket(src, dst, hlim, tclass, data).ok()
-                    }
-                    _ => None,
+                let src = r.addr().and_then(|a| a.as_sockaddr_in6().map(|a| a.ip()));
+                let (Some(src), Some((dst, _))) = (src, pktinfo6) else {
+                    return None;
                 };
-                (parsed, pktinfo6.map(|p| p.1).unwrap_or(0))
+                scamper_packet::parse_icmp6_socket(src, dst, hlim, tclass, data)
             }
         };
-        parsed.map(|mut p| {
-            p.ifindex = ifindex;
-            (p, rx_time)
-        })
+        // Used in place (see decode_with).
+        let Ok(p) = &mut parsed else {
+            return None;
+        };
+        p.ifindex = ifindex;
+        Some(f(p, rx_time))
     }
 }
 

@@ -194,11 +194,11 @@ impl Receiver {
             read += n;
             for j in 0..n {
                 let Some(r) = self.batch.get(j) else { break };
-                if let Some((pkt, t)) = sock.decode(&r) {
-                    if let Some(key) = dispatch::reply_key(&pkt) {
-                        core.deliver(&key, &pkt, r.data, t);
+                sock.decode_with(&r, |pkt, t| {
+                    if let Some(key) = dispatch::reply_key(pkt) {
+                        core.deliver(&key, pkt, r.data, t);
                     }
-                }
+                });
             }
             // A short batch emptied the queue (what arrives later makes the socket readable).
             if n < self.batch.slots() {

@@ -25,6 +25,7 @@
 //! The paris checksums are not forced then: routers cannot see the transport header of a
 //! non-first fragment, so it cannot steer load balancing.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -266,6 +267,9 @@ fn build_with(
 /// copy with those rewritten is the packet a full build would give, without building the
 /// headers and payload again for every probe. Fragment probes (`-o`) and path-MTU probes
 /// (other sizes) are still built in full.
+///
+/// The checksums are updated, not recomputed: the sums of everything that stays the same are
+/// taken once here, and each probe adds the few 16-bit words it changes.
 #[derive(Debug, Clone)]
 pub struct ProbeTemplate {
     pkt: Vec<u8>,
@@ -273,8 +277,41 @@ pub struct ProbeTemplate {
     at: usize,
     v6: bool,
     method: TraceMethod,
-    /// Unfolded pseudo-header sum of the transport checksum (0 for ICMPv4, which has none).
+    /// Transport protocol (for the pseudo-header).
+    proto: u8,
+    /// Unfolded sum of the transport checksum's pseudo-header (0 for ICMPv4, which has none).
     pseudo: u64,
+    /// Unfolded sum of the transport bytes, with the checksum field, the per-probe field(s)
+    /// and the first two payload bytes (which paris probes choose) counted as zero.
+    tbase: u64,
+    /// The first two payload bytes of the template as a word (0 if there are fewer).
+    payload_word: u64,
+    /// IPv4: unfolded sum of the header with TTL, IP-ID and checksum counted as zero.
+    ip_base: u64,
+}
+
+/// Offsets into the transport header of the bytes a probe changes (its index field(s) and the
+/// checksum): TCP sequence, acknowledgement and checksum; ICMP checksum and sequence, or UDP
+/// destination port and checksum (the same offsets).
+fn varying(method: TraceMethod) -> &'static [std::ops::Range<usize>] {
+    if method.is_tcp() {
+        &[4..12, 16..18]
+    } else {
+        &[2..4, 6..8]
+    }
+}
+
+/// Where the first two payload bytes are (after the 8-byte UDP or ICMP header).
+const PAYLOAD_FIX: std::ops::Range<usize> = 8..10;
+
+/// The plain sum of the 16-bit words of `b` (even length, at an even offset), to take out of a
+/// [`checksum::sum`] that covered them: there each word counts as itself or, inside a 32-bit
+/// half, as itself times 2^16, so the difference cannot underflow, and as 2^16 is 1 modulo
+/// 0xffff it folds as the sum of the remaining words does.
+fn words(b: &[u8]) -> u64 {
+    b.chunks_exact(2)
+        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum()
 }
 
 impl ProbeTemplate {
@@ -290,83 +327,140 @@ impl ProbeTemplate {
         } else {
             Ipv4Packet::new_unchecked(pkt).header_len()
         };
-        let len = u32::try_from(pkt.len().checked_sub(at)?).ok()?;
-        let proto = probe_proto(opts);
-        let pseudo = if proto == IPPROTO_ICMP {
-            0
-        } else {
-            checksum::pseudo_header_sum(src, opts.dst, proto, len)
-        };
+        pkt.len().checked_sub(at)?;
         // Every field rewritten below must lie inside the packet.
         if pkt.len() < at + if opts.method.is_tcp() { 18 } else { 8 } {
             return None;
         }
-        Some(ProbeTemplate {
+        let t = &pkt[at..];
+        let mut tbase = checksum::sum(t);
+        for r in varying(opts.method) {
+            tbase -= words(&t[r.clone()]);
+        }
+        let mut payload_word = 0;
+        if !opts.method.is_tcp() {
+            if let Some(b) = t.get(PAYLOAD_FIX) {
+                payload_word = words(b);
+                tbase -= payload_word;
+            }
+        }
+        let mut tpl = ProbeTemplate {
             pkt: pkt.to_vec(),
             at,
             v6,
             method: opts.method,
-            pseudo,
-        })
+            proto: probe_proto(opts),
+            pseudo: 0,
+            tbase,
+            payload_word,
+            ip_base: 0,
+        };
+        tpl.set_dst_sums(src, opts.dst)?;
+        Some(tpl)
+    }
+
+    /// The same template for the probes of a trace to `dst` (with the same options and
+    /// source): only the destination address and the sums over it change.
+    pub fn for_dst(&self, src: IpAddr, dst: IpAddr) -> Option<ProbeTemplate> {
+        let mut t = self.clone();
+        match dst {
+            IpAddr::V4(a) if !self.v6 => t.pkt.get_mut(16..20)?.copy_from_slice(&a.octets()),
+            IpAddr::V6(a) if self.v6 => t.pkt.get_mut(24..40)?.copy_from_slice(&a.octets()),
+            _ => return None,
+        }
+        t.set_dst_sums(src, dst)?;
+        Some(t)
+    }
+
+    /// The pseudo-header and IPv4 header sums for the addresses now in the packet.
+    fn set_dst_sums(&mut self, src: IpAddr, dst: IpAddr) -> Option<()> {
+        let len = u32::try_from(self.pkt.len() - self.at).ok()?;
+        self.pseudo = if self.proto == IPPROTO_ICMP {
+            0
+        } else {
+            checksum::pseudo_header_sum(src, dst, self.proto, len)
+        };
+        if !self.v6 {
+            let h = &self.pkt[..self.at];
+            // Less the IP-ID, TTL (the high byte of its word) and checksum.
+            self.ip_base =
+                checksum::sum(h) - words(&h[4..6]) - (u64::from(h[8]) << 8) - words(&h[10..12]);
+        }
+        Some(())
     }
 
     /// The packet of probe `f`: the same bytes as [`build`] gives.
     pub fn make(&self, f: &ProbeFields) -> Result<Vec<u8>, BuildError> {
-        let mut p = self.pkt.clone();
+        self.make_in(f, Vec::new())
+    }
+
+    /// [`ProbeTemplate::make`] in `buf` (whatever it holds is replaced), reusing its
+    /// allocation.
+    pub fn make_in(&self, f: &ProbeFields, buf: Vec<u8>) -> Result<Vec<u8>, BuildError> {
+        let mut p = buf;
+        p.clear();
+        p.extend_from_slice(&self.pkt);
         if self.v6 {
             Ipv6Packet::new_unchecked(&mut p[..]).set_hop_limit(f.ttl);
         } else {
             let mut ip = Ipv4Packet::new_unchecked(&mut p[..]);
             ip.set_ttl(f.ttl);
             ip.set_ident(f.ip_id);
-            ip.fill_checksum();
+            let var = u64::from(f.ip_id) + (u64::from(f.ttl) << 8);
+            ip.set_checksum(!checksum::fold(self.ip_base + var));
         }
         let t = self.at;
         let m = self.method;
         if is_icmp(m) {
             p[t + 6..t + 8].copy_from_slice(&f.icmp_seq.to_be_bytes());
+            let var = u64::from(f.icmp_seq);
             match f.checksum {
-                Some(sum) if !self.force_checksum(&mut p, 2, sum, false) => {
+                Some(sum) if !self.force_checksum(&mut p, 2, var, sum, false) => {
                     fix_payload_for_icmp_checksum(&mut p, 0, sum)?
                 }
                 Some(_) => {}
-                None => self.fill_checksum(&mut p, 2, false),
+                None => self.fill_checksum(&mut p, 2, var, false),
             }
         } else if m.is_udp() {
             p[t + 2..t + 4].copy_from_slice(&f.dport.to_be_bytes());
+            let var = u64::from(f.dport);
             match f.checksum {
-                Some(sum) if !self.force_checksum(&mut p, 6, sum, true) => {
+                Some(sum) if !self.force_checksum(&mut p, 6, var, sum, true) => {
                     fix_payload_for_udp_checksum(&mut p, 0, sum)?
                 }
                 Some(_) => {}
-                None => self.fill_checksum(&mut p, 6, true),
+                None => self.fill_checksum(&mut p, 6, var, true),
             }
         } else {
             p[t + 4..t + 8].copy_from_slice(&f.tcp_seq.to_be_bytes());
             p[t + 8..t + 12].copy_from_slice(&f.tcp_ack.to_be_bytes());
-            self.fill_checksum(&mut p, 16, false);
+            let var = u64::from(f.tcp_seq >> 16)
+                + u64::from(f.tcp_seq & 0xffff)
+                + u64::from(f.tcp_ack >> 16)
+                + u64::from(f.tcp_ack & 0xffff);
+            // TCP payloads are never chosen: the template's bytes count as they are.
+            self.fill_checksum(&mut p, 16, var, false);
         }
         Ok(p)
     }
 
     /// Paris probes: choose the first two payload bytes (right after the 8-byte UDP or ICMP
     /// header) so that the checksum comes out as `want`, as scamper-packet's
-    /// `fix_payload_for_*_checksum` do, but with the pseudo-header sum and offsets known.
-    /// False if it did not come out (`want` unreachable, or 0 for UDP): the caller then asks
-    /// scamper-packet, which reports why.
-    fn force_checksum(&self, p: &mut [u8], cks: usize, want: u16, udp: bool) -> bool {
-        let (t, off) = (self.at, self.at + 8);
+    /// `fix_payload_for_*_checksum` do, but from the template's sums (`var`: the sum of the
+    /// probe's own field words). False if it did not come out (`want` unreachable, or 0 for
+    /// UDP): the caller then asks scamper-packet, which reports why.
+    fn force_checksum(&self, p: &mut [u8], cks: usize, var: u64, want: u16, udp: bool) -> bool {
+        let (t, off) = (self.at, self.at + PAYLOAD_FIX.start);
         if p.len() < off + 2 || (udp && want == 0) {
             return false;
         }
-        p[off..off + 2].fill(0);
-        p[t + cks..t + cks + 2].fill(0);
         // A transmitted UDP 0xffff is a computed 0.
         let target = if udp && want == 0xffff { 0 } else { want };
-        let s = checksum::fold(self.pseudo + checksum::sum(&p[t..]));
+        let base = self.pseudo + self.tbase;
+        let s = checksum::fold(base + var);
         let x = checksum::ones_add(!target, !s);
         p[off..off + 2].copy_from_slice(&x.to_be_bytes());
-        let mut c = !checksum::fold(self.pseudo + checksum::sum(&p[t..]));
+        let mut c = !checksum::fold(base + var + u64::from(x));
         if udp && c == 0 {
             c = 0xffff;
         }
@@ -374,17 +468,68 @@ impl ProbeTemplate {
         c == want
     }
 
-    /// Recompute the transport checksum stored `cks` bytes into the transport header; UDP
-    /// sends a computed 0 as 0xffff (0 means "no checksum").
-    fn fill_checksum(&self, p: &mut [u8], cks: usize, udp: bool) {
+    /// Store the transport checksum `cks` bytes into the transport header, for the template's
+    /// payload; UDP sends a computed 0 as 0xffff (0 means "no checksum").
+    fn fill_checksum(&self, p: &mut [u8], cks: usize, var: u64, udp: bool) {
         let at = self.at + cks;
-        p[at..at + 2].fill(0);
-        let mut c = !checksum::fold(self.pseudo + checksum::sum(&p[self.at..]));
+        let mut c = !checksum::fold(self.pseudo + self.tbase + var + self.payload_word);
         if udp && c == 0 {
             c = 0xffff;
         }
         p[at..at + 2].copy_from_slice(&c.to_be_bytes());
     }
+}
+
+/// The template of the last trace that made one, for the next trace with the same options
+/// from the same source: with `-c` and a list of addresses every trace runs the same command,
+/// and its template is the last one's with another destination (a full build of a trace's
+/// first probe cost more than making all its other probes). Per thread: tasks run on the
+/// engine's.
+struct LastTemplate {
+    opts: TraceOptions,
+    src: IpAddr,
+    sport: u16,
+    template: ProbeTemplate,
+}
+
+thread_local! {
+    static LAST_TEMPLATE: RefCell<Option<LastTemplate>> = const { RefCell::new(None) };
+}
+
+/// A template for a trace of `opts` from `src` with source port (ICMP id) `sport`, made from
+/// the last remembered one if that trace had the same options but for the destination.
+pub fn reuse_template(opts: &TraceOptions, src: IpAddr, sport: u16) -> Option<ProbeTemplate> {
+    LAST_TEMPLATE
+        .try_with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            let l = last.as_mut()?;
+            if l.src != src || l.sport != sport {
+                return None;
+            }
+            // Every option may shape the probes, so all are compared but the destination (the
+            // template knows its own).
+            l.opts.dst = opts.dst;
+            if l.opts != *opts {
+                return None;
+            }
+            l.template.for_dst(src, opts.dst)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keep `t` for [`reuse_template`].
+pub fn remember_template(opts: &TraceOptions, src: IpAddr, sport: u16, t: &ProbeTemplate) {
+    let _ = LAST_TEMPLATE.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some(LastTemplate {
+                opts: opts.clone(),
+                src,
+                sport,
+                template: t.clone(),
+            });
+        }
+    });
 }
 
 /// The ICMP checksum of an echo probe packet (at the start of the ICMP header).
@@ -591,6 +736,54 @@ mod tests {
         let o = opts("-o 8 -P udp 192.0.2.1");
         let pkt = build(&o, SRC4.parse().unwrap(), &fields(&o, &ids(&o), 0, 1)).unwrap();
         assert!(ProbeTemplate::new(&o, SRC4.parse().unwrap(), &pkt).is_none());
+    }
+
+    #[test]
+    fn templates_moved_to_another_destination_make_its_full_builds() {
+        let mut checked = 0;
+        for method in ["udp-paris", "udp", "icmp", "icmp-paris", "tcp", "tcp-ack"] {
+            for extra in ["", "-O const-payload", "-p 00ff1234abcd", "-t 46", "-s 1"] {
+                for (a, b, src) in [
+                    ("192.0.2.1", "198.18.7.200", SRC4),
+                    ("2001:db8::1", "2001:db8:ffff::1234", SRC6),
+                ] {
+                    let parse = |dst: &str| {
+                        let cmd = format!("-P {method} {extra} {dst}");
+                        let w: Vec<&str> = cmd.split_whitespace().collect();
+                        TraceOptions::parse(&w).expect(&cmd)
+                    };
+                    let (oa, ob) = (parse(a), parse(b));
+                    let src: IpAddr = src.parse().unwrap();
+                    let first = build(&oa, src, &fields(&oa, &ids(&oa), 0, 1)).unwrap();
+                    let ta = ProbeTemplate::new(&oa, src, &first).unwrap();
+                    remember_template(&oa, src, ids(&oa).sport, &ta);
+                    let tb = reuse_template(&ob, src, ids(&ob).sport).expect(b);
+                    let i = ids(&ob);
+                    for index in (0..40u16).chain([65534, 65535]) {
+                        let f = fields(&ob, &i, index, 1 + (index % 255) as u8);
+                        assert_eq!(tb.make(&f), build(&ob, src, &f), "{method} {extra} {b}");
+                        checked += 1;
+                    }
+                    // Not for other options, sources, ports or families.
+                    let oc = parse(&format!("-q 3 {b}"));
+                    assert!(reuse_template(&oc, src, i.sport).is_none());
+                    assert!(reuse_template(&ob, src, i.sport.wrapping_add(1)).is_none());
+                    let other: IpAddr = if src.is_ipv4() { SRC6 } else { SRC4 }.parse().unwrap();
+                    assert!(reuse_template(&ob, other, i.sport).is_none());
+                }
+            }
+        }
+        assert_eq!(checked, 6 * 5 * 2 * 42);
+        let o4 = opts("-P udp 192.0.2.1");
+        let o6 = opts("-P udp 2001:db8::1");
+        let src: IpAddr = SRC4.parse().unwrap();
+        let t = ProbeTemplate::new(
+            &o4,
+            src,
+            &build(&o4, src, &fields(&o4, &ids(&o4), 0, 1)).unwrap(),
+        )
+        .unwrap();
+        assert!(t.for_dst(src, o6.dst).is_none());
     }
 
     #[test]

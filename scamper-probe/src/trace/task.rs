@@ -147,6 +147,8 @@ pub struct TraceTask {
     dltx: std::collections::BTreeSet<usize>,
     /// The first probe's packet, from which the later ones are made.
     template: Option<ProbeTemplate>,
+    /// The last sent probe's buffer, for the next one (see [`Task::recycle`]).
+    spare_packet: Vec<u8>,
 }
 
 impl TraceTask {
@@ -181,6 +183,7 @@ impl TraceTask {
             errmsg: None,
             dltx: Default::default(),
             template: None,
+            spare_packet: Vec::new(),
         }
     }
 
@@ -639,8 +642,11 @@ impl TraceTask {
             return Action::Done;
         };
         let f = probe::fields(&self.opts, &self.ids, index, ttl);
+        if self.template.is_none() && self.sent.is_empty() {
+            self.template = probe::reuse_template(&self.opts, self.env.src, self.ids.sport);
+        }
         let built = match &self.template {
-            Some(t) => t.make(&f),
+            Some(t) => t.make_in(&f, std::mem::take(&mut self.spare_packet)),
             None => probe::build(&self.opts, self.env.src, &f),
         };
         let packet = match built {
@@ -653,6 +659,9 @@ impl TraceTask {
         };
         if self.template.is_none() {
             self.template = ProbeTemplate::new(&self.opts, self.env.src, &packet);
+            if let Some(t) = &self.template {
+                probe::remember_template(&self.opts, self.env.src, self.ids.sport, t);
+            }
         }
         let attempt = (self.hop_probes(ttl).count() + 1) as u8;
         self.sent.push(Sent {
@@ -1073,6 +1082,26 @@ impl Task for TraceTask {
         }
     }
 
+    fn recycle(&mut self, packet: Vec<u8>) {
+        self.spare_packet = packet;
+    }
+
+    /// The common case of [`TraceTask::poll`] after a send: probing hop by hop without `-N`
+    /// or `-c`, no reply in the hop yet and the new probe not timed out, so the hop is not over
+    /// and the poll would wait for that probe's timeout.
+    fn wait_after_send(&mut self, now: Time) -> Option<Time> {
+        if self.done
+            || self.phase != Phase::Hops
+            || self.opts.squeries > 1
+            || self.confidence().is_some()
+        {
+            return None;
+        }
+        let hop = &self.sent[self.hop_first..];
+        let deadline = hop.last()?.tx + self.opts.wait_timeout;
+        (now < deadline && hop.iter().all(|s| s.replies.is_empty())).then_some(deadline)
+    }
+
     fn on_response(&mut self, pkt: &Rx, rx: Time) {
         if self.datalink_tx(pkt, rx) || self.unseen_without_datalink(pkt) {
             return;
@@ -1090,8 +1119,9 @@ impl Task for TraceTask {
         let s = &mut self.sent[i];
         // Most probes get one reply: room for one, not Vec's first four, while the trace and
         // its record wait to be written.
-        if s.replies.is_empty() {
-            s.replies.reserve_exact(1);
+        if s.replies.capacity() == 0 {
+            // (Allocated directly: reserve_exact on an empty Vec takes the slower growth path.)
+            s.replies = Vec::with_capacity(1);
         }
         s.replies.push(reply);
         // A late reply to an earlier hop that ends the path stops the trace at that hop.
@@ -1328,6 +1358,8 @@ mod tests {
         pending: Vec<(Time, Vec<u8>)>,
         /// In-progress records (`-y`), asked for after each send as the engine does.
         snaps: Vec<Trace>,
+        /// Sends after which `wait_after_send` stood in for a poll.
+        shortcuts: usize,
     }
 
     impl Sim {
@@ -1342,6 +1374,7 @@ mod tests {
                 sent: Vec::new(),
                 pending: Vec::new(),
                 snaps: Vec::new(),
+                shortcuts: 0,
             }
         }
 
@@ -1356,6 +1389,12 @@ mod tests {
                         self.t.on_sent(self.now);
                         if let Some(Record::Trace(tr)) = self.t.snapshot(self.now) {
                             self.snaps.push(*tr);
+                        }
+                        // The engine takes this instead of a poll: it must be what a poll
+                        // says (every trace of these tests checks it).
+                        if let Some(t) = self.t.wait_after_send(self.now) {
+                            assert_eq!(self.t.poll(self.now), Action::WaitUntil(t));
+                            self.shortcuts += 1;
                         }
                         if let Some((r, d)) = net(&p.packet, self.sent.len()) {
                             self.pending.push((self.now + d, r));
@@ -1445,6 +1484,8 @@ mod tests {
                 let what = format!("{m} {dst}");
                 assert_eq!(tr.stop_reason, TraceStop::COMPLETED, "{what}");
                 assert_eq!((tr.hop_count, tr.probec, tr.stop_hop), (4, 4, 0), "{what}");
+                // After every send the shortcut applied (run checks it against a poll).
+                assert_eq!(sim.shortcuts, 4, "{what}");
                 assert_eq!(
                     addrs(&tr),
                     vec![

@@ -1,6 +1,7 @@
 //! Trace objects (type 6, warts.md section 4), with PMTUD, last-ditch and doubletree
 //! attributes.
 
+use crate::addr::Addr;
 use crate::error::{Error, Result};
 use crate::icmpext::IcmpExt;
 use crate::timeval::Timeval;
@@ -305,7 +306,6 @@ pub(crate) fn write(
         return Err(Error::Encode("trace without destination".into()));
     };
     let mut at = AddrOut::default();
-    let mut pa = ParamsOut::new();
     let lid = match &t.list {
         Some(l) => st.list_id(l, side)?,
         None => 0,
@@ -314,60 +314,9 @@ pub(crate) fn write(
         Some(cy) => st.cycle_id(cy, side)?,
         None => 0,
     };
-    pa.u32(1, lid);
-    pa.u32(2, cid);
-    pa.tv(5, &t.start);
-    pa.u8(6, t.stop_reason.0);
-    pa.u8(7, t.stop_data);
-    if t.flags & 0xff != 0 {
-        pa.u8(8, t.flags as u8);
+    if !write_params_fast(out, t, lid, cid, dst, &mut at) {
+        write_params(out, t, lid, cid, dst, &mut at)?;
     }
-    pa.u8(9, t.attempts);
-    pa.u8(10, t.hoplimit);
-    pa.u8(11, t.method.0);
-    pa.u16(12, t.probe_size);
-    pa.u16(13, t.sport);
-    pa.u16(14, t.dport);
-    pa.u8(15, t.firsthop);
-    pa.u8(16, t.tos);
-    pa.u8(17, t.wait_timeout.sec as u8);
-    pa.u8(18, t.loops);
-    pa.u16(19, t.hop_count);
-    pa.u8(20, t.gaplimit);
-    pa.u8(21, t.gapaction);
-    pa.u8(22, t.loopaction);
-    pa.u16(23, t.probec);
-    pa.u8(
-        24,
-        (t.wait_probe.sec * 100 + t.wait_probe.usec / 10000) as u8,
-    );
-    pa.u8(25, t.confidence);
-    if let Some(a) = &t.src {
-        pa.addr(26, a, &mut at);
-    }
-    pa.addr(27, dst, &mut at);
-    if t.userid != 0 {
-        pa.u32(28, t.userid);
-    }
-    if t.offset != 0 {
-        pa.u16(29, t.offset);
-    }
-    if let Some(a) = &t.rtr {
-        pa.addr_static(30, a);
-    }
-    if t.squeries >= 2 {
-        pa.u8(31, t.squeries);
-    }
-    if t.flags & !0xff != 0 {
-        pa.u32(32, t.flags);
-    }
-    if t.stop_hop != 0 {
-        pa.u8(33, t.stop_hop);
-    }
-    if let Some(e) = &t.errmsg {
-        pa.str(34, e);
-    }
-    pa.finish(out)?;
 
     if let Some(p) = t
         .probes
@@ -466,6 +415,73 @@ fn put_attr(out: &mut Vec<u8>, kind: u16, body: &[u8]) -> Result<()> {
 }
 
 /// u16 record count then one record per (probe, reply).
+/// The trace's own params block.
+fn write_params(
+    out: &mut Vec<u8>,
+    t: &Trace,
+    lid: u32,
+    cid: u32,
+    dst: &Addr,
+    at: &mut AddrOut,
+) -> Result<()> {
+    let mut pa = ParamsOut::new();
+    pa.u32(1, lid);
+    pa.u32(2, cid);
+    pa.tv(5, &t.start);
+    pa.u8(6, t.stop_reason.0);
+    pa.u8(7, t.stop_data);
+    if t.flags & 0xff != 0 {
+        pa.u8(8, t.flags as u8);
+    }
+    pa.u8(9, t.attempts);
+    pa.u8(10, t.hoplimit);
+    pa.u8(11, t.method.0);
+    pa.u16(12, t.probe_size);
+    pa.u16(13, t.sport);
+    pa.u16(14, t.dport);
+    pa.u8(15, t.firsthop);
+    pa.u8(16, t.tos);
+    pa.u8(17, t.wait_timeout.sec as u8);
+    pa.u8(18, t.loops);
+    pa.u16(19, t.hop_count);
+    pa.u8(20, t.gaplimit);
+    pa.u8(21, t.gapaction);
+    pa.u8(22, t.loopaction);
+    pa.u16(23, t.probec);
+    pa.u8(
+        24,
+        (t.wait_probe.sec * 100 + t.wait_probe.usec / 10000) as u8,
+    );
+    pa.u8(25, t.confidence);
+    if let Some(a) = &t.src {
+        pa.addr(26, a, at);
+    }
+    pa.addr(27, dst, at);
+    if t.userid != 0 {
+        pa.u32(28, t.userid);
+    }
+    if t.offset != 0 {
+        pa.u16(29, t.offset);
+    }
+    if let Some(a) = &t.rtr {
+        pa.addr_static(30, a);
+    }
+    if t.squeries >= 2 {
+        pa.u8(31, t.squeries);
+    }
+    if t.flags & !0xff != 0 {
+        pa.u32(32, t.flags);
+    }
+    if t.stop_hop != 0 {
+        pa.u8(33, t.stop_hop);
+    }
+    if let Some(e) = &t.errmsg {
+        pa.str(34, e);
+    }
+    pa.finish(out)?;
+    Ok(())
+}
+
 fn write_hops<'a>(
     out: &mut Vec<u8>,
     probes: impl IntoIterator<Item = &'a TraceProbe>,
@@ -476,9 +492,12 @@ fn write_hops<'a>(
     let count_at = out.len();
     out.put_u16(0);
     let mut n = 0usize;
+    let mut pa = ParamsOut::new();
     for p in probes {
         for r in &p.replies {
-            write_hop(out, p, r, trace_size, at)?;
+            if !write_hop_fast(out, p, r, trace_size, at) {
+                write_hop(&mut pa, out, p, r, trace_size, at)?;
+            }
             n += 1;
         }
     }
@@ -487,14 +506,198 @@ fn write_hops<'a>(
     Ok(())
 }
 
+/// [`write_hop`] for the common hop record (IPv4 or IPv6 address, no ICMP extensions, no
+/// name), assembled on the stack and appended in one copy: the generic params block costs a
+/// capacity check and a flag update per field, and a trace writes a record per hop. False,
+/// with nothing written, for other records.
+fn write_hop_fast(
+    out: &mut Vec<u8>,
+    p: &TraceProbe,
+    r: &TraceReply,
+    trace_size: u16,
+    at: &mut AddrOut,
+) -> bool {
+    let Some(addr) = &r.addr else {
+        return false;
+    };
+    if !r.icmp_exts.is_empty() || r.name.is_some() || !matches!(addr, Addr::V4(_) | Addr::V6(_)) {
+        return false;
+    }
+    // Values in flag order, as write_hop adds them; `ids` has bit id - 1 set for each.
+    let mut v = [0u8; 64];
+    let mut n = 0;
+    let mut ids = 0u32;
+    let mut put = |id: u32, b: &[u8]| {
+        v[n..n + b.len()].copy_from_slice(b);
+        n += b.len();
+        ids |= 1 << (id - 1);
+    };
+    put(2, &[p.ttl]);
+    put(3, &[r.reply_ttl]);
+    put(4, &[r.flags]);
+    put(5, &[p.id.wrapping_sub(1)]);
+    put(6, &r.rtt.as_usec32().to_be_bytes());
+    if r.is_icmp() {
+        put(7, &[r.icmp_type, r.icmp_code]);
+    }
+    put(8, &p.size.to_be_bytes());
+    put(9, &r.reply_size.to_be_bytes());
+    if r.reply_ipid != 0 {
+        put(10, &r.reply_ipid.to_be_bytes());
+    }
+    put(11, &[r.reply_tos]);
+    if r.is_ptb() {
+        put(12, &r.icmp_nhmtu.to_be_bytes());
+    }
+    let quot = r.has_quotation();
+    if quot && r.icmp_q_iplen != trace_size {
+        put(13, &r.icmp_q_iplen.to_be_bytes());
+    }
+    if quot && r.icmp_q_ttl != 1 {
+        put(14, &[r.icmp_q_ttl]);
+    }
+    if r.is_tcp() {
+        put(15, &[r.tcp_flags]);
+    }
+    if quot {
+        put(16, &[r.icmp_q_tos]);
+    }
+    let mut a = [0u8; 18];
+    let Some(alen) = at.put_slice(&mut a, addr) else {
+        return false;
+    };
+    put(18, &a[..alen]);
+    if p.tx.sec != 0 {
+        let mut tv = [0u8; 8];
+        tv[..4].copy_from_slice(&p.tx.sec.to_be_bytes());
+        tv[4..].copy_from_slice(&p.tx.usec.to_be_bytes());
+        put(19, &tv);
+    }
+    // Id 18 is always set: three flag bytes (as append_params would write them, spelt out
+    // for the most frequent block).
+    let head = [
+        0x80 | (ids & 0x7f) as u8,
+        0x80 | ((ids >> 7) & 0x7f) as u8,
+        ((ids >> 14) & 0x7f) as u8,
+    ];
+    out.reserve(head.len() + 2 + n);
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&(n as u16).to_be_bytes());
+    out.extend_from_slice(&v[..n]);
+    true
+}
+
+/// A params block (as `ParamsOut::finish` writes it) for the flag ids set in `ids` (bit
+/// id - 1) and their values: flag bytes of 7 ids each up to the one with the highest id, all
+/// but the last with the "another follows" bit, then the values' length and the values.
+/// `ids` is not empty and `vals` is short (a stack buffer).
+fn append_params(out: &mut Vec<u8>, ids: u64, vals: &[u8]) {
+    let highest = 64 - ids.leading_zeros() as usize;
+    let nflags = (highest - 1) / 7 + 1;
+    let mut head = [0u8; 12];
+    for (i, h) in head[..nflags].iter_mut().enumerate() {
+        *h = 0x80 | ((ids >> (7 * i)) & 0x7f) as u8;
+    }
+    head[nflags - 1] &= 0x7f;
+    head[nflags..nflags + 2].copy_from_slice(&(vals.len() as u16).to_be_bytes());
+    out.reserve(nflags + 2 + vals.len());
+    out.extend_from_slice(&head[..nflags + 2]);
+    out.extend_from_slice(vals);
+}
+
+/// The trace's own params block (see [`write`]) assembled on the stack, for the common
+/// trace: IPv4 or IPv6 addresses, no `-r` router, no error message. False, with nothing
+/// written and the address table untouched, for others.
+fn write_params_fast(
+    out: &mut Vec<u8>,
+    t: &Trace,
+    lid: u32,
+    cid: u32,
+    dst: &Addr,
+    at: &mut AddrOut,
+) -> bool {
+    let ip = |a: &Addr| matches!(a, Addr::V4(_) | Addr::V6(_));
+    if t.errmsg.is_some() || t.rtr.is_some() || !ip(dst) || t.src.as_ref().is_some_and(|a| !ip(a)) {
+        return false;
+    }
+    let mut v = [0u8; 128];
+    let mut n = 0;
+    let mut ids = 0u64;
+    let mut put = |id: u32, b: &[u8]| {
+        v[n..n + b.len()].copy_from_slice(b);
+        n += b.len();
+        ids |= 1 << (id - 1);
+    };
+    put(1, &lid.to_be_bytes());
+    put(2, &cid.to_be_bytes());
+    let mut tv = [0u8; 8];
+    tv[..4].copy_from_slice(&t.start.sec.to_be_bytes());
+    tv[4..].copy_from_slice(&t.start.usec.to_be_bytes());
+    put(5, &tv);
+    put(6, &[t.stop_reason.0]);
+    put(7, &[t.stop_data]);
+    if t.flags & 0xff != 0 {
+        put(8, &[t.flags as u8]);
+    }
+    put(9, &[t.attempts]);
+    put(10, &[t.hoplimit]);
+    put(11, &[t.method.0]);
+    put(12, &t.probe_size.to_be_bytes());
+    put(13, &t.sport.to_be_bytes());
+    put(14, &t.dport.to_be_bytes());
+    put(15, &[t.firsthop]);
+    put(16, &[t.tos]);
+    put(17, &[t.wait_timeout.sec as u8]);
+    put(18, &[t.loops]);
+    put(19, &t.hop_count.to_be_bytes());
+    put(20, &[t.gaplimit]);
+    put(21, &[t.gapaction]);
+    put(22, &[t.loopaction]);
+    put(23, &t.probec.to_be_bytes());
+    put(
+        24,
+        &[(t.wait_probe.sec * 100 + t.wait_probe.usec / 10000) as u8],
+    );
+    put(25, &[t.confidence]);
+    let mut a = [0u8; 18];
+    if let Some(src) = &t.src {
+        let Some(len) = at.put_slice(&mut a, src) else {
+            return false;
+        };
+        put(26, &a[..len]);
+    }
+    let Some(len) = at.put_slice(&mut a, dst) else {
+        return false;
+    };
+    put(27, &a[..len]);
+    if t.userid != 0 {
+        put(28, &t.userid.to_be_bytes());
+    }
+    if t.offset != 0 {
+        put(29, &t.offset.to_be_bytes());
+    }
+    if t.squeries >= 2 {
+        put(31, &[t.squeries]);
+    }
+    if t.flags & !0xff != 0 {
+        put(32, &t.flags.to_be_bytes());
+    }
+    if t.stop_hop != 0 {
+        put(33, &[t.stop_hop]);
+    }
+    append_params(out, ids, &v[..n]);
+    true
+}
+
+/// One hop record; `pa` is empty, and is left empty for the next.
 fn write_hop(
+    pa: &mut ParamsOut,
     out: &mut Vec<u8>,
     p: &TraceProbe,
     r: &TraceReply,
     trace_size: u16,
     at: &mut AddrOut,
 ) -> Result<()> {
-    let mut pa = ParamsOut::new();
     pa.u8(2, p.ttl);
     pa.u8(3, r.reply_ttl);
     pa.u8(4, r.flags);
@@ -539,5 +742,192 @@ fn write_hop(
     if let Some(n) = &r.name {
         pa.str(20, n);
     }
-    pa.finish(out)
+    pa.finish_and_clear(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::reply_flags;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The fast trace params block is the generic one, address table included.
+    #[test]
+    fn fast_trace_params_are_the_generic_ones() {
+        let addrs = [
+            Addr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            Addr::V4(Ipv4Addr::new(198, 51, 100, 7)),
+            Addr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let (a, b) = (next(), next());
+            let t = Trace {
+                src: (a & 1 != 0).then_some(addrs[(a >> 1) as usize % 3]),
+                dst: Some(addrs[(a >> 3) as usize % 3]),
+                start: Timeval::new((a >> 8) as u32, (a >> 40) as u32 % 1_000_000),
+                stop_reason: TraceStop((b & 7) as u8),
+                stop_data: (b >> 3) as u8,
+                flags: if b & (1 << 11) != 0 {
+                    (b >> 12) as u32 & 0xff
+                } else {
+                    (b >> 12) as u32
+                },
+                attempts: (b >> 44) as u8,
+                hoplimit: (b >> 52) as u8,
+                method: TraceMethod((b >> 60) as u8),
+                probe_size: (a >> 20) as u16,
+                sport: (a >> 36) as u16,
+                dport: (a >> 48) as u16,
+                firsthop: (b >> 20) as u8,
+                tos: (b >> 28) as u8,
+                wait_timeout: Timeval::new((a >> 5) as u32 % 10, 0),
+                wait_probe: Timeval::new((b >> 5) as u32 % 3, (b >> 9) as u32 % 1_000_000),
+                loops: (a >> 24) as u8,
+                hop_count: (b >> 36) as u16,
+                gaplimit: (a >> 28) as u8,
+                gapaction: (a >> 30) as u8 & 3,
+                confidence: [0, 95, 99][(a >> 32) as usize % 3],
+                probec: (b >> 40) as u16,
+                userid: if a & (1 << 4) != 0 {
+                    0
+                } else {
+                    (a >> 12) as u32
+                },
+                offset: if b & (1 << 6) != 0 {
+                    0
+                } else {
+                    (b >> 16) as u16
+                },
+                squeries: (a >> 56) as u8 % 4,
+                stop_hop: if b & (1 << 7) != 0 {
+                    0
+                } else {
+                    (b >> 24) as u8
+                },
+                ..Trace::default()
+            };
+            let (mut fast, mut generic) = (Vec::new(), Vec::new());
+            let (mut at_fast, mut at_generic) = (AddrOut::default(), AddrOut::default());
+            let (lid, cid) = ((a >> 44) as u32, (b >> 30) as u32);
+            let dst = t.dst.as_ref().unwrap();
+            assert!(write_params_fast(
+                &mut fast,
+                &t,
+                lid,
+                cid,
+                dst,
+                &mut at_fast
+            ));
+            write_params(&mut generic, &t, lid, cid, dst, &mut at_generic).unwrap();
+            assert_eq!(fast, generic, "trace {i}: {t:?}");
+        }
+        // Error messages and -r take the generic path.
+        let t = Trace {
+            dst: Some(addrs[0]),
+            errmsg: Some("no route".into()),
+            ..Trace::default()
+        };
+        let mut out = Vec::new();
+        assert!(!write_params_fast(
+            &mut out,
+            &t,
+            1,
+            1,
+            &addrs[0],
+            &mut AddrOut::default()
+        ));
+        assert!(out.is_empty());
+    }
+
+    /// The fast hop writer gives the generic one's bytes, address table included.
+    #[test]
+    fn fast_hop_records_are_the_generic_ones() {
+        let addrs = [
+            Addr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            Addr::V4(Ipv4Addr::new(198, 51, 100, 7)),
+            Addr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            Addr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut fast, mut generic) = (Vec::new(), Vec::new());
+        let (mut at_fast, mut at_generic) = (AddrOut::default(), AddrOut::default());
+        let mut pa = ParamsOut::new();
+        for i in 0..20_000 {
+            let r0 = next();
+            let kind = [reply_flags::TCP, reply_flags::UDP, 0, 0][(r0 & 3) as usize];
+            let r = TraceReply {
+                addr: Some(addrs[(r0 >> 2) as usize % addrs.len()]),
+                flags: kind | (r0 >> 8) as u8 & !(reply_flags::TCP | reply_flags::UDP),
+                reply_ttl: (r0 >> 16) as u8,
+                reply_tos: (r0 >> 24) as u8,
+                reply_size: (r0 >> 32) as u16 & 0x7ff,
+                reply_ipid: if r0 & (1 << 48) != 0 {
+                    0
+                } else {
+                    (r0 >> 49) as u16
+                },
+                rtt: Timeval::new((r0 >> 20) as u32 % 5, (r0 >> 30) as u32 % 1_000_000),
+                icmp_type: [0, 3, 11, 1, 2, 3, 129][(r0 >> 40) as usize % 7],
+                icmp_code: [0, 3, 4][(r0 >> 44) as usize % 3],
+                icmp_q_iplen: if r0 & (1 << 60) != 0 {
+                    44
+                } else {
+                    (r0 >> 36) as u16
+                },
+                icmp_q_ttl: if r0 & (1 << 61) != 0 {
+                    1
+                } else {
+                    (r0 >> 50) as u8
+                },
+                icmp_q_tos: (r0 >> 54) as u8,
+                icmp_nhmtu: (r0 >> 12) as u16,
+                tcp_flags: (r0 >> 4) as u8,
+                ..TraceReply::default()
+            };
+            let r1 = next();
+            let p = TraceProbe {
+                ttl: 1 + (r1 as u8 % 254),
+                id: (r1 >> 8) as u8,
+                size: 44,
+                tx: if r1 & (1 << 20) != 0 {
+                    Timeval::new(0, 5)
+                } else {
+                    Timeval::new((r1 >> 21) as u32, (r1 >> 40) as u32 % 1_000_000)
+                },
+                replies: Vec::new(),
+            };
+            assert!(write_hop_fast(&mut fast, &p, &r, 44, &mut at_fast));
+            write_hop(&mut pa, &mut generic, &p, &r, 44, &mut at_generic).unwrap();
+            assert_eq!(fast, generic, "record {i}: {p:?} {r:?}");
+        }
+        // Extensions and names take the generic path.
+        let r = TraceReply {
+            addr: Some(addrs[0]),
+            name: Some("r1".into()),
+            ..TraceReply::default()
+        };
+        let p = TraceProbe {
+            ttl: 1,
+            id: 1,
+            size: 44,
+            tx: Timeval::new(1, 0),
+            replies: Vec::new(),
+        };
+        let before = fast.len();
+        assert!(!write_hop_fast(&mut fast, &p, &r, 44, &mut at_fast));
+        assert_eq!(fast.len(), before);
+    }
 }

@@ -153,7 +153,8 @@ impl ParamsOut {
         match self.flags.get_mut(i) {
             Some(f) => {
                 *f |= 1 << b;
-                self.nflags = self.nflags.max(i + 1);
+                // Ids come in ascending order, so this byte is the last in use.
+                self.nflags = i + 1;
             }
             None => self.overflow = Some(id),
         }
@@ -196,7 +197,26 @@ impl ParamsOut {
     }
 
     /// Append flag bytes, length and values to `out`.
-    pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
+        self.finish_and_clear(out)
+    }
+
+    /// [`ParamsOut::finish`], leaving this block empty for the next one: records with a block
+    /// per hop or reply take one value buffer for all of them.
+    pub fn finish_and_clear(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let r = self.append_to(out);
+        self.flags = [0; FLAG_BYTES];
+        self.nflags = 0;
+        self.vals.clear();
+        #[cfg(debug_assertions)]
+        {
+            self.last = 0;
+        }
+        self.overflow = None;
+        r
+    }
+
+    fn append_to(&self, out: &mut Vec<u8>) -> Result<()> {
         if let Some(id) = self.overflow {
             return Err(Error::Encode(format!("params flag id {id} out of range")));
         }

@@ -84,12 +84,34 @@ impl AddrOut {
         self.more.as_ref().and_then(|m| m.get(a).copied())
     }
 
-    pub fn put(&mut self, out: &mut Vec<u8>, a: &Addr) {
+    /// What [`AddrOut::put`] appends, written at the start of `buf` (at least 18 bytes) for
+    /// an IPv4 or IPv6 address; returns its length (`None`, with nothing done, for other
+    /// types).
+    pub fn put_slice(&mut self, buf: &mut [u8], a: &Addr) -> Option<usize> {
+        let n = match a {
+            Addr::V4(v) => {
+                buf[..2].copy_from_slice(&[4, 1]);
+                buf[2..6].copy_from_slice(&v.octets());
+                6
+            }
+            Addr::V6(v) => {
+                buf[..2].copy_from_slice(&[16, 2]);
+                buf[2..18].copy_from_slice(&v.octets());
+                18
+            }
+            _ => return None,
+        };
         if let Some(id) = self.find(a) {
-            out.put_u8(0);
-            out.put_u32(id);
-            return;
+            buf[0] = 0;
+            buf[1..5].copy_from_slice(&id.to_be_bytes());
+            return Some(5);
         }
+        self.remember(a);
+        Some(n)
+    }
+
+    /// Give `a` (not in the table) the next id.
+    fn remember(&mut self, a: &Addr) {
         let id = self.len as u32;
         if self.len < ADDR_INLINE {
             self.inline[self.len] = *a;
@@ -97,6 +119,15 @@ impl AddrOut {
             self.more.get_or_insert_with(HashMap::new).insert(*a, id);
         }
         self.len += 1;
+    }
+
+    pub fn put(&mut self, out: &mut Vec<u8>, a: &Addr) {
+        if let Some(id) = self.find(a) {
+            out.put_u8(0);
+            out.put_u32(id);
+            return;
+        }
+        self.remember(a);
         out.put_addr_static(a);
     }
 }
