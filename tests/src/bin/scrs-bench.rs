@@ -1273,7 +1273,10 @@ fn trace_profile(c: &TraceConfig, lab: &Lab, targets: &Path) -> Result<(), Strin
                 .workdir
                 .join(format!("perf-trace-{}.data", short(imp)));
             let mut a: Vec<std::ffi::OsString> = vec![perf.clone().into()];
-            for s in ["record", "-q", "-F", "4999", "-g", "-o"] {
+            // A 1.6 s run at a few per cent of a CPU gives ~300 samples at the default rate;
+            // SCRS_PERF_FREQ raises it for a closer look.
+            let freq = std::env::var("SCRS_PERF_FREQ").unwrap_or_else(|_| "4999".into());
+            for s in ["record", "-q", "-F", &freq, "-g", "-o"] {
                 a.push(s.into());
             }
             a.push(data.into());
