@@ -2,6 +2,7 @@
 //! user with no groups, no capabilities in any set, no new privileges, not dumpable, and a
 //! landlock ruleset that denies every filesystem access.
 
+use caps::CapSet;
 use nix::unistd::{chdir, chroot, getresgid, getresuid, setgroups, setresgid, setresuid, Gid, Uid};
 use std::path::Path;
 
@@ -57,13 +58,18 @@ pub fn prepare_chroot_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Drop everything. Must run while the process is still root and single-threaded.
 pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
-    use scamper_sys::caps;
+    // Opened while /proc is still reachable, read once everything is dropped: one read shows
+    // every capability set (instead of one system call per capability and set).
+    let status = std::fs::File::open("/proc/self/status").ok();
     chroot(&spec.chroot_dir).map_err(|e| err("chroot", e))?;
     chdir("/").map_err(|e| err("chdir", e))?;
 
     // The bounding and ambient sets can only be cleared while we still hold CAP_SETPCAP.
-    caps::clear_ambient_set().map_err(|e| err("clearing ambient capabilities", e))?;
-    caps::drop_bounding_set().map_err(|e| err("dropping bounding capabilities", e))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;
+    for cap in caps::all() {
+        caps::drop(None, CapSet::Bounding, cap)
+            .map_err(|e| err("dropping bounding capabilities", e))?;
+    }
     nix::sys::prctl::set_no_new_privs().map_err(|e| err("PR_SET_NO_NEW_PRIVS", e))?;
 
     setgroups(&[]).map_err(|e| err("setgroups", e))?;
@@ -81,18 +87,12 @@ pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
     if nix::unistd::setuid(Uid::from_raw(0)).is_ok() && spec.uid.as_raw() != 0 {
         return Err(err("privilege drop", "root could be regained"));
     }
-    caps::clear_process_sets().map_err(|e| err("clearing capabilities", e))?;
-    for (set, empty) in [
-        (
-            "permitted, effective or inheritable",
-            caps::process_sets_empty(),
-        ),
-        ("bounding", caps::bounding_set_empty()),
-        ("ambient", caps::ambient_set_empty()),
-    ] {
-        if !empty.map_err(|e| err("reading capabilities", e))? {
-            return Err(err("privilege drop", format!("{set} capabilities remain")));
-        }
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+        caps::clear(None, set).map_err(|e| err("clearing capabilities", e))?;
+    }
+    match status {
+        Some(f) => check_status_caps(&f)?,
+        None => check_caps()?,
     }
     // A change of credentials resets dumpability, so this comes after setresuid.
     nix::sys::prctl::set_dumpable(false).map_err(|e| err("PR_SET_DUMPABLE", e))?;
@@ -100,6 +100,58 @@ pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
     Ok(SandboxReport {
         landlock: restrict_filesystem(),
     })
+}
+
+/// The capability sets, from /proc/self/status opened before the chroot: every `Cap*` line must
+/// be present and zero.
+fn check_status_caps(f: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    // Read from the start, so the kernel writes the current values (the file is ~1.5 KiB).
+    let mut text = vec![0u8; 8192];
+    let mut len = 0;
+    while len < text.len() {
+        match f.read_at(&mut text[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err("reading /proc/self/status", e)),
+        }
+    }
+    let text = String::from_utf8_lossy(&text[..len]);
+    for name in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .ok_or_else(|| err("privilege drop", format!("no {name} line to check")))?;
+        if value.is_empty() || value.bytes().any(|b| b != b'0') {
+            return Err(err(
+                "privilege drop",
+                format!("capabilities remain: {name} {value}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The capability sets, one query at a time (where /proc is not mounted).
+fn check_caps() -> std::io::Result<()> {
+    for set in [
+        CapSet::Effective,
+        CapSet::Permitted,
+        CapSet::Inheritable,
+        CapSet::Bounding,
+        CapSet::Ambient,
+    ] {
+        let held = caps::read(None, set).map_err(|e| err("reading capabilities", e))?;
+        if !held.is_empty() {
+            return Err(err(
+                "privilege drop",
+                format!("{set:?} capabilities remain"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Deny all filesystem access with landlock, as far as this kernel supports it.

@@ -3,7 +3,6 @@
 //! Everything else in the workspace is `#![forbid(unsafe_code)]`.
 
 pub mod alloc_cache;
-pub mod caps;
 pub mod lazy_code;
 pub mod packet_outgoing;
 pub mod recv_batch;
