@@ -10,7 +10,7 @@ mod notify;
 mod startup;
 
 use helper::policy::{FirewallSlots, Policy};
-use helper::{Ending, Helper, Signals};
+use helper::{Ending, Helper, SignalPipes};
 use ids::Identity;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::User;
@@ -267,22 +267,17 @@ fn run(
     drop(user);
 
     let (helper_end, prober_end) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
-    // Signals wait until each side has its own handling in place: the helper reads them from
-    // a signalfd (they stay blocked there); the prober keeps those the helper relays to it
-    // blocked.
-    let helper_signals = Signals::set();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&helper_signals), None).map_err(|e| e.to_string())?;
+    // Signals wait until each side has its own handling in place.
+    let mut relayed = SigSet::empty();
+    for s in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
+        relayed.add(s);
+    }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&relayed), None).map_err(|e| e.to_string())?;
 
     match scamper_sys::fork_single_threaded().map_err(|e| format!("fork: {e}"))? {
         scamper_sys::Forked::Child => {
             // First: that descriptor acts on the helper's address space, not on ours.
             drop(lazy_code);
-            let mut chld = SigSet::empty();
-            chld.add(Signal::SIGCHLD);
-            if let Err(e) = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&chld), None) {
-                log::error(&format!("sigprocmask: {e}"));
-                std::process::exit(1);
-            }
             drop(helper_end);
             drop(pidfile);
             let code = prober(
@@ -294,7 +289,9 @@ fn run(
             drop(prober_end);
             drop(output);
             drop(input);
-            let signals = Signals::open().map_err(|e| format!("signals: {e}"))?;
+            let signals = SignalPipes::install().map_err(|e| format!("signals: {e}"))?;
+            sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&relayed), None)
+                .map_err(|e| e.to_string())?;
             let policy = Policy {
                 control_unix: match &opts.mode {
                     Mode::Control(c) => c.unix.clone(),

@@ -9,8 +9,7 @@ use crate::ids::Identity;
 use crate::log;
 use crate::notify::Notifier;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use policy::{ChannelState, Policy};
@@ -18,6 +17,7 @@ use scamper_proto::{
     decode_request, encode_from_helper, FrameBuf, FromHelper, Refusal, Request, MAX_REQUEST_FRAME,
     PROTO_VERSION,
 };
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -25,58 +25,44 @@ use std::time::{Duration, Instant};
 /// How long the prober has to flush and exit after SIGTERM before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
 
-/// The signals the helper acts on, read from a signalfd: SIGHUP (reload), SIGTERM and SIGINT
-/// (exit), SIGCHLD (lets [`Helper::reap`] sleep until the prober has exited instead of
-/// polling). They stay blocked, so nothing runs in signal-handler context and one descriptor
-/// carries them all.
-pub struct Signals {
-    fd: SignalFd,
+/// Self-pipes written by signal handlers (signal-hook), read by the loop.
+pub struct SignalPipes {
+    pub hup: UnixStream,
+    pub term: UnixStream,
+    /// SIGCHLD: lets [`Helper::reap`] sleep until the prober has exited instead of polling.
+    pub chld: UnixStream,
 }
 
-/// What [`Signals::drain`] found pending.
-#[derive(Debug, Default)]
-struct Pending {
-    hup: bool,
-    term: bool,
+impl SignalPipes {
+    pub fn install() -> std::io::Result<SignalPipes> {
+        let (hup_r, hup_w) = UnixStream::pair()?;
+        let (term_r, term_w) = UnixStream::pair()?;
+        let (chld_r, chld_w) = UnixStream::pair()?;
+        hup_r.set_nonblocking(true)?;
+        term_r.set_nonblocking(true)?;
+        chld_r.set_nonblocking(true)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGHUP, hup_w)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, term_w.try_clone()?)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, term_w)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, chld_w)?;
+        Ok(SignalPipes {
+            hup: hup_r,
+            term: term_r,
+            chld: chld_r,
+        })
+    }
 }
 
-impl Signals {
-    /// The set to block (before the fork, so none is lost in between) and then read.
-    pub fn set() -> SigSet {
-        let mut set = SigSet::empty();
-        for s in [
-            Signal::SIGHUP,
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGCHLD,
-        ] {
-            set.add(s);
+fn drain(s: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 64];
+    let mut any = false;
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
         }
-        set
+        any = true;
     }
-
-    /// Must be called with [`Signals::set`] blocked.
-    pub fn open() -> std::io::Result<Signals> {
-        let fd = SignalFd::with_flags(
-            &Signals::set(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )?;
-        Ok(Signals { fd })
-    }
-
-    /// Read every pending signal.
-    fn drain(&self) -> Pending {
-        let mut pending = Pending::default();
-        while let Ok(Some(info)) = self.fd.read_signal() {
-            match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGHUP) => pending.hup = true,
-                Ok(Signal::SIGTERM | Signal::SIGINT) => pending.term = true,
-                // SIGCHLD only wakes the poll.
-                _ => {}
-            }
-        }
-        pending
-    }
+    any
 }
 
 /// How the helper's loop ended.
@@ -95,7 +81,7 @@ pub struct Helper {
     pub policy: Policy,
     pub link: UnixStream,
     pub prober: Pid,
-    pub signals: Signals,
+    pub signals: SignalPipes,
     pub notify: Notifier,
     state: ChannelState,
     frames: FrameBuf,
@@ -109,7 +95,7 @@ impl Helper {
         policy: Policy,
         link: UnixStream,
         prober: Pid,
-        signals: Signals,
+        signals: SignalPipes,
         notify: Notifier,
     ) -> Helper {
         Helper {
@@ -161,7 +147,8 @@ impl Helper {
         loop {
             let mut fds = [
                 PollFd::new(self.link.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.signals.fd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.signals.hup.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.signals.term.as_fd(), PollFlags::POLLIN),
             ];
             match poll(&mut fds, PollTimeout::from(1000u16)) {
                 Ok(_) => {}
@@ -176,14 +163,13 @@ impl Helper {
                 return self.reap(Duration::from_secs(5));
             }
             let link_ready = fds[0].any().unwrap_or(false);
-            if fds[1].any().unwrap_or(false) {
-                let pending = self.signals.drain();
-                if pending.hup {
-                    self.on_hup();
-                }
-                if pending.term {
-                    self.on_term();
-                }
+            let hup = fds[1].any().unwrap_or(false);
+            let term = fds[2].any().unwrap_or(false);
+            if hup && drain(&mut self.signals.hup) {
+                self.on_hup();
+            }
+            if term && drain(&mut self.signals.term) {
+                self.on_term();
             }
             if link_ready {
                 let mut buf = [0u8; 4096];
@@ -339,13 +325,16 @@ impl Helper {
             // the link, and the caller's exit waits on this) or a signal to relay.
             let left = deadline.saturating_duration_since(Instant::now());
             let ms = u16::try_from(left.as_millis().clamp(1, 1000)).unwrap_or(1000);
-            let mut fds = [PollFd::new(self.signals.fd.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [
+                PollFd::new(self.signals.chld.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.signals.term.as_fd(), PollFlags::POLLIN),
+            ];
             match poll(&mut fds, PollTimeout::from(ms)) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Ending::ProtocolViolation(format!("poll: {e}")),
             }
-            // A SIGHUP now has no prober left to reload.
-            if self.signals.drain().term {
+            drain(&mut self.signals.chld);
+            if drain(&mut self.signals.term) {
                 self.on_term();
             }
         }
