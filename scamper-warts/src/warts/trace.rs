@@ -751,6 +751,16 @@ mod tests {
     use crate::trace::reply_flags;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
+    /// A reproducible stream of random words for the fast-path checks.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// The fast trace params block is the generic one, address table included.
     #[test]
     fn fast_trace_params_are_the_generic_ones() {
@@ -759,13 +769,7 @@ mod tests {
             Addr::V4(Ipv4Addr::new(198, 51, 100, 7)),
             Addr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
         ];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         for i in 0..20_000 {
             let (a, b) = (next(), next());
             let t = Trace {
@@ -855,13 +859,7 @@ mod tests {
             Addr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
             Addr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
         ];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let (mut fast, mut generic) = (Vec::new(), Vec::new());
         let (mut at_fast, mut at_generic) = (AddrOut::default(), AddrOut::default());
         let mut pa = ParamsOut::new();
