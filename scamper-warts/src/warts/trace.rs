@@ -523,68 +523,86 @@ fn write_hop_fast(
     if !r.icmp_exts.is_empty() || r.name.is_some() || !matches!(addr, Addr::V4(_) | Addr::V6(_)) {
         return false;
     }
-    // Values in flag order, as write_hop adds them; `ids` has bit id - 1 set for each.
-    let mut v = [0u8; 64];
-    let mut n = 0;
-    let mut ids = 0u32;
-    let mut put = |id: u32, b: &[u8]| {
-        v[n..n + b.len()].copy_from_slice(b);
-        n += b.len();
-        ids |= 1 << (id - 1);
-    };
-    put(2, &[p.ttl]);
-    put(3, &[r.reply_ttl]);
-    put(4, &[r.flags]);
-    put(5, &[p.id.wrapping_sub(1)]);
-    put(6, &r.rtt.as_usec32().to_be_bytes());
+    // Values in flag order, as write_hop adds them.
+    let mut sp = StackParams::new();
+    sp.put(2, &[p.ttl]);
+    sp.put(3, &[r.reply_ttl]);
+    sp.put(4, &[r.flags]);
+    sp.put(5, &[p.id.wrapping_sub(1)]);
+    sp.put(6, &r.rtt.as_usec32().to_be_bytes());
     if r.is_icmp() {
-        put(7, &[r.icmp_type, r.icmp_code]);
+        sp.put(7, &[r.icmp_type, r.icmp_code]);
     }
-    put(8, &p.size.to_be_bytes());
-    put(9, &r.reply_size.to_be_bytes());
+    sp.put(8, &p.size.to_be_bytes());
+    sp.put(9, &r.reply_size.to_be_bytes());
     if r.reply_ipid != 0 {
-        put(10, &r.reply_ipid.to_be_bytes());
+        sp.put(10, &r.reply_ipid.to_be_bytes());
     }
-    put(11, &[r.reply_tos]);
+    sp.put(11, &[r.reply_tos]);
     if r.is_ptb() {
-        put(12, &r.icmp_nhmtu.to_be_bytes());
+        sp.put(12, &r.icmp_nhmtu.to_be_bytes());
     }
     let quot = r.has_quotation();
     if quot && r.icmp_q_iplen != trace_size {
-        put(13, &r.icmp_q_iplen.to_be_bytes());
+        sp.put(13, &r.icmp_q_iplen.to_be_bytes());
     }
     if quot && r.icmp_q_ttl != 1 {
-        put(14, &[r.icmp_q_ttl]);
+        sp.put(14, &[r.icmp_q_ttl]);
     }
     if r.is_tcp() {
-        put(15, &[r.tcp_flags]);
+        sp.put(15, &[r.tcp_flags]);
     }
     if quot {
-        put(16, &[r.icmp_q_tos]);
+        sp.put(16, &[r.icmp_q_tos]);
     }
     let mut a = [0u8; 18];
     let Some(alen) = at.put_slice(&mut a, addr) else {
         return false;
     };
-    put(18, &a[..alen]);
+    sp.put(18, &a[..alen]);
     if p.tx.sec != 0 {
-        let mut tv = [0u8; 8];
-        tv[..4].copy_from_slice(&p.tx.sec.to_be_bytes());
-        tv[4..].copy_from_slice(&p.tx.usec.to_be_bytes());
-        put(19, &tv);
+        sp.put(19, &timeval_bytes(&p.tx));
     }
-    // Id 18 is always set: three flag bytes (as append_params would write them, spelt out
-    // for the most frequent block).
-    let head = [
-        0x80 | (ids & 0x7f) as u8,
-        0x80 | ((ids >> 7) & 0x7f) as u8,
-        ((ids >> 14) & 0x7f) as u8,
-    ];
-    out.reserve(head.len() + 2 + n);
-    out.extend_from_slice(&head);
-    out.extend_from_slice(&(n as u16).to_be_bytes());
-    out.extend_from_slice(&v[..n]);
+    sp.finish(out);
     true
+}
+
+/// Values of a params block gathered on the stack in flag order, with the set of flag ids
+/// they belong to (bit id - 1), for the fast writers. 128 bytes hold the largest common
+/// block (the trace's own, with two IPv6 addresses).
+struct StackParams {
+    vals: [u8; 128],
+    len: usize,
+    ids: u64,
+}
+
+impl StackParams {
+    fn new() -> StackParams {
+        StackParams {
+            vals: [0; 128],
+            len: 0,
+            ids: 0,
+        }
+    }
+
+    fn put(&mut self, id: u32, b: &[u8]) {
+        self.vals[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+        self.ids |= 1 << (id - 1);
+    }
+
+    /// Append the block as [`append_params`] writes it.
+    fn finish(&self, out: &mut Vec<u8>) {
+        append_params(out, self.ids, &self.vals[..self.len]);
+    }
+}
+
+/// A timeval as warts stores it: seconds, then microseconds, both 32-bit big-endian.
+fn timeval_bytes(t: &Timeval) -> [u8; 8] {
+    let mut tv = [0u8; 8];
+    tv[..4].copy_from_slice(&t.sec.to_be_bytes());
+    tv[4..].copy_from_slice(&t.usec.to_be_bytes());
+    tv
 }
 
 /// A params block (as `ParamsOut::finish` writes it) for the flag ids set in `ids` (bit
@@ -620,72 +638,62 @@ fn write_params_fast(
     if t.errmsg.is_some() || t.rtr.is_some() || !ip(dst) || t.src.as_ref().is_some_and(|a| !ip(a)) {
         return false;
     }
-    let mut v = [0u8; 128];
-    let mut n = 0;
-    let mut ids = 0u64;
-    let mut put = |id: u32, b: &[u8]| {
-        v[n..n + b.len()].copy_from_slice(b);
-        n += b.len();
-        ids |= 1 << (id - 1);
-    };
-    put(1, &lid.to_be_bytes());
-    put(2, &cid.to_be_bytes());
-    let mut tv = [0u8; 8];
-    tv[..4].copy_from_slice(&t.start.sec.to_be_bytes());
-    tv[4..].copy_from_slice(&t.start.usec.to_be_bytes());
-    put(5, &tv);
-    put(6, &[t.stop_reason.0]);
-    put(7, &[t.stop_data]);
+    let mut sp = StackParams::new();
+    sp.put(1, &lid.to_be_bytes());
+    sp.put(2, &cid.to_be_bytes());
+    sp.put(5, &timeval_bytes(&t.start));
+    sp.put(6, &[t.stop_reason.0]);
+    sp.put(7, &[t.stop_data]);
     if t.flags & 0xff != 0 {
-        put(8, &[t.flags as u8]);
+        sp.put(8, &[t.flags as u8]);
     }
-    put(9, &[t.attempts]);
-    put(10, &[t.hoplimit]);
-    put(11, &[t.method.0]);
-    put(12, &t.probe_size.to_be_bytes());
-    put(13, &t.sport.to_be_bytes());
-    put(14, &t.dport.to_be_bytes());
-    put(15, &[t.firsthop]);
-    put(16, &[t.tos]);
-    put(17, &[t.wait_timeout.sec as u8]);
-    put(18, &[t.loops]);
-    put(19, &t.hop_count.to_be_bytes());
-    put(20, &[t.gaplimit]);
-    put(21, &[t.gapaction]);
-    put(22, &[t.loopaction]);
-    put(23, &t.probec.to_be_bytes());
-    put(
+    sp.put(9, &[t.attempts]);
+    sp.put(10, &[t.hoplimit]);
+    sp.put(11, &[t.method.0]);
+    sp.put(12, &t.probe_size.to_be_bytes());
+    sp.put(13, &t.sport.to_be_bytes());
+    sp.put(14, &t.dport.to_be_bytes());
+    sp.put(15, &[t.firsthop]);
+    sp.put(16, &[t.tos]);
+    sp.put(17, &[t.wait_timeout.sec as u8]);
+    sp.put(18, &[t.loops]);
+    sp.put(19, &t.hop_count.to_be_bytes());
+    sp.put(20, &[t.gaplimit]);
+    sp.put(21, &[t.gapaction]);
+    sp.put(22, &[t.loopaction]);
+    sp.put(23, &t.probec.to_be_bytes());
+    sp.put(
         24,
         &[(t.wait_probe.sec * 100 + t.wait_probe.usec / 10000) as u8],
     );
-    put(25, &[t.confidence]);
+    sp.put(25, &[t.confidence]);
     let mut a = [0u8; 18];
     if let Some(src) = &t.src {
         let Some(len) = at.put_slice(&mut a, src) else {
             return false;
         };
-        put(26, &a[..len]);
+        sp.put(26, &a[..len]);
     }
     let Some(len) = at.put_slice(&mut a, dst) else {
         return false;
     };
-    put(27, &a[..len]);
+    sp.put(27, &a[..len]);
     if t.userid != 0 {
-        put(28, &t.userid.to_be_bytes());
+        sp.put(28, &t.userid.to_be_bytes());
     }
     if t.offset != 0 {
-        put(29, &t.offset.to_be_bytes());
+        sp.put(29, &t.offset.to_be_bytes());
     }
     if t.squeries >= 2 {
-        put(31, &[t.squeries]);
+        sp.put(31, &[t.squeries]);
     }
     if t.flags & !0xff != 0 {
-        put(32, &t.flags.to_be_bytes());
+        sp.put(32, &t.flags.to_be_bytes());
     }
     if t.stop_hop != 0 {
-        put(33, &[t.stop_hop]);
+        sp.put(33, &[t.stop_hop]);
     }
-    append_params(out, ids, &v[..n]);
+    sp.finish(out);
     true
 }
 
