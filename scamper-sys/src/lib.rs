@@ -215,30 +215,6 @@ pub fn send_link_frame(
     Ok(rc as usize)
 }
 
-/// Tell an AF_PACKET socket not to receive the host's outgoing packets (PACKET_IGNORE_OUTGOING,
-/// Linux 4.20+). A packet socket otherwise gets a clone of every packet sent, which costs the
-/// sender time in its `sendto` even when a filter then drops the clone.
-pub fn set_packet_ignore_outgoing(sock: BorrowedFd<'_>) -> std::io::Result<()> {
-    // linux/if_packet.h
-    const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
-    let one: libc::c_int = 1;
-    // SAFETY: the pointer and length describe the local int above, which outlives the call;
-    // the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_PACKET,
-            PACKET_IGNORE_OUTGOING,
-            &one as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Register an owned descriptor with the tokio reactor.
 pub fn async_fd(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: `fd` is an OwnedFd moved into the AsyncFd, so nothing else can close or reuse the
