@@ -35,20 +35,20 @@ use std::collections::HashMap;
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 /// Wall-clock time now. Read as a timespec and made a `Duration` directly: taken for every
-/// probe sent, and `SystemTime::duration_since` costs more than the clock read itself.
+/// probe sent, and `SystemTime::duration_since` costs more than the clock read itself. Zero
+/// before 1970, as `duration_since(UNIX_EPOCH)` gave (std's `SystemTime::now` reads the same
+/// clock and treats a failed read as impossible, so there is nothing to fall back to).
 pub fn now() -> Time {
-    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME) {
-        Ok(t) => match (u64::try_from(t.tv_sec()), u32::try_from(t.tv_nsec())) {
-            (Ok(sec), Ok(nsec)) if nsec < 1_000_000_000 => Duration::new(sec, nsec),
-            _ => Duration::ZERO,
-        },
-        Err(_) => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default(),
+    let Ok(t) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME) else {
+        return Duration::ZERO;
+    };
+    match (u64::try_from(t.tv_sec()), u32::try_from(t.tv_nsec())) {
+        (Ok(sec), Ok(nsec)) if nsec < 1_000_000_000 => Duration::new(sec, nsec),
+        _ => Duration::ZERO,
     }
 }
 
@@ -129,8 +129,8 @@ fn line_feed(p: &mut EngineParams, wake: Arc<Notify>) -> Result<Option<LineFeed>
 }
 
 /// Run the prober until its work is done or the helper says exit. Returns the exit status,
-/// which the caller passes to `std::process::exit` at once: everything the engine holds is left
-/// to the kernel to release (output is flushed and files finished before this returns).
+/// with which the caller ends the process at once: everything the engine holds is left to the
+/// kernel to release (output is flushed and files finished before this returns).
 pub fn run(p: EngineParams) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
