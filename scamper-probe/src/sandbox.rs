@@ -105,19 +105,7 @@ pub fn enter(spec: &SandboxSpec) -> std::io::Result<SandboxReport> {
 /// The capability sets, from /proc/self/status opened before the chroot: every `Cap*` line must
 /// be present and zero.
 fn check_status_caps(f: &std::fs::File) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    // Read from the start, so the kernel writes the current values (the file is ~1.5 KiB).
-    let mut text = vec![0u8; 8192];
-    let mut len = 0;
-    while len < text.len() {
-        match f.read_at(&mut text[len..], len as u64) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(err("reading /proc/self/status", e)),
-        }
-    }
-    let text = String::from_utf8_lossy(&text[..len]);
+    let text = scamper_sys::read_proc_status(f).map_err(|e| err("reading /proc/self/status", e))?;
     for name in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
         let value = text
             .lines()

@@ -17,16 +17,19 @@ pub enum Forked {
     Child,
 }
 
+/// The text of a `/proc/<pid>/status` file opened as `f` and not read yet. One read into a
+/// buffer large enough for the whole file (~1.5 KiB), rather than read_to_string's growing
+/// reads of a file that reports no size; the kernel writes the values current at the read.
+pub fn read_proc_status(f: &std::fs::File) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(8192);
+    f.take(8192).read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
 /// Number of threads in this process, from /proc/self/status.
 fn thread_count() -> std::io::Result<usize> {
-    use std::io::Read;
-    // One read into a buffer large enough for the whole file (~1.5 KiB), rather than
-    // read_to_string's growing reads of a file that reports no size.
-    let mut buf = Vec::with_capacity(8192);
-    std::fs::File::open("/proc/self/status")?
-        .take(8192)
-        .read_to_end(&mut buf)?;
-    let status = String::from_utf8_lossy(&buf);
+    let status = read_proc_status(&std::fs::File::open("/proc/self/status")?)?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
