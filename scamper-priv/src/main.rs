@@ -283,7 +283,9 @@ fn run(
             let code = prober(
                 spec, prober_end, opts, output, input, config, dnp, remote, nameserver,
             );
-            exit_now(code)
+            // Its output is written: exit handlers, unmapping and closing are left to the
+            // kernel, which does them anyway without faulting in the code they would run.
+            scamper_sys::exit_now(code)
         }
         scamper_sys::Forked::Parent { child } => {
             drop(prober_end);
@@ -348,16 +350,10 @@ fn run(
                     i32::from(EXIT_STARTUP)
                 }
             };
-            exit_now(code)
+            // As the prober does (above).
+            scamper_sys::exit_now(code)
         }
     }
-}
-
-/// End the process once its work is done and its output written: the runtime's and libc's exit
-/// handlers, unmapping and closing are left to the kernel, which does them anyway and without
-/// faulting in the code the handlers would run.
-fn exit_now(code: i32) -> ! {
-    scamper_sys::exit_now(code)
 }
 
 /// The child: confine, then run the engine. Returns the exit status.
