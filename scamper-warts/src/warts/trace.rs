@@ -9,7 +9,7 @@ use crate::trace::{Trace, TraceDtree, TraceMethod, TracePmtud, TracePmtudNote, T
 use crate::trace::{TraceReply, TraceStop};
 use crate::warts::{ReadState, WriteState};
 use crate::wire::cursor::PutExt;
-use crate::wire::{AddrIn, AddrOut, Cursor, ParamsIn, ParamsOut};
+use crate::wire::{append_block, AddrIn, AddrOut, Cursor, ParamsIn, ParamsOut};
 
 const ATTR_PMTUD: u16 = 1;
 const ATTR_LASTDITCH: u16 = 2;
@@ -567,33 +567,37 @@ fn write_hop_fast(
     true
 }
 
-/// Values of a params block gathered on the stack in flag order, with the set of flag ids
-/// they belong to (bit id - 1), for the fast writers. 128 bytes hold the largest common
-/// block (the trace's own, with two IPv6 addresses).
+/// A params block gathered on the stack for the fast writers, as [`ParamsOut`] gathers one:
+/// flag bits 7 a byte, values in ascending flag order. 128 bytes of values hold the largest
+/// common block (the trace's own, with two IPv6 addresses); ids go up to 35.
 struct StackParams {
+    flags: [u8; 5],
+    nflags: usize,
     vals: [u8; 128],
     len: usize,
-    ids: u64,
 }
 
 impl StackParams {
     fn new() -> StackParams {
         StackParams {
+            flags: [0; 5],
+            nflags: 0,
             vals: [0; 128],
             len: 0,
-            ids: 0,
         }
     }
 
     fn put(&mut self, id: u32, b: &[u8]) {
+        let (byte, bit) = ((id as usize - 1) / 7, (id - 1) % 7);
+        self.flags[byte] |= 1 << bit;
+        // Ids come in ascending order, so this byte is the last in use.
+        self.nflags = byte + 1;
         self.vals[self.len..self.len + b.len()].copy_from_slice(b);
         self.len += b.len();
-        self.ids |= 1 << (id - 1);
     }
 
-    /// Append the block as [`append_params`] writes it.
     fn finish(&self, out: &mut Vec<u8>) {
-        append_params(out, self.ids, &self.vals[..self.len]);
+        append_block(out, &self.flags[..self.nflags], &self.vals[..self.len]);
     }
 }
 
@@ -603,24 +607,6 @@ fn timeval_bytes(t: &Timeval) -> [u8; 8] {
     tv[..4].copy_from_slice(&t.sec.to_be_bytes());
     tv[4..].copy_from_slice(&t.usec.to_be_bytes());
     tv
-}
-
-/// A params block (as `ParamsOut::finish` writes it) for the flag ids set in `ids` (bit
-/// id - 1) and their values: flag bytes of 7 ids each up to the one with the highest id, all
-/// but the last with the "another follows" bit, then the values' length and the values.
-/// `ids` is not empty and `vals` is short (a stack buffer).
-fn append_params(out: &mut Vec<u8>, ids: u64, vals: &[u8]) {
-    let highest = 64 - ids.leading_zeros() as usize;
-    let nflags = (highest - 1) / 7 + 1;
-    let mut head = [0u8; 12];
-    for (i, h) in head[..nflags].iter_mut().enumerate() {
-        *h = 0x80 | ((ids >> (7 * i)) & 0x7f) as u8;
-    }
-    head[nflags - 1] &= 0x7f;
-    head[nflags..nflags + 2].copy_from_slice(&(vals.len() as u16).to_be_bytes());
-    out.reserve(nflags + 2 + vals.len());
-    out.extend_from_slice(&head[..nflags + 2]);
-    out.extend_from_slice(vals);
 }
 
 /// The trace's own params block (see [`write`]) assembled on the stack, for the common

@@ -6,5 +6,5 @@ pub(crate) mod params;
 pub(crate) mod tables;
 
 pub(crate) use cursor::Cursor;
-pub(crate) use params::{ParamsIn, ParamsOut};
+pub(crate) use params::{append_block, ParamsIn, ParamsOut};
 pub(crate) use tables::{AddrIn, AddrOut, IfnameIn, IfnameOut};

@@ -220,25 +220,36 @@ impl ParamsOut {
         if let Some(id) = self.overflow {
             return Err(Error::Encode(format!("params flag id {id} out of range")));
         }
-        let n = self.nflags;
-        if n == 0 {
-            out.push(0);
-            return Ok(());
+        if u16::try_from(self.vals.len()).is_err() {
+            return Err(Error::Encode(format!(
+                "params block of {} bytes",
+                self.vals.len()
+            )));
         }
-        let len = u16::try_from(self.vals.len())
-            .map_err(|_| Error::Encode(format!("params block of {} bytes", self.vals.len())))?;
-        // Flag bytes (all but the last marked "another follows") and the length, in one copy.
-        let mut head = [0u8; FLAG_BYTES + 2];
-        for (h, f) in head.iter_mut().zip(&self.flags[..n]) {
-            *h = f | 0x80;
-        }
-        head[n - 1] &= 0x7f;
-        head[n..n + 2].copy_from_slice(&len.to_be_bytes());
-        out.reserve(n + 2 + self.vals.len());
-        out.extend_from_slice(&head[..n + 2]);
-        out.extend_from_slice(&self.vals);
+        append_block(out, &self.flags[..self.nflags], &self.vals);
         Ok(())
     }
+}
+
+/// Append a params block: its flag bytes (7 ids each, all but the last marked "another
+/// follows"), the values' length and the values; a lone zero byte if no flag is set. `flags`
+/// holds at most [`FLAG_BYTES`] bytes and `vals` fits a 16-bit length (the callers check).
+pub(crate) fn append_block(out: &mut Vec<u8>, flags: &[u8], vals: &[u8]) {
+    let n = flags.len();
+    if n == 0 {
+        out.push(0);
+        return;
+    }
+    // Flag bytes and the length, in one copy.
+    let mut head = [0u8; FLAG_BYTES + 2];
+    for (h, f) in head.iter_mut().zip(flags) {
+        *h = f | 0x80;
+    }
+    head[n - 1] &= 0x7f;
+    head[n..n + 2].copy_from_slice(&(vals.len() as u16).to_be_bytes());
+    out.reserve(n + 2 + vals.len());
+    out.extend_from_slice(&head[..n + 2]);
+    out.extend_from_slice(vals);
 }
 
 #[cfg(test)]
